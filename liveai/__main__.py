@@ -1,0 +1,3 @@
+from liveai.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per `liveai` subcommand (see liveai/cli.py)."""

@@ -1,0 +1,153 @@
+"""Beats <-> seconds through a piecewise-constant tempo map, and the meter.
+
+A TempoMap is immutable: a change makes a new map, so the clock thread reads
+one reference and never needs a lock.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+MIN_BPM = 1.0
+MAX_BPM = 999.0
+
+
+def check_bpm(bpm: float) -> float:
+    """Return bpm as float, or raise a ValueError a performer can read."""
+    try:
+        value = float(bpm)
+    except (TypeError, ValueError):
+        raise ValueError(f"tempo must be a number of BPM, got {bpm!r}") from None
+    if not math.isfinite(value) or not MIN_BPM <= value <= MAX_BPM:
+        raise ValueError(
+            f"tempo must be between {MIN_BPM:g} and {MAX_BPM:g} BPM, got {bpm!r}; tempo unchanged"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    beat: float
+    seconds: float
+    bpm: float
+
+
+class TempoMap:
+    """Tempo segments (beat, seconds, bpm) plus meter changes at bar lines."""
+
+    __slots__ = ("_segments", "_beats", "_seconds", "_meters")
+
+    def __init__(
+        self,
+        bpm: float = 120.0,
+        beats_per_bar: int = 4,
+        *,
+        _segments: tuple[Segment, ...] | None = None,
+        _meters: tuple[tuple[float, int], ...] | None = None,
+    ) -> None:
+        if _segments is None:
+            _segments = (Segment(0.0, 0.0, check_bpm(bpm)),)
+        if _meters is None:
+            _meters = ((0.0, check_meter(beats_per_bar)),)
+        self._segments = _segments
+        self._beats = tuple(s.beat for s in _segments)
+        self._seconds = tuple(s.seconds for s in _segments)
+        self._meters = _meters
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self._segments
+
+    def _at_beat(self, beat: float) -> Segment:
+        i = bisect_right(self._beats, beat) - 1
+        return self._segments[max(i, 0)]
+
+    def seconds(self, beat: float) -> float:
+        """Seconds (from the clock's origin) at which `beat` sounds."""
+        s = self._at_beat(beat)
+        return s.seconds + (beat - s.beat) * 60.0 / s.bpm
+
+    def beat(self, seconds: float) -> float:
+        """The beat sounding at `seconds`."""
+        i = bisect_right(self._seconds, seconds) - 1
+        s = self._segments[max(i, 0)]
+        return s.beat + (seconds - s.seconds) * s.bpm / 60.0
+
+    def bpm_at(self, beat: float) -> float:
+        return self._at_beat(beat).bpm
+
+    def beats_per_bar_at(self, beat: float) -> int:
+        meter = self._meters[0][1]
+        for start, bpb in self._meters:
+            if start <= beat:
+                meter = bpb
+        return meter
+
+    def bar_beat(self, beat: float) -> tuple[int, float]:
+        """(bar, beat within bar), both counted from 0."""
+        bar = 0
+        for i, (start, bpb) in enumerate(self._meters):
+            end = self._meters[i + 1][0] if i + 1 < len(self._meters) else math.inf
+            if beat < end:
+                whole, rest = divmod(beat - start, bpb)
+                return bar + int(whole), rest
+            bar += int(round((end - start) / bpb))
+        raise AssertionError("unreachable")
+
+    def next_bar(self, beat: float) -> float:
+        """The first bar line at or after `beat`."""
+        bar, within = self.bar_beat(beat)
+        if within == 0:
+            return beat
+        return beat - within + self.beats_per_bar_at(beat)
+
+    # -- changing (returns new maps) ---------------------------------------------
+    def with_tempo(self, bpm: float, at_beat: float) -> "TempoMap":
+        """A map whose tempo becomes `bpm` from `at_beat` on, phase-continuous.
+
+        Later changes are dropped: the newest decision wins.
+        """
+        bpm = check_bpm(bpm)
+        at = float(at_beat)
+        kept = tuple(s for s in self._segments if s.beat < at)
+        if not kept:
+            kept = (Segment(at, self.seconds(at), bpm),)
+            return TempoMap(_segments=kept, _meters=self._meters)
+        return TempoMap(_segments=kept + (Segment(at, self.seconds(at), bpm),), _meters=self._meters)
+
+    def with_meter(self, beats_per_bar: int, at_beat: float) -> "TempoMap":
+        """A map whose bars hold `beats_per_bar` beats from the bar line `at_beat`."""
+        bpb = check_meter(beats_per_bar)
+        kept = tuple(m for m in self._meters if m[0] < at_beat)
+        return TempoMap(_segments=self._segments, _meters=kept + ((float(at_beat), bpb),))
+
+    def rebased(self, beat: float, seconds: float) -> "TempoMap":
+        """A map in which `beat` sounds at `seconds`, same tempi after it.
+
+        Used by pause/resume and by phase alignment to Link or MIDI clock.
+        Segments before `beat` are folded into one at the current tempo.
+        """
+        bpm = self.bpm_at(beat)
+        later = [s for s in self._segments if s.beat > beat]
+        segs = [Segment(beat, seconds, bpm)]
+        for s in later:
+            prev = segs[-1]
+            segs.append(Segment(s.beat, prev.seconds + (s.beat - prev.beat) * 60.0 / prev.bpm, s.bpm))
+        # Keep beats before `beat` mapped, at the same tempo, for late lookups.
+        return TempoMap(_segments=tuple(segs), _meters=self._meters)
+
+
+def check_meter(beats_per_bar: int) -> int:
+    if int(beats_per_bar) != beats_per_bar or not 1 <= beats_per_bar <= 64:
+        raise ValueError(f"beats per bar must be an integer 1..64, got {beats_per_bar!r}")
+    return int(beats_per_bar)
+
+
+def next_quantum(beat: float, quantum: float, eps: float = 1e-9) -> float:
+    """The first multiple of `quantum` strictly after `beat` (or `beat` itself if quantum <= 0)."""
+    if quantum <= 0:
+        return beat
+    return (math.floor(beat / quantum + eps) + 1) * quantum

@@ -1,0 +1,1 @@
+"""Datasets: reading them, never downloading them."""

@@ -1,0 +1,1 @@
+"""Ports: everything that touches the world, each with backends chosen by name."""
