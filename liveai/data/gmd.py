@@ -7,6 +7,7 @@ Sequence Transformations", ICML 2019. Data under CC BY 4.0.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,17 @@ import mido
 
 from liveai.core.drums import drum_class
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gmd"
+
+
+def default_root() -> Path:
+    """$LIVEAI_GMD, else the `shared/data/gmd` beside the checkout (as on our machines)."""
+    if os.environ.get("LIVEAI_GMD"):
+        return Path(os.environ["LIVEAI_GMD"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data" / "gmd"
+        if candidate.is_dir():
+            return candidate
+    return Path("shared/data/gmd")
 
 
 class CorruptFile(ValueError):
@@ -54,9 +65,9 @@ class Performance:
     skipped_notes: int  # notes that are not one of the 9 classes
 
 
-def read_info(root: Path | str = DEFAULT_ROOT, split: str | None = None) -> list[Row]:
+def read_info(root: Path | str | None = None, split: str | None = None) -> list[Row]:
     """Rows of info.csv whose file exists, optionally only one split."""
-    root = Path(root)
+    root = Path(root) if root is not None else default_root()
     info = root / "info.csv"
     if not info.exists():
         raise FileNotFoundError(f"{info} not found: expected the Groove MIDI Dataset layout (info.csv + MIDI files)")
