@@ -1,0 +1,87 @@
+"""Train the interp agent's loop VAE (drums from GMD, melodies from the Bach chorales)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="liveai train interp", description=__doc__)
+    p.add_argument("--kind", choices=("drums", "melody", "both"), default="both")
+    p.add_argument("--data", type=Path, default=None, help="GMD folder (info.csv + MIDI); default: shared/data/gmd")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--minutes", type=float, default=7.0, help="wall-clock cap per model")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--beta", type=float, default=0.2, help="final KL weight")
+    p.add_argument("--free-bits", type=float, default=0.1)
+    p.add_argument("--z", type=int, default=32, help="latent size")
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
+    import torch
+
+    from liveai.models import interp as m
+    from liveai.models.interp_eval import evaluate_drums, evaluate_melody
+    from liveai.models.interp_train import TrainConfig, drum_tensors, new_model, train
+
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    progress = not args.no_progress
+    if kind == "drums":
+        from liveai.models.interp_data import load_split
+
+        tr, va = load_split(args.data, "train", progress), load_split(args.data, "validation", progress)
+        data = drum_tensors(tr)
+        data_desc = {"dataset": "Groove MIDI Dataset (4/4 files)", "root": str(args.data or "shared/data/gmd"),
+                     "train_loops": len(tr), "validation_loops": len(va),
+                     "windows": "to_grid(perf, 16).bars(2, hop_bars=1, min_hits=4)"}
+    else:
+        from liveai.data.melodic_loops import load_loops
+
+        loops = load_loops(progress)
+        tr, va = loops["train"], loops["validation"]
+        data = {"tokens": torch.as_tensor(tr)}
+        data_desc = {"dataset": "music21 corpus, Bach chorales in 4/4, all four voices",
+                     "train_loops": int(len(tr)), "validation_loops": int(len(va)),
+                     "split": "sha256(file name)[0] < 26 -> validation"}
+    model = new_model(kind, args.z, args.hidden)
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=args.beta, free_bits=args.free_bits,
+                      seed=args.seed, minutes=args.minutes)
+    summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))
+    out_dir = args.out or m.WEIGHTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"interp_{kind}.pt"
+    meta = {"command": "liveai train interp " + " ".join(argv), "kind": kind, "data": data_desc,
+            "train": dict(vars(cfg)), "summary": summary, "torch": torch.__version__,
+            "machine": platform.machine(), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    m.save(model, path, meta)
+    model = m.load(path)  # figures after the float16 round trip, as shipped
+    figures = evaluate_drums(model, va) if kind == "drums" else evaluate_melody(model, va)
+    meta["validation"] = figures
+    m.save(model, path, meta)
+    return {"kind": kind, "weights": str(path), "bytes": path.stat().st_size, **summary, "validation": figures}
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    kinds = ("drums", "melody") if args.kind == "both" else (args.kind,)
+    results = {}
+    for kind in kinds:
+        try:
+            results[kind] = train_kind(kind, args, argv)
+        except FileNotFoundError as exc:
+            print(f"liveai train interp: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(results, indent=2))
+    return 0

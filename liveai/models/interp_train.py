@@ -1,0 +1,137 @@
+"""Training the interp VAE: losses, the loop with a progress bar, and fine-tuning on takes.
+
+Loss: reconstruction (hits: binary cross-entropy; velocity and offset:
+squared error on the cells that hold a hit; melody: cross-entropy per step)
+plus a KL term with a warm-up and per-dimension free bits, which keeps the
+latent space smooth enough to walk through without giving up reconstruction.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from liveai.data.melodic_loops import HIGH, LOW, ONSET
+from liveai.models.interp import LoopVAE, N_DRUMS, VAEConfig
+from liveai.models.interp_data import DrumLoops
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 6000
+    batch: int = 256
+    lr: float = 1e-3
+    beta: float = 0.2            # final KL weight
+    warmup: float = 0.3          # fraction of steps over which beta rises from 0
+    free_bits: float = 0.1       # nats per latent dimension not penalised
+    seed: int = 0
+    minutes: float = 7.0         # wall-clock cap (the machine is shared)
+    transpose: int = 3           # melody: random transposition +-semitones
+
+
+def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1) -> dict[str, torch.Tensor]:
+    """Per-loop (mean over the batch) reconstruction terms and KL."""
+    out, mu, logvar = model(batch)
+    kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+    kl = torch.clamp(kl_dim, min=free_bits).sum()
+    n = mu.shape[0]
+    if model.config.kind == "drums":
+        hits = batch["hits"]
+        bce = nn.functional.binary_cross_entropy_with_logits(out["hit_logit"], hits, reduction="sum") / n
+        vel = ((out["velocity"] - batch["velocity"]).pow(2) * hits).sum() / n
+        off = ((out["offset"] - batch["offset"]).pow(2) * hits).sum() / n
+        recon = bce + 10.0 * vel + 10.0 * off
+        return {"recon": recon, "kl": kl, "kl_raw": kl_dim.sum(), "bce": bce, "vel": vel, "off": off}
+    logits = out["logits"]
+    ce = nn.functional.cross_entropy(logits.flatten(0, 1), batch["tokens"].flatten(), reduction="sum") / n
+    return {"recon": ce, "kl": kl, "kl_raw": kl_dim.sum(), "ce": ce}
+
+
+def drum_tensors(loops: DrumLoops) -> dict[str, torch.Tensor]:
+    return {"hits": torch.as_tensor(loops.hits), "velocity": torch.as_tensor(loops.velocity),
+            "offset": torch.as_tensor(loops.offset)}
+
+
+def transpose_tokens(tokens: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Shift onset tokens by per-loop semitones, folding by octaves back into LOW..HIGH."""
+    is_onset = tokens >= ONSET
+    pitch = tokens - ONSET + LOW + shift[:, None]
+    pitch = torch.where(pitch < LOW, pitch + 12, pitch)
+    pitch = torch.where(pitch > HIGH, pitch - 12, pitch)
+    return torch.where(is_onset, pitch - LOW + ONSET, tokens)
+
+
+def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progress: bool = True,
+          log: Callable[[str], None] | None = None) -> dict:
+    """Train in place; returns a summary (steps done, seconds, final losses)."""
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n = next(iter(data.values())).shape[0]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    model.train()
+    t0 = time.monotonic()
+    bar = tqdm(range(cfg.steps), desc=f"train interp {model.config.kind}", disable=not progress)
+    avg: dict[str, float] = {}
+    done = 0
+    for step in bar:
+        idx = torch.randint(0, n, (min(cfg.batch, n),), generator=gen)
+        batch = {k: v[idx] for k, v in data.items()}
+        if model.config.kind == "melody" and cfg.transpose:
+            shift = torch.randint(-cfg.transpose, cfg.transpose + 1, (idx.shape[0],), generator=gen)
+            batch["tokens"] = transpose_tokens(batch["tokens"], shift)
+        terms = loss_terms(model, batch, cfg.free_bits)
+        beta = cfg.beta * min(1.0, step / max(1.0, cfg.warmup * cfg.steps))
+        loss = terms["recon"] + beta * terms["kl"]
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        done = step + 1
+        for k, v in terms.items():
+            v = float(v.detach())
+            avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
+        if step % 50 == 0:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce")})
+        if time.monotonic() - t0 > cfg.minutes * 60:
+            if log:
+                log(f"stopped at step {done}: the {cfg.minutes} min cap")
+            break
+    model.eval()
+    return {"steps_done": done, "seconds": round(time.monotonic() - t0, 1), **{k: round(v, 4) for k, v in avg.items()}}
+
+
+def new_model(kind: str, z_dim: int = 32, hidden: int = 512) -> LoopVAE:
+    return LoopVAE(VAEConfig(kind=kind, z_dim=z_dim, hidden=hidden))
+
+
+def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr: float = 3e-4, seed: int = 0,
+             progress: bool = False) -> dict:
+    """Fine-tune on loops from rehearsal takes (drum loops, or (N, 32) melody tokens).
+
+    Small learning rate and few steps: the space keeps its shape and moves
+    towards the performer's material. Returns train()'s summary.
+    """
+    torch.set_num_threads(1)
+    if isinstance(loops, DrumLoops):
+        if model.config.kind != "drums":
+            raise ValueError("drum loops given to a melody model")
+        data = drum_tensors(loops)
+    else:
+        if model.config.kind != "melody":
+            raise ValueError("melody tokens given to a drum model")
+        data = {"tokens": torch.as_tensor(np.asarray(loops, np.int64))}
+    if next(iter(data.values())).shape[0] == 0:
+        raise ValueError("no loops to fine-tune on")
+    cfg = TrainConfig(steps=steps, batch=min(64, next(iter(data.values())).shape[0]), lr=lr, warmup=0.0, seed=seed,
+                      transpose=0)
+    return train(model, data, cfg, progress=progress)
