@@ -1,0 +1,72 @@
+"""Latency of the interp agent: one decode (what the worker does per bar) and lateness while it plays live.
+
+`run_bench()` is what `liveai bench agents` calls. Figures are wall-clock on a
+shared machine: p99 and max are reported separately, as the VM stalls now and
+then whatever the code does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+
+def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
+    """Time `_compute` (slerp + decode + to numpy) for one bar, with one torch thread."""
+    import torch
+
+    from liveai.agents.interp.agent import InterpAgent
+
+    torch.set_num_threads(1)
+    agent = InterpAgent(kind, seed=0)
+    agent.sample()
+    for i in range(50):  # warm up allocator and kernels
+        agent.set("t", (i % 9) / 8)
+        agent._compute(i)
+    times = []
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        agent.set("t", (i % 9) / 8)
+        t0 = time.perf_counter_ns()
+        agent._compute(i)
+        times.append(time.perf_counter_ns() - t0)
+        i += 1
+    us = np.array(times) / 1000.0
+    return {"kind": kind, "n": int(us.size), "p50_us": round(float(np.percentile(us, 50)), 1),
+            "p99_us": round(float(np.percentile(us, 99)), 1), "max_us": round(float(us.max()), 1)}
+
+
+def live_lateness(seconds: float = 3.0, bpm: float = 120.0) -> dict:
+    """A realtime Session with the drum agent walking between two sampled corners: late sends and fallbacks."""
+    from liveai.agents.interp.agent import InterpAgent
+    from liveai.ports.base import CapturePort
+    from liveai.runtime.session import Session
+
+    port = CapturePort()
+    with Session(bpm=bpm, realtime=True, outputs={"capture": port}) as s:
+        agent = InterpAgent("drums", seed=0, session=s)
+        agent.sample()
+        agent.set("walk", 0.3)
+        s.play("interp", agent)
+        s.start()
+        threading.Event().wait(seconds)   # let the clock play; nothing here synchronises on it
+        summary = s.scheduler.stats.summary()
+        fallbacks, decodes = agent.fallbacks, agent.decodes
+    return {"events": summary["events"], "late_events": summary["late_over_1ms"],
+            "lateness_p99_us": summary["p99_us"], "lateness_max_us": summary["max_us"],
+            "fallbacks": fallbacks, "decodes": decodes, "sent": len(port.sent)}
+
+
+def run_bench(seconds: float = 5.0) -> dict:
+    """Decode latency (drums and melody) and live lateness, with one torch thread."""
+    share = max(0.5, seconds * 0.25)
+    drums = decode_latency("drums", share)
+    melody = decode_latency("melody", share)
+    live = live_lateness(max(2.0, seconds - 2 * share))
+    return {"agent": "interp", "p50_us": drums["p50_us"], "p99_us": drums["p99_us"], "max_us": drums["max_us"],
+            "n": drums["n"], "decode_drums": drums, "decode_melody": melody,
+            "late_events": live["late_events"], "events": live["events"], "live": live,
+            "target_p99_us": 2000.0}
