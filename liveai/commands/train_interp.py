@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--free-bits", type=float, default=0.1)
     p.add_argument("--z", type=int, default=32, help="latent size")
     p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
     p.add_argument("--no-progress", action="store_true")
@@ -55,7 +56,7 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
         data_desc = {"dataset": "music21 corpus, Bach chorales in 4/4, all four voices",
                      "train_loops": int(len(tr)), "validation_loops": int(len(va)),
                      "split": "sha256(file name)[0] < 26 -> validation"}
-    model = new_model(kind, args.z, args.hidden)
+    model = new_model(kind, args.z, args.hidden, args.dropout)
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=args.beta, free_bits=args.free_bits,
                       seed=args.seed, minutes=args.minutes)
     summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))

@@ -38,6 +38,7 @@ class VAEConfig:
     z_dim: int = 32
     hidden: int = 512
     steps: int = LOOP_STEPS
+    dropout: float = 0.0         # on hidden layers while training (held-out loops generalise better)
 
     @property
     def in_dim(self) -> int:
@@ -48,12 +49,14 @@ class VAEConfig:
         return self.in_dim
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.GELU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -66,8 +69,8 @@ class LoopVAE(nn.Module):
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
         self.config = config
         h = config.hidden
-        self.encoder = _mlp([config.in_dim, h, h, 2 * config.z_dim])
-        self.decoder = _mlp([config.z_dim, h, h, config.out_dim])
+        self.encoder = _mlp([config.in_dim, h, h, 2 * config.z_dim], config.dropout)
+        self.decoder = _mlp([config.z_dim, h, h, config.out_dim], config.dropout)
 
     # ---- features -------------------------------------------------------
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -110,8 +110,8 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
     return {"steps_done": done, "seconds": round(time.monotonic() - t0, 1), **{k: round(v, 4) for k, v in avg.items()}}
 
 
-def new_model(kind: str, z_dim: int = 32, hidden: int = 512) -> LoopVAE:
-    return LoopVAE(VAEConfig(kind=kind, z_dim=z_dim, hidden=hidden))
+def new_model(kind: str, z_dim: int = 32, hidden: int = 512, dropout: float = 0.0) -> LoopVAE:
+    return LoopVAE(VAEConfig(kind=kind, z_dim=z_dim, hidden=hidden, dropout=dropout))
 
 
 def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr: float = 3e-4, seed: int = 0,
