@@ -1,0 +1,90 @@
+"""The interp VAE: latent paths, committed weights and their record, training and fine-tuning on real loops."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from liveai.data.gmd import default_root, read_info
+from liveai.models import interp as m
+from liveai.models.interp_data import loops_from_files
+from liveai.models.interp_eval import evaluate_drums, f1
+from liveai.models.interp_train import finetune, transpose_tokens
+
+
+@pytest.fixture(scope="module")
+def val_loops():
+    try:
+        rows = [r for r in read_info(default_root(), "validation") if r.time_signature == (4, 4)]
+    except FileNotFoundError:
+        pytest.skip("the Groove MIDI Dataset is not beside this checkout (set LIVEAI_GMD)")
+    return loops_from_files([r.path for r in rows[:12]])
+
+
+def test_slerp_reaches_its_ends_and_keeps_the_norm_between_equal_norms():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(32, generator=g), torch.randn(32, generator=g)
+    b = b / b.norm() * a.norm()
+    assert torch.allclose(m.slerp(a, b, 0.0), a, atol=1e-6) and torch.allclose(m.slerp(a, b, 1.0), b, atol=1e-6)
+    for t in (0.25, 0.5, 0.9):
+        assert m.slerp(a, b, t).norm() == pytest.approx(float(a.norm()), rel=1e-5)
+    assert torch.allclose(m.slerp(a, 2 * a, 0.5), 1.5 * a)        # parallel: linear
+
+
+def test_bilinear_hits_each_corner_and_the_centre_is_the_mean():
+    c = torch.randn(4, 8)
+    for (x, y), i in (((0, 0), 0), ((1, 0), 1), ((0, 1), 2), ((1, 1), 3)):
+        assert torch.allclose(m.bilinear(c, x, y), c[i])
+    assert torch.allclose(m.bilinear(c, 0.5, 0.5), c.mean(0))
+
+
+@pytest.mark.parametrize("kind", ["drums", "melody"])
+def test_committed_weights_are_small_and_recorded(kind):
+    path = m.weights_path(kind)
+    assert path.stat().st_size < 5_000_000
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["model_version"] == m.model_version(path)
+    assert meta["command"].startswith("liveai train interp")
+    assert meta["train"]["steps"] > 0 and meta["data"]["train_loops"] > 1000
+    assert "validation" in meta
+    blob = torch.load(path, weights_only=True)      # loads under the safe unpickler
+    assert blob["config"]["kind"] == kind
+
+
+def test_committed_drum_model_reconstructs_held_out_loops(val_loops):
+    model = m.load("drums")
+    figures = evaluate_drums(model, val_loops, pairs=20)
+    rec = figures["reconstruction"]
+    # a subset of the validation split: the full figure comes from `liveai eval interp`
+    assert rec["hit_f1"] > 0.8
+    assert rec["velocity_mae_midi"] < rec["velocity_mae_baseline_mean"]
+    assert rec["offset_mae_ms"] < rec["offset_mae_ms_baseline_grid"]
+    assert figures["interpolation"]["endpoint_score_mean"] > 0.8
+
+
+def test_f1_counts_cells():
+    a = np.array([[1, 0], [1, 1]], bool)
+    assert f1(a, a) == 1.0 and f1(~a, a) == 0.0
+    assert f1(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool)) == pytest.approx(0.5)
+
+
+def test_fine_tuning_on_takes_moves_the_model_towards_them(val_loops):
+    model = m.load("drums")
+    take = val_loops.subset(slice(0, 8))
+    before = evaluate_drums(model, take, pairs=2)["reconstruction"]
+    summary = finetune(model, take, steps=30, lr=1e-3)
+    after = evaluate_drums(model, take, pairs=2)["reconstruction"]
+    assert summary["steps_done"] == 30
+    assert after["hit_f1"] >= before["hit_f1"]
+    with pytest.raises(ValueError, match="melody tokens given to a drum model"):
+        finetune(model, np.zeros((2, 32), np.int64))
+
+
+def test_transposition_keeps_rests_and_holds_and_folds_pitches():
+    from liveai.data.melodic_loops import HIGH, LOW, ONSET
+    tokens = torch.tensor([[ONSET + HIGH - LOW, 1, 0, ONSET]])
+    out = transpose_tokens(tokens, torch.tensor([2]))
+    assert out.tolist() == [[ONSET + HIGH - LOW + 2 - 12, 1, 0, ONSET + 2]]
