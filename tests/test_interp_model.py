@@ -88,3 +88,22 @@ def test_transposition_keeps_rests_and_holds_and_folds_pitches():
     tokens = torch.tensor([[ONSET + HIGH - LOW, 1, 0, ONSET]])
     out = transpose_tokens(tokens, torch.tensor([2]))
     assert out.tolist() == [[ONSET + HIGH - LOW + 2 - 12, 1, 0, ONSET + 2]]
+
+
+def test_a_take_becomes_loops_and_fine_tunes_a_saved_copy(tmp_path):
+    from liveai.models.interp_data import loops_from_notes
+    from liveai.models.interp_train import finetune_from_notes
+
+    take = [(b * 0.5 + 0.02, 0.25, 36 if b % 4 == 0 else 42, 90) for b in range(32)]   # 4 bars of 8ths, a bit late
+    loops = loops_from_notes(take, "drums")
+    assert len(loops) == 3                                   # windows at bars 0, 1, 2
+    assert loops.hits[0, ::2, 2].sum() == 12 and loops.hits[0, 0, 0] == 1
+    assert loops.offset[0, 0, 0] == pytest.approx(0.08)
+    melody = loops_from_notes([(b, 1.0, 60 + b, 90) for b in range(16)], "melody")
+    assert melody.shape == (3, 32)
+    res = finetune_from_notes(take, "drums", out=str(tmp_path / "tuned.pt"), steps=5)
+    assert res["loops"] == 3 and res["steps_done"] == 5
+    meta = json.loads((tmp_path / "tuned.json").read_text())
+    assert meta["base_model_version"] == m.model_version(m.weights_path("drums"))
+    with pytest.raises(ValueError, match="no 2-bar window"):
+        finetune_from_notes([(0.0, 0.25, 36, 90)], "drums", out=str(tmp_path / "x.pt"))

@@ -81,3 +81,42 @@ def load_split(root: Path | str | None, split: str, progress: bool = True, cache
         np.savez_compressed(tmp, hits=loops.hits, velocity=loops.velocity, offset=loops.offset, bpm=loops.bpm)
         os.replace(tmp, path)
     return loops
+
+
+def loops_from_notes(notes: list[tuple[float, float, int, int]], kind: str = "drums", hop_bars: int = 1,
+                     min_notes: int = 4) -> DrumLoops | np.ndarray:
+    """Notes of a take, (beat, duration_beats, pitch, velocity) with 4-beat bars from beat 0 -> 2-bar loops.
+
+    Drums: GM drum pitches -> DrumLoops (other pitches ignored). Melody: (N, 32)
+    tokens. Windows with fewer than `min_notes` notes are skipped. This is what
+    fine-tuning on rehearsal takes feeds to `interp_train.finetune`.
+    """
+    from liveai.core.drums import drum_class
+    from liveai.data.melodic_loops import notes_to_tokens
+
+    if kind not in ("drums", "melody"):
+        raise ValueError(f"kind must be 'drums' or 'melody', got {kind!r}")
+    if not notes:
+        return DrumLoops.from_grids([]) if kind == "drums" else np.zeros((0, LOOP_STEPS), np.int64)
+    last_bar = int(max(n[0] for n in notes) // 4)
+    grids: list[DrumGrid] = []
+    tokens: list[np.ndarray] = []
+    for bar in range(0, max(1, last_bar), hop_bars):
+        start = bar * 4.0
+        window = [(b - start, d, p, v) for b, d, p, v in notes if start - 0.125 <= b < start + 8.0 - 0.125]
+        if kind == "drums":
+            hits = np.zeros((LOOP_STEPS, 9), np.float32)
+            vel, off = np.zeros_like(hits), np.zeros_like(hits)
+            for b, _d, p, v in window:
+                cls, pos = drum_class(p), b * 4
+                step = int(np.floor(pos + 0.5))
+                if cls is None or not 0 <= step < LOOP_STEPS or (hits[step, cls] and vel[step, cls] >= v / 127):
+                    continue
+                hits[step, cls], vel[step, cls], off[step, cls] = 1.0, v / 127, pos - step
+            if hits.sum() >= min_notes:
+                grids.append(DrumGrid(hits, vel, off, 120.0, 16))
+        elif len(window) >= min_notes:
+            tokens.append(notes_to_tokens([(max(0.0, b), d, p) for b, d, p, _ in window]))
+    if kind == "drums":
+        return DrumLoops.from_grids(grids)
+    return np.stack(tokens) if tokens else np.zeros((0, LOOP_STEPS), np.int64)

@@ -135,3 +135,29 @@ def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr
     cfg = TrainConfig(steps=steps, batch=min(64, next(iter(data.values())).shape[0]), lr=lr, warmup=0.0, seed=seed,
                       transpose=0)
     return train(model, data, cfg, progress=progress)
+
+
+def finetune_from_notes(notes: list[tuple[float, float, int, int]], kind: str = "drums", out: str | None = None,
+                        steps: int = 200, seed: int = 0, weights: str | None = None) -> dict:
+    """Fine-tune the committed (or given) interp model on a take's notes and save it.
+
+    `notes`: (beat, duration_beats, pitch, velocity), 4/4 bars from beat 0, as
+    the rehearsal recorder supplies them. Saves `out` (default: interp_<kind>_tuned.pt
+    in the weights folder) with its JSON record; returns the summary.
+    """
+    from pathlib import Path
+
+    from liveai.models import interp as m
+    from liveai.models.interp_data import loops_from_notes
+
+    loops = loops_from_notes(notes, kind)
+    if len(loops) == 0:
+        raise ValueError("the takes hold no 2-bar window with enough notes to learn from")
+    src = Path(weights) if weights else m.weights_path(kind)
+    model = m.load(src)
+    model.train()
+    summary = finetune(model, loops, steps=steps, seed=seed)
+    path = Path(out) if out else m.WEIGHTS_DIR / f"interp_{kind}_tuned.pt"
+    m.save(model, path, {"command": f"finetune_from_notes(kind={kind!r}, steps={steps}, seed={seed})",
+                         "base_model_version": m.model_version(src), "loops": len(loops), "summary": summary})
+    return {"weights": str(path), "loops": len(loops), **summary}
