@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--free-bits", type=float, default=0.1)
     p.add_argument("--z", type=int, default=32, help="latent size")
     p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--denoise", type=float, default=0.05, help="drums: share of hits hidden from the encoder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
     p.add_argument("--no-progress", action="store_true")
@@ -58,7 +60,8 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
                      "split": "sha256(file name)[0] < 26 -> validation"}
     model = new_model(kind, args.z, args.hidden, args.dropout)
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=args.beta, free_bits=args.free_bits,
-                      seed=args.seed, minutes=args.minutes)
+                      seed=args.seed, minutes=args.minutes,
+                      weight_decay=args.weight_decay, denoise=args.denoise)
     summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))
     out_dir = args.out or m.WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)

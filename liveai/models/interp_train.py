@@ -33,11 +33,14 @@ class TrainConfig:
     seed: int = 0
     minutes: float = 7.0         # wall-clock cap (the machine is shared)
     transpose: int = 3           # melody: random transposition +-semitones
+    weight_decay: float = 1e-2
+    denoise: float = 0.05        # drums: share of hits hidden from the encoder (it must infer them)
 
 
-def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1) -> dict[str, torch.Tensor]:
-    """Per-loop (mean over the batch) reconstruction terms and KL."""
-    out, mu, logvar = model(batch)
+def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1,
+               inputs: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Per-loop (mean over the batch) reconstruction terms of `batch` and KL; the encoder sees `inputs` if given."""
+    out, mu, logvar = model(inputs if inputs is not None else batch)
     kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
     kl = torch.clamp(kl_dim, min=free_bits).sum()
     n = mu.shape[0]
@@ -75,7 +78,7 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = next(iter(data.values())).shape[0]
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     model.train()
     t0 = time.monotonic()
@@ -88,7 +91,11 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         if model.config.kind == "melody" and cfg.transpose:
             shift = torch.randint(-cfg.transpose, cfg.transpose + 1, (idx.shape[0],), generator=gen)
             batch["tokens"] = transpose_tokens(batch["tokens"], shift)
-        terms = loss_terms(model, batch, cfg.free_bits)
+        inputs = None
+        if model.config.kind == "drums" and cfg.denoise > 0:
+            keep = (torch.rand(batch["hits"].shape, generator=gen) >= cfg.denoise).float()
+            inputs = {k: v * keep for k, v in batch.items()}
+        terms = loss_terms(model, batch, cfg.free_bits, inputs)
         beta = cfg.beta * min(1.0, step / max(1.0, cfg.warmup * cfg.steps))
         loss = terms["recon"] + beta * terms["kl"]
         opt.zero_grad()
@@ -133,7 +140,7 @@ def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr
     if next(iter(data.values())).shape[0] == 0:
         raise ValueError("no loops to fine-tune on")
     cfg = TrainConfig(steps=steps, batch=min(64, next(iter(data.values())).shape[0]), lr=lr, warmup=0.0, seed=seed,
-                      transpose=0)
+                      transpose=0, denoise=0.0)
     return train(model, data, cfg, progress=progress)
 
 
