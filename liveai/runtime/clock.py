@@ -174,29 +174,38 @@ def _try_realtime_priority(priority: int = 50) -> str:
         return "normal (SCHED_FIFO not allowed)"
 
 
-def _raise_process_priority(nice: int = -10) -> str:
-    """Give every thread of this process a higher CPU share (nice < 0) where allowed.
+def _raise_process_priority() -> str:
+    """Keep every thread of this process from being preempted while it holds the GIL.
 
-    The clock thread needs the GIL; if the thread holding it (a model's worker,
-    the REPL) is preempted by other processes, the clock waits for it. A
-    higher share for the whole process keeps that wait short. Threads started
-    later inherit the value from the thread that starts them.
+    The clock thread needs the GIL to send. If the thread holding it (a
+    model's worker, the REPL, the producer) is preempted by another process,
+    the clock waits for it, for milliseconds. So every thread gets SCHED_FIFO
+    at priority 1 (below the clock's 50; threads started later inherit it),
+    or, where that is refused, a higher CPU share (nice -10).
     """
+    threads = [t.native_id for t in threading.enumerate() if t.native_id is not None]
     try:
-        for t in threading.enumerate():
-            if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > nice:
-                os.setpriority(os.PRIO_PROCESS, t.native_id, nice)
-        return f"nice {nice}"
+        for tid in threads:
+            if os.sched_getscheduler(tid) == os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
+        return "others SCHED_FIFO 1"
     except (AttributeError, PermissionError, OSError):
-        return "nice unchanged"
+        pass
+    try:
+        for tid in threads:
+            if os.getpriority(os.PRIO_PROCESS, tid) > -10:
+                os.setpriority(os.PRIO_PROCESS, tid, -10)
+        return "others nice -10"
+    except (AttributeError, PermissionError, OSError):
+        return "others unchanged"
 
 
 class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
-    SPIN_S = 0.001       # spin the last millisecond before a send
+    SPIN_S = 0.002       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
-    SWITCH_INTERVAL_S = 0.0005
+    SWITCH_INTERVAL_S = 0.0001
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -205,7 +214,7 @@ class RealtimeClock(BaseClock):
         self._running = threading.Event()
         self._wake_producer = threading.Event()
         self.priority = "not started"
-        self.nice = "nice unchanged"
+        self.nice = "others unchanged"
         self._old_switch = sys.getswitchinterval()
 
     def now_s(self) -> float:
