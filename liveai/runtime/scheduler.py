@@ -47,6 +47,7 @@ class Scheduler:
         self._heaps: dict[str, list] = {}
         self._inbox: SimpleQueue = SimpleQueue()
         self._commands: SimpleQueue = SimpleQueue()
+        self._requests: SimpleQueue = SimpleQueue()    # "clear" / "silence", done by the dispatcher
         self._seq = count()
         self._void: dict[str, tuple[int, float]] = {}   # voice -> (epoch, grid): older events from grid on are dropped
         self.muted: frozenset[str] = frozenset()
@@ -171,6 +172,7 @@ class Scheduler:
 
     def dispatch_due(self, now_s: float) -> float:
         """Send everything due by `now_s`; return the next release time (seconds)."""
+        self.service(now_s)
         self._drain()
         tm = self.tempo_map
         best = math.inf
@@ -224,27 +226,39 @@ class Scheduler:
             except Exception as exc:
                 self.reporter.report(f"tap:{exc!r}", f"a recorder/listener failed: {exc}")
 
-    def silence(self, now_s: float) -> None:
-        """Note-offs for every sounding note, and panic on every port (pause, stop, panic)."""
+    def request(self, what: str) -> None:
+        """Ask the dispatcher (the only thread that sends) to 'clear' the queues or 'silence' the ports."""
+        self._requests.put(what)
+
+    def service(self, now_s: float) -> None:
+        """Carry out requests; runs on the dispatcher, before sending."""
+        while True:
+            try:
+                what = self._requests.get_nowait()
+            except Empty:
+                return
+            if what == "clear":
+                self._drain()
+                for heap in self._heaps.values():
+                    heap.clear()
+            elif what == "silence":
+                self._silence(now_s)
+
+    def _silence(self, now_s: float) -> None:
+        """Note-offs for every sounding note, and panic on every port."""
         for (name, channel, pitch) in list(self._sounding):
             port = self.outputs.get(name)
             if port is not None:
                 try:
                     port.send(Scheduled(0.0, NoteOff(pitch, channel), "", 0.0, 0, now_s, 0.0, now_s))
-                except Exception:
-                    pass
+                except Exception as exc:
+                    self.reporter.report(f"noteoff:{name}", f"output {name!r} failed to end a note: {exc}")
         self._sounding.clear()
         for name, port in self.outputs.items():
             try:
                 port.panic()
             except Exception as exc:
                 self.reporter.report(f"panic:{name}", f"output {name!r} failed to silence: {exc}")
-
-    def clear(self) -> None:
-        """Forget every queued event (stop, panic); voices render again from their frontier."""
-        self._drain()
-        for heap in self._heaps.values():
-            heap.clear()
 
     def queued(self) -> int:
         self._drain()
