@@ -191,10 +191,11 @@ class Scheduler:
         return best
 
     def _send(self, name: str, port: OutputPort, ev: Scheduled, release: float, now_s: float, tm: TempoMap) -> None:
-        void = self._void.get(ev.voice)
-        if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
-            return
         item = ev.item
+        if not isinstance(item, NoteOff):  # a note that sounds always gets its end
+            void = self._void.get(ev.voice)
+            if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
+                return
         if isinstance(item, Note):
             if ev.voice in self.muted or (self.soloed and ev.voice not in self.soloed):
                 return
