@@ -253,12 +253,15 @@ class RealtimeClock(BaseClock):
     def _produce_loop(self) -> None:
         sched = self.scheduler
         while self._running.is_set():
-            if self.state == PLAYING:
-                sched.produce(self.now_beat())
-                wait = sched.tick_beats * 60.0 / self.bpm() / 2
-            else:
-                sched.run_commands()
-                wait = 0.05
+            wait = 0.05
+            try:
+                if self.state == PLAYING:
+                    sched.produce(self.now_beat())
+                    wait = sched.tick_beats * 60.0 / self.bpm() / 2
+                else:
+                    sched.run_commands()
+            except Exception as exc:  # never let the producer die: report and go on
+                sched.reporter.report(f"producer:{exc!r}", f"internal error while preparing events: {exc!r}")
             self._wake_producer.wait(min(wait, 0.1))
             self._wake_producer.clear()
 
@@ -274,7 +277,11 @@ class RealtimeClock(BaseClock):
                 time.sleep(self.MAX_WAIT_S)
                 continue
             now = perf() - t0
-            nxt = sched.dispatch_due(now)
+            try:
+                nxt = sched.dispatch_due(now)
+            except Exception as exc:  # never let the clock die: report and go on
+                sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
+                nxt = now + self.MAX_WAIT_S
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:

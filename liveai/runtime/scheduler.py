@@ -18,7 +18,8 @@ from itertools import count
 from queue import Empty, SimpleQueue
 from typing import Callable
 
-from liveai.core.events import Note, NoteOff, Scheduled
+from liveai.core.events import Control, Note, NoteOff, Param, Scheduled
+from liveai.core.patterns import Hap
 from liveai.core.tempo import TempoMap
 from liveai.ports.base import OutputPort
 from liveai.runtime.reporter import Reporter
@@ -95,7 +96,7 @@ class Scheduler:
         ctx = RenderContext(self.session, self.tempo_map, voice.name, now_beat, self.reporter.report)
         try:
             with self.watchdog.limit(self.voice_budget_s):
-                haps = voice.render(start, end, ctx)
+                haps = _checked(voice.render(start, end, ctx))
         except VoiceTimeout:
             self._silence_voice(voice, start, f"voice {voice.name!r} took longer than "
                                 f"{self.voice_budget_s * 1000:.0f} ms to compute and was stopped")
@@ -109,7 +110,7 @@ class Scheduler:
                                  f"voice {voice.name!r} raised {type(exc).__name__}: {exc}{where}; it {what}")
             try:
                 with self.watchdog.limit(self.voice_budget_s):
-                    haps = voice.render(start, end, ctx)
+                    haps = _checked(voice.render(start, end, ctx))
             except Exception:
                 self._silence_voice(voice, start, f"voice {voice.name!r} failed again and was stopped")
                 return
@@ -264,6 +265,21 @@ class Scheduler:
     def queued(self) -> int:
         self._drain()
         return sum(len(h) for h in self._heaps.values())
+
+
+_ITEMS = (Note, NoteOff, Control, Param)
+
+
+def _checked(haps: list) -> list:
+    """Refuse malformed events here, where the voice's error handling applies, not on the clock thread."""
+    for hap, _ in haps:
+        if not isinstance(hap, Hap):
+            raise TypeError(f"a voice must produce Haps, got {hap!r}")
+        if not isinstance(hap.item, _ITEMS):
+            raise TypeError(f"a Hap must hold a Note, NoteOff, Control or Param, got {hap.item!r}")
+        if not (math.isfinite(hap.grid) and math.isfinite(hap.offset)):
+            raise ValueError(f"a Hap's time must be finite, got grid={hap.grid!r} offset={hap.offset!r}")
+    return haps
 
 
 def _user_frame(exc: BaseException) -> str:
