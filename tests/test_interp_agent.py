@@ -190,3 +190,15 @@ def test_realtime_decodes_ahead_on_the_worker_and_keeps_time():
     assert agent.decodes >= 2
     notes = [e for e in port.sent if isinstance(e.item, Note)]
     assert all(e.sent_s >= e.due_s - 1e-9 for e in notes)
+
+
+def test_agents_register_under_unique_names_for_osc_and_repl():
+    from liveai.agents.interp.agent import repl_helpers
+    with Session(bpm=120, seed=5) as s:
+        make = repl_helpers(s)["interp"]
+        a, b = make("drums"), make("drums", name="beat")
+        c = make("drums")
+        assert s.agents == {"interp": a, "beat": b, "interp2": c}
+        assert a.seed == 5
+        s.agents["beat"].set("t", 0.75)          # how OSC / MIDI CC reach it
+        assert b.get("t") == 0.75

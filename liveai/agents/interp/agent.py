@@ -209,8 +209,9 @@ class InterpAgent:
         if self._session is session:
             return self
         self._session = session
-        if name:
-            self.name = name
+        base = name or self.name
+        taken = {k for k, v in session.agents.items() if v is not self}
+        self.name = base if base not in taken else next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
         session.agents[self.name] = self
         session.input_listeners.append(self._on_input)
         if getattr(session, "realtime", False):  # decode the next bar now, so the first bar does not rest
@@ -348,6 +349,17 @@ class InterpAgent:
         if p["hnoise"] >= 0.5 and lo <= bar_start < hi:
             haps.extend(Hap(bar_start, item) for item in hnoise_params(plan.z))
         return haps
+
+
+def repl_helpers(session: Any) -> dict[str, Any]:
+    """Names for the live-coding prelude: `interp("drums", ...)` makes an agent attached to the session."""
+
+    def interp(kind: str = "drums", **options: Any) -> InterpAgent:
+        """interp('drums') or interp('melody', channel=1): a loop-space agent on this session (see docs/interp.md)."""
+        options.setdefault("seed", getattr(session, "seed", 0))
+        return InterpAgent(kind, session=session, **options)
+
+    return {"interp": interp}
 
 
 def hnoise_params(z: np.ndarray) -> list[Param]:
