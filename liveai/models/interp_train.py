@@ -79,7 +79,6 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
     gen = torch.Generator().manual_seed(cfg.seed)
     n = next(iter(data.values())).shape[0]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     model.train()
     t0 = time.monotonic()
     bar = tqdm(range(cfg.steps), desc=f"train interp {model.config.kind}", disable=not progress)
@@ -96,20 +95,24 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
             keep = (torch.rand(batch["hits"].shape, generator=gen) >= cfg.denoise).float()
             inputs = {k: v * keep for k, v in batch.items()}
         terms = loss_terms(model, batch, cfg.free_bits, inputs)
-        beta = cfg.beta * min(1.0, step / max(1.0, cfg.warmup * cfg.steps))
+        # progress by steps or by the wall-clock cap, whichever is further: on a shared machine the
+        # learning rate still anneals and the KL still warms up when the cap stops training early
+        progress = min(1.0, max(step / cfg.steps, (time.monotonic() - t0) / (cfg.minutes * 60)))
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+        beta = cfg.beta * min(1.0, progress / cfg.warmup) if cfg.warmup > 0 else cfg.beta
         loss = terms["recon"] + beta * terms["kl"]
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        sched.step()
         done = step + 1
         for k, v in terms.items():
             v = float(v.detach())
             avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
         if step % 50 == 0:
             bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce")})
-        if time.monotonic() - t0 > cfg.minutes * 60:
+        if progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60:
             if log:
                 log(f"stopped at step {done}: the {cfg.minutes} min cap")
             break
