@@ -202,3 +202,27 @@ def test_agents_register_under_unique_names_for_osc_and_repl():
         assert a.seed == 5
         s.agents["beat"].set("t", 0.75)          # how OSC / MIDI CC reach it
         assert b.get("t") == 0.75
+
+
+def test_drum_output_passes_through_a_humanizer_and_survives_its_errors():
+    def late(haps, bar):
+        return [type(h)(h.grid, h.item, h.offset + 0.01) for h in haps]
+
+    def broken(haps, bar):
+        raise RuntimeError("no model")
+
+    plain, _ = render(lambda a: a.corners(ROCK, FUNK), bars=1)
+    with Session(bpm=120, outputs={"cap": CapturePort()}) as s:
+        a = InterpAgent("drums", session=s, humanize=late)
+        a.corners(ROCK, FUNK)
+        s.play("interp", a)
+        s.run_until(beat=3.9)
+        shifted = [(round(e.beat - 0.01, 9), e.item.pitch) for e in s.outputs["cap"].sent]
+    assert shifted == [(b, p) for b, p, _ in plain]
+    with Session(bpm=120, outputs={"cap": CapturePort()}) as s:
+        a = InterpAgent("drums", session=s, humanize=broken)
+        a.corners(ROCK, FUNK)
+        s.play("interp", a)
+        s.run_until(beat=3.9)
+        assert [(round(e.beat, 9), e.item.pitch) for e in s.outputs["cap"].sent] == [(b, p) for b, p, _ in plain]
+        assert any("humanize failed" in msg for msg in s.reporter.history)

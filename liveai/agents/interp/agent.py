@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -60,7 +60,7 @@ class InterpAgent:
 
     def __init__(self, kind: str = "drums", *, seed: int = 0, weights: str | Path | None = None,
                  channel: int | None = None, instrument: str | None = None, name: str = "interp",
-                 session: Any = None) -> None:
+                 session: Any = None, humanize: Callable[[list[Hap], int], list[Hap]] | None = None) -> None:
         if kind not in m.KINDS:
             raise ValueError(f"kind must be one of {m.KINDS}, got {kind!r}")
         self.kind = kind
@@ -71,6 +71,7 @@ class InterpAgent:
         self.model_version = m.model_version(self.weights_path)
         self.channel = (L.DRUM_CHANNEL if kind == "drums" else 0) if channel is None else int(channel)
         self.instrument = instrument
+        self.humanize = humanize    # e.g. the drums agent's humanizer: (haps of one bar, bar) -> haps
         self._params = dict(self.DEFAULTS)
         self._corners: torch.Tensor | None = None      # (2 or 4, z), replaced whole
         self._corner_desc: list[str] = []
@@ -346,6 +347,12 @@ class InterpAgent:
             vel = max(1, min(127, int(round(90 * p["velocity"]))))
             haps = L.melody_haps(plan.loop["tokens"], half, bar_start, velocity=vel, channel=self.channel,
                                  instrument=self.instrument, transpose=int(round(p["transpose"])), lo=lo, hi=hi)
+        if self.humanize is not None and haps:
+            try:
+                haps = list(self.humanize(haps, bar))
+            except Exception as exc:  # the loop still plays, unhumanized, and the performer is told
+                self._report(f"interp-humanize:{self.name}", f"interp {self.name!r}: humanize failed ({exc}); "
+                             "playing the loop as decoded")
         if p["hnoise"] >= 0.5 and lo <= bar_start < hi:
             haps.extend(Hap(bar_start, item) for item in hnoise_params(plan.z))
         return haps
