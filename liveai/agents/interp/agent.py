@@ -81,7 +81,7 @@ class InterpAgent:
         self._plans: dict[int, BarPlan] = {}
         self._latest: BarPlan | None = None
         self._next_bar: int | None = None               # the bar the sequential computation reaches next
-        self._lock = threading.Lock()                   # serialises computing, never held by render()
+        self._lock = threading.RLock()                  # serialises computing, never taken by render()
         self._captured: deque[tuple[float, int, int, float, str]] = deque(maxlen=4096)
         self._session: Any = None
         self._worker: threading.Thread | None = None
@@ -108,6 +108,7 @@ class InterpAgent:
         self._params = {**self._params, param: v}
         if param in ("t", "x", "y"):
             self._walk_pos = None   # the walk continues from where the performer put it
+        self._invalidate()
 
     def get(self, param: str) -> float:
         if param not in self.PARAMS:
@@ -144,6 +145,7 @@ class InterpAgent:
         self._corners = zs
         self._corner_desc = [_describe_source(s) for s in sources]
         self._walk_pos = None
+        self._invalidate()
 
     def set_corner(self, index: int, source: Any) -> None:
         """Replace one corner (0-based); the others stay."""
@@ -157,25 +159,29 @@ class InterpAgent:
         desc = list(self._corner_desc)
         desc[index] = _describe_source(source)
         self._corner_desc = desc
+        self._invalidate()
 
     def sample(self, corner: int | None = None, n_corners: int = 2) -> None:
         """New loop(s) from the prior at `temperature`: one corner, or all (`n_corners` of them if none are set)."""
-        temp = self._params["temperature"]
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self._samples)
-        self._samples += 1
-        z_dim = self.model.config.z_dim
         if corner is None:
             count = self._corners.shape[0] if self._corners is not None else n_corners
             if count not in (2, 4):
                 raise ValueError(f"interp takes 2 or 4 corners, got {count}")
-            self._corners = torch.randn(count, z_dim, generator=g) * temp
+            self._corners = self._draw(count)
             self._corner_desc = [f"sample {self._samples - 1}"] * count
             self._walk_pos = None
+            self._invalidate()
         else:
-            self.set_corner(corner, torch.randn(z_dim, generator=g) * temp)
+            self.set_corner(corner, self._draw(1)[0])
             desc = list(self._corner_desc)
             desc[corner] = f"sample {self._samples - 1}"
             self._corner_desc = desc
+
+    def _draw(self, count: int) -> torch.Tensor:
+        """`count` latents from the prior at `temperature`, seeded by (seed, how many draws so far)."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self._samples)
+        self._samples += 1
+        return torch.randn(count, self.model.config.z_dim, generator=g) * self._params["temperature"]
 
     def capture(self, corner: int | None = None, bars: int = 2, source: str | None = None) -> None:
         """The last `bars` complete bars of live input become a corner (or both corners' first if none)."""
@@ -196,6 +202,7 @@ class InterpAgent:
             z = self.encode(notes)
             self._corners = torch.stack([z, z])
             self._corner_desc = ["captured", "captured"]
+            self._invalidate()
         else:
             self.set_corner(len(self._corner_desc) - 1 if corner is None else corner, notes)
 
@@ -215,11 +222,30 @@ class InterpAgent:
         self.name = base if base not in taken else next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
         session.agents[self.name] = self
         session.input_listeners.append(self._on_input)
-        if getattr(session, "realtime", False):  # decode the next bar now, so the first bar does not rest
+        if getattr(session, "realtime", False):  # decode ahead from the current bar, so the first bar does not rest
             self._ensure_worker()
-            self._wanted = max(self._wanted, math.floor(session.clock.now_beat() / L.BAR_BEATS) + 1)
-            self._wake.set()
+            with self._lock:
+                self._next_bar = math.floor(session.clock.now_beat() / L.BAR_BEATS)
+            if self._corners is not None:
+                self._wanted = max(self._wanted, self._next_bar + 1)
+                self._wake.set()
         return self
+
+    def _invalidate(self) -> None:
+        """Realtime: drop bars decoded ahead that have not started yet, so a change is heard from the next bar."""
+        s = self._session
+        if s is None or not getattr(s, "realtime", False):
+            return   # offline bars are computed when first rendered: nothing ahead to drop
+        horizon = s.clock.now_beat() + s.scheduler.ahead_beats + 0.5   # beyond what the producer may have used
+        keep_through = math.floor(horizon / L.BAR_BEATS)
+        with self._lock:
+            for b in [k for k in self._plans if k > keep_through]:
+                del self._plans[b]
+            if self._next_bar is None or self._next_bar > keep_through + 1:
+                self._next_bar = keep_through + 1
+        self._ensure_worker()
+        self._wanted = max(self._wanted, keep_through + 1)
+        self._wake.set()
 
     def _on_input(self, source: str, item: Any, beat: float) -> None:
         if isinstance(item, Note):
@@ -243,9 +269,9 @@ class InterpAgent:
 
     def _compute(self, bar: int) -> BarPlan:
         corners = self._corners
-        if corners is None:
-            self.sample()
-            corners = self._require_corners()
+        if corners is None:   # playing with no corners: draw two (no invalidation: we are computing)
+            self._corners = corners = self._draw(2)
+            self._corner_desc = [f"sample {self._samples - 1}"] * 2
         pos = self._position(bar)
         if corners.shape[0] == 2:
             z = m.slerp(corners[0], corners[1], pos[0])
