@@ -75,6 +75,7 @@ def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Calla
     """9-point slerp paths between random pairs of encoded loops; see the module doc."""
     rng = np.random.default_rng(seed)
     changes: list[float] = []
+    cells: list[float] = []
     end_f1: list[float] = []
     n = z.shape[0]
     ts = np.linspace(0.0, 1.0, PATH_POINTS)
@@ -83,6 +84,7 @@ def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Calla
         path = torch.stack([slerp(z[i], z[j], float(t)) for t in ts])
         grids = decode_steps(path)
         changes.extend(_path_changes(list(grids)))
+        cells.extend(float(np.mean(a != b)) for a, b in zip(grids, grids[1:]))
         end_f1.append(endpoint_score(grids[0], originals[i]))
         end_f1.append(endpoint_score(grids[-1], originals[j]))
     c = np.array(changes)
@@ -93,6 +95,8 @@ def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Calla
         "step_change_p99": round(float(np.quantile(c, 0.99)), 4),
         "step_change_max": round(float(c.max()), 4),
         "jumps_over_third": round(float((c > 1 / 3).mean()), 4),
+        "cell_change_mean": round(float(np.mean(cells)), 4),   # (step, class) cells: a gentler view
+        "cell_change_max": round(float(np.max(cells)), 4),
         "endpoint_score_mean": round(float(np.mean(end_f1)), 4),
         "endpoint_score_min": round(float(np.min(end_f1)), 4),
     }
