@@ -226,3 +226,36 @@ def test_drum_output_passes_through_a_humanizer_and_survives_its_errors():
         s.run_until(beat=3.9)
         assert [(round(e.beat, 9), e.item.pitch) for e in s.outputs["cap"].sent] == [(b, p) for b, p, _ in plain]
         assert any("humanize failed" in msg for msg in s.reporter.history)
+
+
+class WaitFor(OutputPort):
+    """Signals when a note with `pitch` is sent (the test waits on it, never sleeps)."""
+
+    def __init__(self, pitch):
+        super().__init__("waitfor")
+        self.pitch, self.sent, self.seen, self.started = pitch, [], threading.Event(), threading.Event()
+
+    def _send(self, event):
+        self.sent.append(event)
+        self.started.set()
+        if isinstance(event.item, Note) and event.item.pitch == self.pitch:
+            self.seen.set()
+
+
+def test_realtime_control_changes_are_heard_within_a_few_bars():
+    port = WaitFor(51)
+    with Session(bpm=480, realtime=True, outputs={"p": port}) as s:
+        agent = InterpAgent("drums", session=s)
+        agent.corners(ROCK, HALF)
+        assert not decoded_hits(agent, agent._corners[0])[:, 8].any()    # no ride at t=0 ...
+        assert decoded_hits(agent, agent._corners[1])[:, 8].any()        # ... a ride at t=1
+        s.play("interp", agent)
+        s.start()
+        assert port.started.wait(10)
+        assert not port.seen.is_set()
+        agent.set("t", 1.0)
+        changed_at = s.clock.now_beat()
+        assert port.seen.wait(10), "the ride of corner B should come in after t=1"
+        s.clock.stop()
+    first_ride = min(e.grid for e in port.sent if isinstance(e.item, Note) and e.item.pitch == 51)
+    assert first_ride - changed_at < 3 * 4     # within the next bars, not after a backlog of stale decodes
