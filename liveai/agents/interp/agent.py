@@ -87,6 +87,7 @@ class InterpAgent:
         self._worker: threading.Thread | None = None
         self._wanted = -1
         self._wake = threading.Event()
+        self._decoded = threading.Condition()
         self._closing = False
         self.fallbacks = 0
         self.decodes = 0
@@ -298,8 +299,15 @@ class InterpAgent:
                 self._plans[b] = plan
                 self._latest = plan
             self._next_bar = bar + 1
+            with self._decoded:
+                self._decoded.notify_all()
             for old in [k for k in self._plans if k < bar - 8]:
                 del self._plans[old]
+
+    def wait_until_decoded(self, bar: int, timeout: float = 5.0) -> bool:
+        """Block the caller (a script or test, never the clock) until `bar` is decoded; False on timeout."""
+        with self._decoded:
+            return self._decoded.wait_for(lambda: bar in self._plans, timeout)
 
     def _worker_loop(self) -> None:
         torch.set_num_threads(1)

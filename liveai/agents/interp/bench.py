@@ -44,17 +44,21 @@ def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
 
 
 def live_lateness(seconds: float = 3.0, bpm: float = 120.0) -> dict:
-    """A realtime Session with the drum agent walking between two sampled corners: late sends and fallbacks."""
+    """A realtime Session with the drum agent walking between two grooves: late sends and fallbacks."""
     from liveai.agents.interp.agent import InterpAgent
+    from liveai.core.patterns import hits, stack
     from liveai.ports.base import CapturePort
     from liveai.runtime.session import Session
 
+    rock = stack(hits("x.......x.x.....", note=36), hits("....x.......x...", note=38), hits("x.x.x.x.x.x.x.x.", note=42))
+    funk = stack(hits("x..x..x...x..x..", note=36), hits("....x..x.x..x..x", note=38), hits("xxxxxxxxxxxxxxxx", note=42))
     port = CapturePort()
     with Session(bpm=bpm, realtime=True, outputs={"capture": port}) as s:
         agent = InterpAgent("drums", seed=0, session=s)
-        agent.sample()
+        agent.corners(rock, funk)
         agent.set("walk", 0.3)
         s.play("interp", agent)
+        agent.wait_until_decoded(0, timeout=5.0)   # as a performer would: the agent is ready before the clock runs
         s.start()
         threading.Event().wait(seconds)   # let the clock play; nothing here synchronises on it
         summary = s.scheduler.stats.summary()
