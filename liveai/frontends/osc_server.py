@@ -1,0 +1,228 @@
+"""The OSC server: patches (Max, Pd) and other programs steer a session over UDP.
+
+One receive thread waits on the socket (select, never sleep), parses each
+datagram with python-osc's parsers inside try/except, checks it against the
+address space (osc_space.py) and calls the session. Anything wrong gets
+`/liveai/error <address> <reason>` back to the sender and one log line; the
+clock thread is never touched (handlers only call thread-safe Session
+methods). Bundle timetags are ignored, as Pd and Max do: python-osc's timed
+dispatch would sleep in this thread and block every packet behind a future
+bundle. Nothing received is ever evaluated as code: voices come from the
+pattern mini-notation parser only.
+
+Binds 127.0.0.1 by default; bind another host only on a network you trust.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+from typing import Any, Callable
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+
+from liveai.frontends import osc_handlers
+from liveai.frontends.osc_space import ADDRESSES, INCOMING, ArgError, coerce
+from liveai.ports.osc import OscSubscribersPort, encode_message
+
+log = logging.getLogger("liveai.osc")
+
+DEFAULT_PORT = 9130
+MAX_BUNDLE_DEPTH = 8
+MAX_DATAGRAM = 65536
+
+
+class PacketError(ValueError):
+    """A datagram that is not valid OSC."""
+
+
+def _guess_address(data: bytes) -> str:
+    """The address a malformed packet seems to start with, for the error reply."""
+    head = data[:64].split(b"\0", 1)[0]
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        return ""
+    return text if text.startswith("/") and text.isprintable() else ""
+
+
+def parse_datagram(data: bytes) -> list[OscMessage]:
+    """Every message in a datagram (bundles flattened, timetags ignored), or PacketError."""
+    if not data:
+        raise PacketError("empty packet")
+    try:
+        if OscBundle.dgram_is_bundle(data):
+            messages: list[OscMessage] = []
+            _flatten(OscBundle(data), messages, 1)
+            return messages
+        if OscMessage.dgram_is_message(data):
+            return [OscMessage(data)]
+    except PacketError:
+        raise
+    except RecursionError:
+        raise PacketError("bundles nested too deep") from None
+    except Exception as e:  # python-osc raises ParseError, but also IndexError, struct.error...
+        raise PacketError(f"malformed OSC: {type(e).__name__}: {e}"[:200]) from None
+    raise PacketError("not an OSC message or bundle (must start with '/' or '#bundle')")
+
+
+def _flatten(bundle: OscBundle, into: list[OscMessage], depth: int) -> None:
+    if depth > MAX_BUNDLE_DEPTH:
+        raise PacketError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+    for content in bundle:
+        if isinstance(content, OscBundle):
+            _flatten(content, into, depth + 1)
+        else:
+            into.append(content)
+
+
+class OscServer:
+    """UDP OSC server for a Session. `with OscServer(session, port=0) as srv:` binds a free port.
+
+    `subscribers` is an output port added to the session as `osc`: each
+    `/liveai/subscribe` adds the sender's host and a port to it.
+    """
+
+    def __init__(self, session: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 *, output_name: str = "osc") -> None:
+        self.session = session
+        self.host = host
+        self.requested_port = int(port)
+        self.output_name = output_name
+        self.subscribers = OscSubscribersPort(output_name)
+        self.packets = 0
+        self.messages = 0
+        self.errors = 0
+        self.error_replies = 0
+        self._sock: socket.socket | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.ready = threading.Event()
+        self._handlers: dict[str, Callable[[tuple[str, int], list[Any]], None]] = osc_handlers.table(self)
+        missing = set(INCOMING) - set(self._handlers)
+        if missing:  # pragma: no cover - guards the table against drift
+            raise AssertionError(f"addresses without handlers: {sorted(missing)}")
+
+    # -- lifecycle ---------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._sock is None:
+            raise RuntimeError("server not started")
+        return self._sock.getsockname()[1]
+
+    def start(self) -> "OscServer":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            sock.bind((self.host, self.requested_port))
+        except OSError as e:
+            sock.close()
+            raise OSError(f"cannot listen for OSC on {self.host}:{self.requested_port}: {e.strerror or e}") from None
+        sock.setblocking(False)
+        self._sock = sock
+        self.session.add_output(self.output_name, self.subscribers)
+        self._thread = threading.Thread(target=self._run, name="liveai-osc", daemon=True)
+        self._thread.start()
+        log.info("OSC server listening on %s:%d", self.host, self.port)
+        return self
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            self._wake_w.send(b"x")
+            self._thread.join(5.0)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> "OscServer":
+        return self.start() if self._sock is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- receiving -----------------------------------------------------------------
+    def _run(self) -> None:
+        assert self._sock is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self._sock, selectors.EVENT_READ)
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        self.ready.set()
+        try:
+            while not self._stopping:
+                sel.select()  # waits on the sockets, never a timer
+                while not self._stopping:
+                    try:
+                        data, sender = self._sock.recvfrom(MAX_DATAGRAM)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as e:  # e.g. ICMP port unreachable from an earlier reply
+                        log.debug("recvfrom: %s", e)
+                        continue
+                    self.handle(data, sender)
+        finally:
+            sel.close()
+
+    def handle(self, data: bytes, sender: tuple[str, int]) -> None:
+        """Parse and dispatch one datagram; every failure is answered and logged, never raised."""
+        self.packets += 1
+        try:
+            messages = parse_datagram(data)
+        except PacketError as e:
+            self.error(sender, _guess_address(data), str(e))
+            return
+        for message in messages:
+            self.messages += 1
+            self.dispatch(message, sender)
+
+    def dispatch(self, message: OscMessage, sender: tuple[str, int]) -> None:
+        address = message.address
+        spec = INCOMING.get(address)
+        if spec is None:
+            self.error(sender, address, "unknown address (send /liveai/query/addresses for the list)")
+            return
+        try:
+            args = coerce(spec, list(message.params))
+            self._handlers[address](sender, args)
+        except (ArgError, ValueError, KeyError, TypeError) as e:
+            reason = e.args[0] if isinstance(e, KeyError) and e.args else e
+            self.error(sender, address, str(reason))
+        except Exception as e:  # a bug in a handler must not kill the server
+            self.error(sender, address, f"internal error: {type(e).__name__}: {e}")
+
+    # -- sending ---------------------------------------------------------------------
+    def reply(self, to: tuple[str, int], address: str, *args: Any) -> None:
+        if self._sock is None:
+            return
+        try:
+            self._sock.sendto(encode_message(address, *args), to)
+        except OSError as e:
+            log.debug("reply to %s:%s failed: %s", to[0], to[1], e)
+
+    def error(self, to: tuple[str, int], address: str, reason: str) -> None:
+        """One log line and `/liveai/error address reason` to the sender."""
+        self.errors += 1
+        reason = reason.replace("\n", " ")[:300]
+        shown = address if address.isprintable() else repr(address)
+        log.warning("OSC from %s:%s: %s: %s", to[0], to[1], shown or "(no address)", reason)
+        self.reply(to, "/liveai/error", address[:200], reason)
+        self.error_replies += 1
+
+    def stats(self) -> dict[str, int]:
+        return {"packets": self.packets, "messages": self.messages, "errors": self.errors,
+                "subscribers": len(self.subscribers.subscribers), "sent": self.subscribers.sent,
+                "dropped": self.subscribers.dropped}
+
+
+def describe_addresses() -> list[tuple[str, str, str, str]]:
+    """(path, direction, signature, doc) for every address: the introspection reply."""
+    return [(a.path, a.direction, a.signature, a.doc) for a in ADDRESSES]
+
+
+__all__ = ["OscServer", "parse_datagram", "PacketError", "DEFAULT_PORT", "describe_addresses"]
