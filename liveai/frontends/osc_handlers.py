@@ -35,11 +35,11 @@ def table(server: "OscServer") -> dict[str, Handler]:
         session().set_tempo(bpm, quantum=1.0 if quantum is None else quantum)
 
     def start(sender: Sender, a: list[Any]) -> None:
-        session().start()
+        ses = session()
+        ses.resume() if ses.clock.state == "paused" else ses.start()
 
     def stop(sender: Sender, a: list[Any]) -> None:
-        session().pause()
-        session().panic()
+        session().pause()  # holds the position; the scheduler silences sounding notes
 
     def panic(sender: Sender, a: list[Any]) -> None:
         session().panic()
@@ -50,7 +50,7 @@ def table(server: "OscServer") -> dict[str, Handler]:
         tmap = ses.clock.tempo_map
         bar, within = tmap.bar_beat(beat)
         s.reply(sender, "/liveai/position", float(beat), int(bar), float(within), float(tmap.bpm_at(beat)),
-                int(bool(getattr(ses, "playing", True))))
+                int(ses.clock.state == "playing"))
 
     # -- human input
     def note(sender: Sender, a: list[Any]) -> None:
@@ -67,23 +67,23 @@ def table(server: "OscServer") -> dict[str, Handler]:
 
     def control(sender: Sender, a: list[Any]) -> None:
         name, value = a
+        if not 0 < len(name) <= 64:
+            raise ValueError(f"name must be 1..64 characters, got {len(name)}")
         session().input(Param(name, value), source=INPUT_SOURCE)
 
     # -- voices
     def voice_play(sender: Sender, a: list[Any]) -> None:
         name, text = a
-        _check_name(name)
-        from liveai.core.patterns import parse  # the safe mini-notation: never eval
-
-        pattern = parse(text)
-        session().play(name, pattern)
+        if text is None:
+            raise ValueError("give a pattern, e.g. /liveai/voice/play bass c2 ~ g1 ~")
+        s.voices.define(name, text)
         s.reply(sender, "/liveai/ok", "/liveai/voice/play")
 
     def voice_call(method: str) -> Handler:
         def call(sender: Sender, a: list[Any]) -> None:
-            name = a[0]
-            _known_voice(session(), name)
-            getattr(session(), method)(name)
+            getattr(session(), method)(a[0])  # KeyError names the known voices
+            if method == "stop":
+                s.voices.forget(a[0])
 
         return call
 
@@ -92,16 +92,14 @@ def table(server: "OscServer") -> dict[str, Handler]:
 
     def voice_param(sender: Sender, a: list[Any]) -> None:
         name, param, value = a
-        _known_voice(session(), name)
-        session().set_voice_param(name, param, value)
+        s.voices.set_param(name, param, value)
 
     def voices(sender: Sender, a: list[Any]) -> None:
-        s.reply(sender, "/liveai/voices", *sorted(_voice_names(session())))
+        s.reply(sender, "/liveai/voices", *session().voices)
 
     def voice_state(sender: Sender, a: list[Any]) -> None:
         name = a[0]
-        _known_voice(session(), name)
-        state = session().describe_voice(name)
+        state = s.voices.describe(name)
         s.reply(sender, "/liveai/voice", name, " ".join(f"{k}={v}" for k, v in state.items()))
 
     # -- agents
@@ -166,20 +164,6 @@ def table(server: "OscServer") -> dict[str, Handler]:
         "/liveai/ping": ping,
         "/liveai/query/addresses": addresses,
     }
-
-
-def _check_name(name: str) -> None:
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "_-." for c in name):
-        raise ValueError(f"voice names are 1-64 letters, digits, '_', '-' or '.', got {name!r:.70}")
-
-
-def _voice_names(session: Any) -> list[str]:
-    return list(session.voices)
-
-
-def _known_voice(session: Any, name: str) -> None:
-    if name not in _voice_names(session):
-        raise ValueError(f"no voice named {name!r:.70}")
 
 
 def _agent(session: Any, name: str) -> Any:

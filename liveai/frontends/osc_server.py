@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import struct
 import threading
 from typing import Any, Callable
 
-from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 from liveai.frontends import osc_handlers
+from liveai.frontends.osc_voices import OscVoices
 from liveai.frontends.osc_space import ADDRESSES, INCOMING, ArgError, coerce
 from liveai.ports.osc import OscSubscribersPort, encode_message
 
@@ -49,34 +50,58 @@ def _guess_address(data: bytes) -> str:
     return text if text.startswith("/") and text.isprintable() else ""
 
 
+KNOWN_TAGS = frozenset("ifdshbTFNI")
+
+
 def parse_datagram(data: bytes) -> list[OscMessage]:
     """Every message in a datagram (bundles flattened, timetags ignored), or PacketError."""
     if not data:
         raise PacketError("empty packet")
+    messages: list[OscMessage] = []
+    _parse(data, messages, 0)
+    return messages
+
+
+def _parse(data: bytes, into: list[OscMessage], depth: int) -> None:
+    if data.startswith(b"#bundle\0"):
+        if depth >= MAX_BUNDLE_DEPTH:
+            raise PacketError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+        if len(data) < 16:
+            raise PacketError("bundle shorter than its header")
+        pos = 16  # "#bundle\0" and the timetag, which is ignored (Pd and Max ignore it too)
+        while pos < len(data):
+            if pos + 4 > len(data):
+                raise PacketError("bundle element size cut off")
+            (size,) = struct.unpack_from(">i", data, pos)
+            pos += 4
+            if size <= 0 or size % 4 or pos + size > len(data):
+                raise PacketError(f"bundle element size {size} does not fit the packet")
+            _parse(data[pos:pos + size], into, depth + 1)
+            pos += size
+        return
+    if not data.startswith(b"/"):
+        raise PacketError("not an OSC message or bundle (must start with '/' or '#bundle')")
+    _check_tags(data)
     try:
-        if OscBundle.dgram_is_bundle(data):
-            messages: list[OscMessage] = []
-            _flatten(OscBundle(data), messages, 1)
-            return messages
-        if OscMessage.dgram_is_message(data):
-            return [OscMessage(data)]
-    except PacketError:
-        raise
-    except RecursionError:
-        raise PacketError("bundles nested too deep") from None
+        into.append(OscMessage(data))
     except Exception as e:  # python-osc raises ParseError, but also IndexError, struct.error...
         raise PacketError(f"malformed OSC: {type(e).__name__}: {e}"[:200]) from None
-    raise PacketError("not an OSC message or bundle (must start with '/' or '#bundle')")
 
 
-def _flatten(bundle: OscBundle, into: list[OscMessage], depth: int) -> None:
-    if depth > MAX_BUNDLE_DEPTH:
-        raise PacketError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
-    for content in bundle:
-        if isinstance(content, OscBundle):
-            _flatten(content, into, depth + 1)
-        else:
-            into.append(content)
+def _check_tags(data: bytes) -> None:
+    """Refuse type tags python-osc would skip with only a warning."""
+    end = data.find(b"\0")
+    if end < 0:
+        raise PacketError("malformed OSC: address not terminated")
+    start = (end // 4 + 1) * 4
+    if start >= len(data):
+        return  # no type tag string: a message without arguments
+    tag_end = data.find(b"\0", start)
+    if tag_end < 0 or data[start:start + 1] != b",":
+        raise PacketError("malformed OSC: bad type tag string")
+    bad = set(data[start + 1:tag_end].decode("latin-1")) - KNOWN_TAGS
+    if bad:
+        raise PacketError(f"malformed OSC: unsupported type tag(s) {''.join(sorted(bad))!r}")
 
 
 class OscServer:
@@ -93,6 +118,8 @@ class OscServer:
         self.requested_port = int(port)
         self.output_name = output_name
         self.subscribers = OscSubscribersPort(output_name)
+        self.voices = OscVoices(session)
+        self.handled = threading.Condition()  # notified after each datagram: lets tests wait, not sleep
         self.packets = 0
         self.messages = 0
         self.errors = 0
@@ -171,7 +198,19 @@ class OscServer:
 
     def handle(self, data: bytes, sender: tuple[str, int]) -> None:
         """Parse and dispatch one datagram; every failure is answered and logged, never raised."""
-        self.packets += 1
+        try:
+            self._handle(data, sender)
+        finally:
+            with self.handled:
+                self.packets += 1
+                self.handled.notify_all()
+
+    def wait_for_packets(self, n: int, timeout: float = 5.0) -> bool:
+        """Block until `n` datagrams in all have been handled (tests, benchmarks)."""
+        with self.handled:
+            return self.handled.wait_for(lambda: self.packets >= n, timeout)
+
+    def _handle(self, data: bytes, sender: tuple[str, int]) -> None:
         try:
             messages = parse_datagram(data)
         except PacketError as e:

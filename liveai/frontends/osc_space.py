@@ -76,8 +76,8 @@ ADDRESSES: tuple[Address, ...] = (
     # -- transport
     _a("/liveai/tempo", "bpm:f quantum?:f", "Set the tempo; it takes effect at the next multiple of `quantum` beats (default 1; 0 = now).", "transport"),
     _a("/liveai/start", "", "Start the clock (or resume it after a pause).", "transport"),
-    _a("/liveai/stop", "", "Pause the clock and silence every sounding note (all notes off).", "transport"),
-    _a("/liveai/panic", "", "All notes off on every output; the clock keeps running.", "transport"),
+    _a("/liveai/stop", "", "Pause the clock, holding the position; sounding notes are silenced. `/liveai/start` goes on from there.", "transport"),
+    _a("/liveai/panic", "", "Stop every voice and send all notes off on every output; the clock keeps running.", "transport"),
     _a("/liveai/query/position", "", "Reply `/liveai/position`.", "transport"),
     # -- human input
     _a("/liveai/note", "pitch:i velocity:i duration:f channel?:i", "A human note (duration in beats, channel 0..15) into `session.input`.", "input"),
