@@ -216,3 +216,12 @@ def test_server_port_in_use_is_a_clear_error(rig):
     with pytest.raises(OSError, match=f"cannot listen for OSC on 127.0.0.1:{server.port}"):
         other.start()
     other.close()
+
+
+def test_replyto_redirects_replies_for_senders_that_cannot_receive(rig):
+    _, server, client = rig
+    with OscClient(("127.0.0.1", server.port)) as listener:
+        client.send("/liveai/replyto", listener.port)
+        assert listener.expect("/liveai/ok") == ["/liveai/replyto"]
+        client.send("/liveai/nope")
+        assert listener.expect("/liveai/error")[0] == "/liveai/nope"

@@ -129,6 +129,10 @@ def table(server: "OscServer") -> dict[str, Handler]:
             raise ValueError(f"no subscription for {sender[0]}:{a[0]}")
         s.reply(sender, "/liveai/ok", "/liveai/unsubscribe")
 
+    def replyto(sender: Sender, a: list[Any]) -> None:
+        s.set_reply_port(sender, a[0])
+        s.reply(sender, "/liveai/ok", "/liveai/replyto")
+
     # -- introspection
     def ping(sender: Sender, a: list[Any]) -> None:
         s.reply(sender, "/liveai/pong", *([a[0]] if a[0] is not None else []))
@@ -161,6 +165,7 @@ def table(server: "OscServer") -> dict[str, Handler]:
         "/liveai/query/agent": agent,
         "/liveai/subscribe": subscribe,
         "/liveai/unsubscribe": unsubscribe,
+        "/liveai/replyto": replyto,
         "/liveai/ping": ping,
         "/liveai/query/addresses": addresses,
     }

@@ -34,6 +34,7 @@ log = logging.getLogger("liveai.osc")
 DEFAULT_PORT = 9130
 MAX_BUNDLE_DEPTH = 8
 MAX_DATAGRAM = 65536
+MAX_REPLY_ROUTES = 256
 
 
 class PacketError(ValueError):
@@ -129,6 +130,7 @@ class OscServer:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.ready = threading.Event()
+        self._reply_to: dict[tuple[str, int], tuple[str, int]] = {}
         self._handlers: dict[str, Callable[[tuple[str, int], list[Any]], None]] = osc_handlers.table(self)
         missing = set(INCOMING) - set(self._handlers)
         if missing:  # pragma: no cover - guards the table against drift
@@ -236,9 +238,18 @@ class OscServer:
             self.error(sender, address, f"internal error: {type(e).__name__}: {e}")
 
     # -- sending ---------------------------------------------------------------------
+    def set_reply_port(self, sender: tuple[str, int], port: int) -> None:
+        """Replies to `sender` go to its host at `port` from now on."""
+        if not 0 < port < 65536:
+            raise ValueError(f"port must be 1..65535, got {port}")
+        if len(self._reply_to) >= MAX_REPLY_ROUTES and sender not in self._reply_to:
+            self._reply_to.pop(next(iter(self._reply_to)))  # forget the oldest
+        self._reply_to[sender] = (sender[0], port)
+
     def reply(self, to: tuple[str, int], address: str, *args: Any) -> None:
         if self._sock is None:
             return
+        to = self._reply_to.get(to, to)
         try:
             self._sock.sendto(encode_message(address, *args), to)
         except OSError as e:

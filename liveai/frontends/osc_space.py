@@ -100,6 +100,7 @@ ADDRESSES: tuple[Address, ...] = (
     # -- subscriptions
     _a("/liveai/subscribe", "port:i voices?:*", "Send the named voices' notes (default: all voices, or `*`) to the sender's host at `port`, at their time.", "subscription"),
     _a("/liveai/unsubscribe", "port:i", "Stop sending to the sender's host at `port`.", "subscription"),
+    _a("/liveai/replyto", "port:i", "Send replies and errors for this sender to its host at `port` (Max's `[udpsend]` cannot receive).", "subscription"),
     # -- introspection and health
     _a("/liveai/ping", "token?:*", "Reply `/liveai/pong` with the same token.", "introspection"),
     _a("/liveai/query/addresses", "", "Reply one `/liveai/address` per address, then `/liveai/addresses/end`.", "introspection"),
