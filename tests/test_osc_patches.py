@@ -190,3 +190,19 @@ def test_checker_catches_a_wrong_address(tmp_path):
     bad.write_text("#N canvas 0 0 100 100 12;\n#X msg 0 0 1 2;\n#X obj 0 0 oscformat liveai note;\n#X connect 0 0 1 0;\n")
     (address, n), = pd_sent(bad)
     assert not fits(INCOMING[address], n)
+
+
+def test_every_sender_in_the_pd_abstraction_is_reachable_from_its_inlet():
+    objects, wires = read_pd(ROOT / "patches" / "liveai.pd")
+    out: dict[int, list[int]] = {}
+    for a, o, b, i in wires:
+        out.setdefault(a, []).append(b)
+    start = [n for n, (kind, words) in enumerate(objects) if words[:1] in (["inlet"], ["loadbang"])]
+    seen, todo = set(start), list(start)
+    while todo:
+        for b in out.get(todo.pop(), []):
+            if b not in seen:
+                seen.add(b)
+                todo.append(b)
+    senders = [n for n, (kind, words) in enumerate(objects) if words[:1] in (["oscformat"], ["netsend"])]
+    assert senders and all(n in seen for n in senders)

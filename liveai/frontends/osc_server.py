@@ -209,8 +209,12 @@ class OscServer:
 
     def wait_for_packets(self, n: int, timeout: float = 5.0) -> bool:
         """Block until `n` datagrams in all have been handled (tests, benchmarks)."""
+        return self.wait_until(lambda: self.packets >= n, timeout)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until `predicate()` holds after some datagram was handled (or already holds)."""
         with self.handled:
-            return self.handled.wait_for(lambda: self.packets >= n, timeout)
+            return self.handled.wait_for(predicate, timeout)
 
     def _handle(self, data: bytes, sender: tuple[str, int]) -> None:
         try:
