@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from liveai.core.events import Control, Note, Param
+from liveai.core.patterns import parse
 from liveai.frontends.osc_client import OscClient
 from liveai.frontends.osc_server import OscServer
 from liveai.frontends.osc_space import ADDRESSES
@@ -225,3 +226,15 @@ def test_replyto_redirects_replies_for_senders_that_cannot_receive(rig):
         assert listener.expect("/liveai/ok") == ["/liveai/replyto"]
         client.send("/liveai/nope")
         assert listener.expect("/liveai/error")[0] == "/liveai/nope"
+
+
+def test_osc_backend_by_name_sends_a_voice_to_a_fixed_destination():
+    from liveai.ports.base import open_output
+
+    with OscClient(("127.0.0.1", 9)) as rx:
+        s = Session(outputs={})
+        s.add_output("pd", open_output("osc", host="127.0.0.1", port=rx.port, voices=["v"]))
+        s.play("v", parse("e4"), quantum=1)
+        s.run_until(beat=0)
+        assert rx.expect("/liveai/out/note") == ["v", 64, 100, pytest.approx(125.0), 0]
+        s.close()
