@@ -168,6 +168,8 @@ BAD = [
     (encode_message("/liveai/voice/play", "x", "__import__('os').system('true')"), "/liveai/voice/play", ""),
     (encode_message("/liveai/voice/play", "bad name", "c4"), "/liveai/voice/play", "a voice name is an identifier"),
     (b"/liveai/ping\0\0\0\0,x\0\0", "/liveai/ping", "malformed OSC"),                     # unknown type tag
+    (encode_message("/liveai/replyto", 32.0)[:-3], "/liveai/replyto", "truncated"),  # python-osc would pad it: 32.0
+    (b"/liveai/replyto\0,f\0\0", "/liveai/replyto", "arguments cut short"),          # python-osc would read 0.0
     (b"#bundle\0" + b"\0" * 8 + struct.pack(">i", 4000) + b"/x\0\0", "", "does not fit the packet"),  # size past the end
 ]
 

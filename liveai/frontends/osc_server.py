@@ -90,7 +90,10 @@ def _parse(data: bytes, into: list[OscMessage], depth: int) -> None:
 
 
 def _check_tags(data: bytes) -> None:
-    """Refuse type tags python-osc would skip with only a warning."""
+    """Refuse what python-osc would let through: unknown type tags (skipped with a
+    warning) and arguments cut short (it pads a truncated float with zeros)."""
+    if len(data) % 4:
+        raise PacketError("malformed OSC: size not a multiple of 4 (truncated?)")
     end = data.find(b"\0")
     if end < 0:
         raise PacketError("malformed OSC: address not terminated")
@@ -100,9 +103,32 @@ def _check_tags(data: bytes) -> None:
     tag_end = data.find(b"\0", start)
     if tag_end < 0 or data[start:start + 1] != b",":
         raise PacketError("malformed OSC: bad type tag string")
-    bad = set(data[start + 1:tag_end].decode("latin-1")) - KNOWN_TAGS
+    tags = data[start + 1:tag_end].decode("latin-1")
+    bad = set(tags) - KNOWN_TAGS
     if bad:
         raise PacketError(f"malformed OSC: unsupported type tag(s) {''.join(sorted(bad))!r}")
+    pos = (tag_end // 4 + 1) * 4
+    for tag in tags:
+        if tag in "if":
+            pos += 4
+        elif tag in "dh":
+            pos += 8
+        elif tag == "s":
+            nul = data.find(b"\0", pos)
+            if nul < 0:
+                raise PacketError("malformed OSC: string argument not terminated")
+            pos = (nul // 4 + 1) * 4
+        elif tag == "b":
+            if pos + 4 > len(data):
+                raise PacketError("malformed OSC: blob size cut off")
+            (size,) = struct.unpack_from(">i", data, pos)
+            if size < 0:
+                raise PacketError("malformed OSC: negative blob size")
+            pos += 4 + ((size + 3) // 4) * 4
+        if pos > len(data):
+            raise PacketError("malformed OSC: arguments cut short")
+    if pos != len(data):
+        raise PacketError("malformed OSC: bytes left after the arguments")
 
 
 class OscServer:
