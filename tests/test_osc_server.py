@@ -240,3 +240,14 @@ def test_osc_backend_by_name_sends_a_voice_to_a_fixed_destination():
         s.run_until(beat=0)
         assert rx.expect("/liveai/out/note") == ["v", 64, 100, pytest.approx(125.0), 0]
         s.close()
+
+
+def test_human_input_thru_reaches_subscribers_that_name_it(rig):
+    session, server, client = rig
+    with OscClient(("127.0.0.1", server.port)) as everything:
+        everything.request("/liveai/subscribe", everything.port, reply="/liveai/ok")      # all voices: no thru
+        client.request("/liveai/subscribe", client.port, "in.osc", reply="/liveai/ok")
+        client.send("/liveai/note", 67, 80, 0.5)
+        assert client.expect("/liveai/out/note") == ["in.osc", 67, 80, pytest.approx(250.0), 0]
+        with pytest.raises(TimeoutError):
+            everything.expect("/liveai/out/note", timeout=0.2)

@@ -35,6 +35,7 @@ DEFAULT_PORT = 9130
 MAX_BUNDLE_DEPTH = 8
 MAX_DATAGRAM = 65536
 MAX_REPLY_ROUTES = 256
+THRU_PREFIX = "in."  # subscribe to "in.osc" or "in.midi" to hear human input as it arrives
 
 
 class PacketError(ValueError):
@@ -180,12 +181,23 @@ class OscServer:
         sock.setblocking(False)
         self._sock = sock
         self.session.add_output(self.output_name, self.subscribers)
+        self.session.input_listeners.append(self._thru)
         self._thread = threading.Thread(target=self._run, name="liveai-osc", daemon=True)
         self._thread.start()
         log.info("OSC server listening on %s:%d", self.host, self.port)
         return self
 
+    def _thru(self, source: str, item: Any, beat: float) -> None:
+        """Human input goes at once to subscribers that asked for `in.<source>` by name."""
+        voice = THRU_PREFIX + source
+        if any(sub.voices is not None and voice in sub.voices for sub in self.subscribers.subscribers):
+            self.subscribers.send_now(voice, item, self.session)
+
     def close(self) -> None:
+        try:
+            self.session.input_listeners.remove(self._thru)
+        except ValueError:
+            pass
         if self._thread is not None:
             self._stopping = True
             self._wake_w.send(b"x")

@@ -134,6 +134,26 @@ class OscSubscribersPort(OutputPort):
             except OSError:  # buffer full, host unreachable: never stall the clock
                 self.dropped += 1
 
+    def send_now(self, voice: str, item: object, session: object) -> None:
+        """Send an item that is not on the clock (human input thru) to the subscribers of `voice`."""
+        if self.closed:
+            return
+        dur_s = 0.0
+        if isinstance(item, Note):
+            tm = session.clock.tempo_map  # type: ignore[attr-defined]
+            beat = session.clock.now_beat()  # type: ignore[attr-defined]
+            dur_s = tm.seconds(beat + item.duration) - tm.seconds(beat)
+        packet = encode_event(Scheduled(0.0, item, voice, 0.0, dur_s=dur_s))  # type: ignore[arg-type]
+        if packet is None:
+            return
+        for sub in self._subscribers:
+            if sub.voices is not None and voice in sub.voices:  # only those who named it: never "*"
+                try:
+                    self._sock.sendto(packet, (sub.host, sub.port))
+                    self.sent += 1
+                except OSError:
+                    self.dropped += 1
+
     def _close(self) -> None:
         if self._own_sock:
             self._sock.close()
