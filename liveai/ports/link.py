@@ -291,11 +291,13 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
         session.start()
         sync.start()
         result["joined"] = sync.wait_until(lambda: sync.state.peers >= 1, timeout)
+        # Link decides which of the two timelines the joined session keeps; we must end up on it.
+        peer_now = peer_reading(lambda r: r[4] >= 1)
         result["followed_tempo"] = sync.wait_until(
-            lambda: abs(session.bpm - peer_bpm) < 0.01 and sync.state.aligned >= 1
+            lambda: abs(session.bpm - sync.state.tempo) < 0.01 and sync.state.aligned >= 1
             and abs(sync.state.phase_error_beats) * 60 / session.bpm < sync.max_phase_s, timeout)
-        peer_reading(lambda r: r[4] >= 1)
-        result["bpm_after_join"] = session.bpm
+        peer_now = peer_reading(lambda r: True)
+        result["bpm_after_join"] = {"ours": round(session.bpm, 4), "peer": round(peer_now[2], 4)}
         errors = []
         while len(errors) < samples:
             t, beat, tempo, playing, _ = lines.get(timeout=timeout)
