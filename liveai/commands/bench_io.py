@@ -211,7 +211,7 @@ def bench_link(samples: int) -> dict:
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------
-def bench_fuzz(n: int, seed: int, baseline_s: float) -> dict:
+def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None) -> dict:
     from liveai.core.patterns import parse
     from liveai.frontends.osc_server import OscServer
     from liveai.runtime.session import Session
@@ -220,7 +220,7 @@ def bench_fuzz(n: int, seed: int, baseline_s: float) -> dict:
     session = Session(bpm=120, realtime=True)
     for i, text in enumerate(["c2 ~ c2 g1", "c5 e5 g5 b5 c6 b5 g5 e5", "[c4,e4,g4] ~ ~ ~", "c3*4"]):
         session.play(f"v{i}", parse(text), quantum=1)
-    server = OscServer(session, port=0).start()
+    server = OscServer(session, port=0, rt_priority=rt_priority).start()
     stats = session.scheduler.stats
     try:
         session.start()
@@ -231,7 +231,7 @@ def bench_fuzz(n: int, seed: int, baseline_s: float) -> dict:
         stats.reset()
         errors0 = server.errors
         code = (f"import json; from liveai.frontends.osc_fuzz import fuzz; "
-                f"print(json.dumps(fuzz(('127.0.0.1', {server.port}), {n}, seed={seed}, timeout=10)))")
+                f"print(json.dumps(fuzz(('127.0.0.1', {server.port}), {n}, seed={seed}, timeout=10, rate={rate})))")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -242,6 +242,8 @@ def bench_fuzz(n: int, seed: int, baseline_s: float) -> dict:
         client = json.loads(done.stdout.strip().splitlines()[-1])
         return {
             "packets": client["packets"], "pings": client["pings"], "seed": seed, "seconds": round(elapsed, 1),
+            "rate_limit_per_s": rate or "none (flood)", "server_thread": server.priority,
+            "clock_thread": getattr(session.clock, "priority", "?"),
             "kinds": client["kinds"], "bad_packets": client["bad_packets"],
             "bad_unanswered": client["bad_unanswered"], "answered_pings": client["answered_pings"],
             "server_received": server.packets, "server_errors": server.errors - errors0,
@@ -262,6 +264,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--link-samples", type=int, default=100)
     p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also send N fuzz packets (e.g. 100000)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fuzz-rate", type=float, default=0.0, help="fuzz packets per second (default: as fast as answered)")
+    p.add_argument("--rt-priority", type=int, default=10,
+                   help="SCHED_FIFO priority of the OSC receive thread, below the clock's 50 (0: normal)")
     p.add_argument("--baseline-s", type=float, default=15.0, help="seconds of lateness measured before fuzzing")
     p.add_argument("--only", default="osc,midi,pd,link,fuzz", help="comma-separated parts to run")
     a = p.parse_args(argv)
@@ -271,7 +276,7 @@ def main(argv: list[str]) -> int:
         ("osc", lambda: bench_osc(a.n)), ("midi", lambda: bench_midi(a.n)), ("pd", lambda: bench_pd(a.pd_notes)),
         ("link", lambda: bench_link(a.link_samples))]
     if a.fuzz:
-        runs.append(("fuzz", lambda: bench_fuzz(a.fuzz, a.seed, a.baseline_s)))
+        runs.append(("fuzz", lambda: bench_fuzz(a.fuzz, a.seed, a.baseline_s, a.fuzz_rate, a.rt_priority or None)))
     for name, fn in runs:
         if name not in parts:
             continue

@@ -126,8 +126,12 @@ def packets(n: int, seed: int = 0, bad_fraction: float = 0.7) -> Iterator[tuple[
 
 
 def fuzz(server: tuple[str, int], n: int, seed: int = 0, window: int = 64, timeout: float = 5.0,
-         max_bytes: int = 96_000) -> dict:
-    """Send n fuzz packets, each followed by `/liveai/ping <i>`; check every bad one got an error."""
+         max_bytes: int = 96_000, rate: float = 0.0) -> dict:
+    """Send n fuzz packets, each followed by `/liveai/ping <i>`; check every bad one got an error.
+
+    `rate` > 0 paces the sending at that many fuzz packets per second (the
+    client waits, never the server); 0 sends as fast as the server answers.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sock.bind(("127.0.0.1", 0))
@@ -165,6 +169,10 @@ def fuzz(server: tuple[str, int], n: int, seed: int = 0, window: int = 64, timeo
     for i, (data, kind, want) in enumerate(gen):
         while expect and (len(expect) >= window or sum(in_flight[k] for k in expect) + len(data) > max_bytes):
             read_one()
+        if rate > 0:
+            ahead = t0 + i / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)  # pacing the client only
         sock.sendto(data, server)
         sock.sendto(encode_message("/liveai/ping", f"seq:{i}"), server)
         expect[i] = (kind, want)
