@@ -194,6 +194,7 @@ class OscServer:
         self.session.input_listeners.append(self._thru)
         self._thread = threading.Thread(target=self._run, name="liveai-osc", daemon=True)
         self._thread.start()
+        self.ready.wait(2.0)
         log.info("OSC server listening on %s:%d", self.host, self.port)
         return self
 
