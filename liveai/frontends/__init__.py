@@ -1,1 +1,1 @@
-"""Front ends: the REPL, the script runner and the OSC server for patches."""
+"""Front ends: the REPL, the script runner and the OSC server."""
