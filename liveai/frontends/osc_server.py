@@ -133,27 +133,51 @@ def _check_tags(data: bytes) -> None:
         raise PacketError("malformed OSC: bytes left after the arguments")
 
 
+def _set_thread_priority(rt_priority: int | None, nice: int | None) -> str:
+    """This thread: SCHED_FIFO `rt_priority`, or SCHED_OTHER at `nice`, or (both None) as inherited.
+
+    By default the thread keeps what the process gives it: a realtime clock
+    puts every thread at SCHED_FIFO 1 so that no GIL holder is preempted by
+    other processes. Measured under a flood of packets on a loaded 2-core VM,
+    neither FIFO 1, FIFO 10 nor SCHED_OTHER nice -10 was reliably better
+    (docs/io.md, "Fuzzing"), so the choice is left to the caller.
+    """
+    if rt_priority is None and nice is None:
+        return "inherited"
+    try:
+        if rt_priority:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt_priority))
+            return f"SCHED_FIFO {rt_priority}"
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, PermissionError, OSError):
+        return "unchanged (scheduling policy not allowed)"
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice or 0)
+        return f"SCHED_OTHER nice {nice or 0}"
+    except (AttributeError, PermissionError, OSError):
+        return "SCHED_OTHER"
+
+
 class OscServer:
     """UDP OSC server for a Session. `with OscServer(session, port=0) as srv:` binds a free port.
 
     `subscribers` is an output port added to the session as `osc`: each
     `/liveai/subscribe` adds the sender's host and a port to it.
 
-    `rt_priority` (e.g. 10, below the clock thread's 50) runs the receive
-    thread at SCHED_FIFO where allowed. Why: under a flood of packets this
-    thread holds the GIL most of the time, and if the OS deschedules it for
-    another process while it holds the GIL, the clock thread waits for it
-    (measured: dispatch p99 6.3 ms without, 0.8 ms with, at 5,000 packets/s
-    on a loaded 2-core VM). Falls back to normal priority where refused.
+    The receive thread keeps the scheduling the process gives it, unless
+    `rt_priority` (SCHED_FIFO) or `nice` (SCHED_OTHER) say otherwise; see
+    _set_thread_priority.
     """
 
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 *, output_name: str = "osc", rt_priority: int | None = None) -> None:
+                 *, output_name: str = "osc", rt_priority: int | None = None,
+                 nice: int | None = None) -> None:
         self.session = session
         self.host = host
         self.requested_port = int(port)
         self.output_name = output_name
         self.rt_priority = rt_priority
+        self.nice = nice
         self.priority = "normal"
         self.subscribers = OscSubscribersPort(output_name)
         self.voices = OscVoices(session)
@@ -228,12 +252,9 @@ class OscServer:
     # -- receiving -----------------------------------------------------------------
     def _run(self) -> None:
         assert self._sock is not None
-        if self.rt_priority:
-            try:  # see __init__: keeps the GIL holder from being descheduled mid-packet
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.rt_priority))
-                self.priority = f"SCHED_FIFO {self.rt_priority}"
-            except (AttributeError, PermissionError, OSError):
-                self.priority = "normal (SCHED_FIFO not allowed)"
+        self.priority = _set_thread_priority(self.rt_priority, self.nice)
+        self._policy = os.sched_getscheduler(0)
+        self._pinned = self.rt_priority is not None or self.nice is not None
         sel = selectors.DefaultSelector()
         sel.register(self._sock, selectors.EVENT_READ)
         sel.register(self._wake_r, selectors.EVENT_READ)
@@ -241,6 +262,8 @@ class OscServer:
         try:
             while not self._stopping:
                 sel.select()  # waits on the sockets, never a timer
+                if self._pinned and os.sched_getscheduler(0) != self._policy:  # a clock started since changed us
+                    self.priority = _set_thread_priority(self.rt_priority, self.nice)
                 while not self._stopping:
                     try:
                         data, sender = self._sock.recvfrom(MAX_DATAGRAM)
