@@ -240,6 +240,8 @@ class OscServer:
             self._thread = None
         if self._sock is not None:
             self._sock.close()
+        for sub in self.subscribers.subscribers:  # the session keeps the port; nobody is sent to any more
+            self.subscribers.unsubscribe(sub.host, sub.port)
         self._wake_r.close()
         self._wake_w.close()
 
