@@ -107,24 +107,22 @@ def jack_running() -> bool:
 def bench_midi(n: int) -> dict:
     if not jack_running():
         return {"skipped": "no JACK server running (jackd -d dummy -r 48000 -p 128)"}
-    import rtmidi
-
     from liveai.core.events import Note, Scheduled
-    from liveai.ports.midi import MidiOutPort, midi_api
+    from liveai.ports.midi import MidiIn, MidiOutPort
+    from liveai.runtime.session import Session
 
     name = f"liveai-bench-{os.getpid()}"
+    session = Session(outputs={})
     out = MidiOutPort(api="jack", virtual_name=name)
-    rx = rtmidi.MidiIn(midi_api("jack"), name=f"{name}-rx")
-    ports = rx.get_ports()
-    rx.open_port(next(i for i, p in enumerate(ports) if name in p))
     got = threading.Event()
     arrived = [0.0]
 
-    def cb(event: Any, data: Any = None) -> None:
+    def heard(source: str, item: Any, beat: float) -> None:
         arrived[0] = time.perf_counter()
         got.set()
 
-    rx.set_callback(cb)
+    session.input_listeners.append(heard)
+    midi_in = MidiIn(session, api="jack", port=name, client_name=f"{name}-in")
     lat = []
     try:
         for i in range(n):
@@ -135,10 +133,12 @@ def bench_midi(n: int) -> dict:
                 return {"error": f"MIDI message {i} never arrived"}
             lat.append(arrived[0] - t0)
     finally:
-        rx.close_port()
-        rx.delete()
+        midi_in.close()
         out.close()
-    return {"jack_send_to_receive_us": pct(lat), "note": "JACK delivers MIDI once per 128-frame block (2.67 ms at 48 kHz)"}
+        session.close()
+    return {"out_port_to_in_port_us": pct(lat),
+            "path": "MidiOutPort.send -> JACK -> MidiIn -> session.input listener",
+            "note": "JACK moves MIDI once per 128-frame block (2.67 ms at 48 kHz)"}
 
 
 # -- Pd ----------------------------------------------------------------------------------------------
