@@ -136,11 +136,12 @@ def _check_tags(data: bytes) -> None:
 def _set_thread_priority(rt_priority: int | None, nice: int | None) -> str:
     """This thread: SCHED_FIFO `rt_priority`, or SCHED_OTHER at `nice`, or (both None) as inherited.
 
-    By default the thread keeps what the process gives it: a realtime clock
-    puts every thread at SCHED_FIFO 1 so that no GIL holder is preempted by
-    other processes. Measured under a flood of packets on a loaded 2-core VM,
-    neither FIFO 1, FIFO 10 nor SCHED_OTHER nice -10 was reliably better
-    (docs/io.md, "Fuzzing"), so the choice is left to the caller.
+    By default the thread keeps what the process gives it (a realtime clock
+    gives every thread nice -10, so a GIL holder is rarely preempted by other
+    processes). SCHED_FIFO for this thread was tried: under a flood it runs
+    flat out at a realtime priority, starving threads below it and risking
+    the kernel's realtime throttling; it was not reliably better on a loaded
+    2-core VM (docs/io.md, "Fuzzing"). So it is only an option.
     """
     if rt_priority is None and nice is None:
         return "inherited"
