@@ -265,8 +265,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also send N fuzz packets (e.g. 100000)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fuzz-rate", type=float, default=0.0, help="fuzz packets per second (default: as fast as answered)")
-    p.add_argument("--rt-priority", type=int, default=0,
-                   help="SCHED_FIFO priority for the OSC receive thread (default 0: as the process gives it)")
+    p.add_argument("--rt-priority", type=int, default=1,
+                   help="SCHED_FIFO priority for the OSC receive thread (default 1, below the clock's 50; 0: leave it as is)")
     p.add_argument("--baseline-s", type=float, default=15.0, help="seconds of lateness measured before fuzzing")
     p.add_argument("--only", default="osc,midi,pd,link,fuzz", help="comma-separated parts to run")
     a = p.parse_args(argv)
