@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,9 +270,9 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
     threading.Thread(target=read, daemon=True).start()
 
     def peer_reading(pred: Any, wait: float = timeout) -> tuple:
-        deadline = time_now() + wait
+        deadline = time.monotonic() + wait
         while True:
-            left = deadline - time_now()
+            left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the Link peer never showed the expected state")
             r = lines.get(timeout=left)
@@ -329,9 +330,3 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
         sync.close()
         session.close()
     return result
-
-
-def time_now() -> float:
-    import time
-
-    return time.monotonic()
