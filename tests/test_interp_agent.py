@@ -259,3 +259,26 @@ def test_realtime_control_changes_are_heard_within_a_few_bars():
         s.clock.stop()
     first_ride = min(e.grid for e in port.sent if isinstance(e.item, Note) and e.item.pitch == 51)
     assert first_ride - changed_at < 3 * 4     # within the next bars, not after a backlog of stale decodes
+
+
+def test_osc_sets_and_reports_interp_parameters_over_udp():
+    from liveai.frontends.osc_client import OscClient
+    from liveai.frontends.osc_server import OscServer
+
+    with Session(bpm=120, outputs={"cap": CapturePort()}) as s:
+        agent = InterpAgent("drums", session=s)
+        agent.corners(ROCK, HALF)
+        s.play("interp", agent)
+        server = OscServer(s, port=0).start()
+        client = OscClient(("127.0.0.1", server.port))
+        try:
+            assert client.request("/liveai/query/agents", reply="/liveai/agents") == ["interp"]
+            client.send("/liveai/agent/set", "interp", "t", 1.0)
+            err = client.request("/liveai/agent/set", "interp", "t", 3.0, reply="/liveai/error")
+            assert "'t' must be in 0.0..1.0" in err[1]
+        finally:
+            client.close()
+            server.close()
+        assert agent.get("t") == 1.0
+        s.run_until(beat=4)
+        assert agent._plans[0].pos == (1.0, 0.0)
