@@ -15,12 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("drums", "melody", "both"), default="both")
     p.add_argument("--data", type=Path, default=None, help="GMD folder (info.csv + MIDI); default: shared/data/gmd")
     p.add_argument("--steps", type=int, default=5000)
-    p.add_argument("--minutes", type=float, default=7.0, help="wall-clock cap per model")
+    p.add_argument("--minutes", type=float, default=7.5, help="wall-clock cap per model")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--beta", type=float, default=0.1, help="final KL weight")
+    p.add_argument("--beta", type=float, default=None, help="final KL weight (default: drums 0.005, melody 0.1)")
     p.add_argument("--free-bits", type=float, default=0.1)
-    p.add_argument("--z", type=int, default=None, help="latent size (default: drums 64, melody 32)")
+    p.add_argument("--z", type=int, default=None, help="latent size (default: drums 128, melody 32)")
     p.add_argument("--hidden", type=int, default=None, help="hidden width (default: drums 512, melody 256)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -58,11 +58,11 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
         data_desc = {"dataset": "music21 corpus, Bach chorales in 4/4, all four voices",
                      "train_loops": int(len(tr)), "validation_loops": int(len(va)),
                      "split": "sha256(file name)[0] < 26 -> validation"}
-    model = new_model(kind, args.z or (64 if kind == "drums" else 32),
+    model = new_model(kind, args.z or (128 if kind == "drums" else 32),
                       args.hidden or (512 if kind == "drums" else 256), args.dropout)
-    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=args.beta, free_bits=args.free_bits,
-                      seed=args.seed, minutes=args.minutes,
-                      weight_decay=args.weight_decay, denoise=args.denoise)
+    beta = args.beta if args.beta is not None else (0.005 if kind == "drums" else 0.1)
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=beta, free_bits=args.free_bits,
+                      seed=args.seed, minutes=args.minutes, weight_decay=args.weight_decay, denoise=args.denoise)
     summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))
     out_dir = args.out or m.WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
