@@ -47,10 +47,13 @@ class DrumLoops:
                          np.stack([g.offset for g in grids]), np.array([g.bpm for g in grids], np.float32))
 
 
-def loops_from_files(paths: list[Path], hop_bars: int = 1, min_hits: int = 4) -> DrumLoops:
+def loops_from_files(paths: list[Path], hop_bars: int = 1, min_hits: int = 4, progress: bool = False,
+                     desc: str = "reading MIDI") -> DrumLoops:
     """2-bar windows of 4/4 MIDI drum files (others skipped), every `hop_bars` bars."""
+    from tqdm import tqdm
+
     grids: list[DrumGrid] = []
-    for path in paths:
+    for path in tqdm(paths, desc=desc, disable=not progress):
         try:
             perf = read_performance(path)
         except CorruptFile:
@@ -63,8 +66,6 @@ def loops_from_files(paths: list[Path], hop_bars: int = 1, min_hits: int = 4) ->
 
 def load_split(root: Path | str | None, split: str, progress: bool = True, cache: bool = True) -> DrumLoops:
     """All 2-bar loops of one GMD split (4/4 files), cached per folder and split."""
-    from tqdm import tqdm
-
     rows = [r for r in read_info(root, split) if r.time_signature == (4, 4)]
     if not rows:
         raise FileNotFoundError(f"no 4/4 files in split {split!r} under {root}")
@@ -74,7 +75,7 @@ def load_split(root: Path | str | None, split: str, progress: bool = True, cache
     if cache and path.exists():
         with np.load(path) as z:
             return DrumLoops(z["hits"], z["velocity"], z["offset"], z["bpm"])
-    loops = loops_from_files([r.path for r in tqdm(rows, desc=f"reading {split}", disable=not progress)])
+    loops = loops_from_files([r.path for r in rows], progress=progress, desc=f"reading {split}")
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
