@@ -1,0 +1,85 @@
+"""One bar of humanization: a pure function of (pattern hits, tempo, meter, feel, seed, bar).
+
+Kept apart from threads and voices so that the offline session, the worker
+thread, the benchmark and the tests all run exactly the same computation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from liveai.core.drums import N_CLASSES
+from liveai.data.drumgrid import STEPS_PER_BEAT
+from liveai.models.drums import DrumsNet, sample
+from liveai.models.drums_data import MAX_BPM, MIN_BPM, WINDOW, features
+
+
+
+@dataclass(frozen=True)
+class BarRequest:
+    """What one bar's humanization depends on; equal requests give equal results."""
+
+    bar: int
+    bpm: float
+    steps_per_bar: int
+    hits: tuple[tuple[int, int], ...]   # (step from the bar line, class) over the WINDOW-step window
+    feel: float
+    temperature: float
+    seed: int
+
+    def own_hits(self) -> tuple[tuple[int, int], ...]:
+        """The hits inside this bar (the rest of the window is context)."""
+        return tuple(h for h in self.hits if h[0] < self.steps_per_bar)
+
+
+@dataclass(frozen=True)
+class BarResult:
+    """Offsets (beats) and model velocities (1..127) for each (step, class) hit of a bar."""
+
+    request: BarRequest
+    offset_beats: dict[tuple[int, int], float]
+    velocity: dict[tuple[int, int], float]
+
+
+def bar_seed(seed: int, bar: int) -> int:
+    """A stable 63-bit seed for (agent seed, bar): no global RNG state anywhere."""
+    digest = hashlib.sha256(f"drums:{seed}:{bar}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def feel_embedding(model: DrumsNet, feels: torch.Tensor, feel: float) -> torch.Tensor:
+    """Row `feel` of the feel table; a fractional feel blends the two rows around it."""
+    n = feels.shape[0]
+    f = min(max(float(feel), 0.0), n - 1.0)
+    lo = int(np.floor(f))
+    hi = min(lo + 1, n - 1)
+    w = f - lo
+    return (feels[lo] * (1 - w) + feels[hi] * w).unsqueeze(0)
+
+
+@torch.no_grad()
+def compute_bar(model: DrumsNet, feels: torch.Tensor, req: BarRequest) -> BarResult:
+    """Run the model over the bar's window and sample this bar's offsets and velocities."""
+    grid = np.zeros((WINDOW, N_CLASSES), np.float32)
+    for step, cls in req.hits:
+        if 0 <= step < WINDOW:
+            grid[step, cls] = 1.0
+    bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
+    x = torch.from_numpy(features(grid, bpm, req.steps_per_bar, 0)).unsqueeze(0)
+    with torch.backends.mkldnn.flags(enabled=False):
+        pred = model(x, embedding=feel_embedding(model, feels, req.feel))
+    gen = torch.Generator().manual_seed(bar_seed(req.seed, req.bar))
+    off_ms, vel = sample(pred, req.temperature, gen)
+    off_ms = off_ms[0].numpy(); vel = vel[0].numpy()
+    beat_ms = 60000.0 / req.bpm
+    offs, vels = {}, {}
+    half_step = 0.5 / STEPS_PER_BEAT   # the representation's range: half a 16th either side
+    for step, cls in req.own_hits():
+        o = float(off_ms[step, cls]) / beat_ms
+        offs[(step, cls)] = max(-half_step, min(half_step, o))
+        vels[(step, cls)] = float(vel[step, cls]) * 127.0
+    return BarResult(req, offs, vels)
