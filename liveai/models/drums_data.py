@@ -17,7 +17,7 @@ from liveai.core.drums import N_CLASSES
 from liveai.data.drumgrid import STEPS_PER_BEAT, DrumGrid, to_grid
 from liveai.data.gmd import CorruptFile, Performance, Row, read_info, read_performance
 
-WINDOW = 32            # steps the model sees at once (two bars of 4/4)
+WINDOW = 64            # default steps the model sees at once (four bars of 4/4); see DrumsConfig.window
 MAX_BEATS_IN_BAR = 8   # bar-position one-hot size; longer bars wrap
 N_FEATURES = N_CLASSES + STEPS_PER_BEAT + MAX_BEATS_IN_BAR + 2
 MIN_BPM, MAX_BPM = 40.0, 300.0
@@ -112,37 +112,37 @@ def file_grid(perf: Performance, name: str, drummer: str | None = None, bpm: flo
     return FileGrid(name, grid, drummer_index(drummer), tuple(perf.time_signature) == (4, 4), raw)
 
 
-def windows(files: list[FileGrid], hop: int = WINDOW, min_hits: int = 1) -> Windows:
-    """Cut every file into WINDOW-step windows every `hop` steps (last one zero-padded)."""
+def windows(files: list[FileGrid], hop: int = WINDOW, min_hits: int = 1, window: int = WINDOW) -> Windows:
+    """Cut every file into `window`-step windows every `hop` steps (last one zero-padded)."""
     xs, hs, os_, vs, ms, ds = [], [], [], [], [], []
     for f in files:
         g = f.grid
         n = g.steps
-        starts = list(range(0, max(1, n - WINDOW + 1), hop))
-        if starts[-1] + WINDOW < n:
+        starts = list(range(0, max(1, n - window + 1), hop))
+        if starts[-1] + window < n:
             starts.append(starts[-1] + hop)
         for s in starts:
-            h = _pad(g.hits[s:s + WINDOW])
+            h = _pad(g.hits[s:s + window], window)
             if h.sum() < min_hits:
                 continue
             step_ms = ms_per_step(g.bpm)
             xs.append(features(h, g.bpm, g.steps_per_bar, s))
             hs.append(h)
-            os_.append(_pad(g.offset[s:s + WINDOW]) * step_ms)
-            vs.append(_pad(g.velocity[s:s + WINDOW]))
+            os_.append(_pad(g.offset[s:s + window], window) * step_ms)
+            vs.append(_pad(g.velocity[s:s + window], window))
             ms.append(step_ms)
             ds.append(f.drummer)
     if not xs:
-        z = np.zeros((0, WINDOW, N_CLASSES), np.float32)
-        return Windows(np.zeros((0, WINDOW, N_FEATURES), np.float32), z, z, z, np.zeros(0, np.float32),
+        z = np.zeros((0, window, N_CLASSES), np.float32)
+        return Windows(np.zeros((0, window, N_FEATURES), np.float32), z, z, z, np.zeros(0, np.float32),
                        np.zeros(0, np.int64))
     return Windows(np.stack(xs), np.stack(hs), np.stack(os_), np.stack(vs), np.asarray(ms, np.float32),
                    np.asarray(ds, np.int64))
 
 
-def _pad(a: np.ndarray) -> np.ndarray:
-    if a.shape[0] == WINDOW:
+def _pad(a: np.ndarray, window: int) -> np.ndarray:
+    if a.shape[0] == window:
         return a
-    out = np.zeros((WINDOW,) + a.shape[1:], a.dtype)
+    out = np.zeros((window,) + a.shape[1:], a.dtype)
     out[: a.shape[0]] = a
     return out

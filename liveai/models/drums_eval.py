@@ -14,7 +14,7 @@ import torch
 
 from liveai.core.drums import CLASSES, N_CLASSES
 from liveai.models.drums import DrumsNet, sample
-from liveai.models.drums_data import N_FEATURES, WINDOW, FileGrid, features, ms_per_step
+from liveai.models.drums_data import N_FEATURES, FileGrid, features, ms_per_step
 
 POSITIONS = 16
 
@@ -48,13 +48,14 @@ def predict_grid(model: DrumsNet, f: FileGrid, drummer: int | None = None, tempe
                  seed: int = 0, embedding: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (ms) and velocities (0..127) for every (step, class) of a file, window by window."""
     g = f.grid
-    n_win = max(1, -(-g.steps // WINDOW))
-    x = np.zeros((n_win, WINDOW, N_FEATURES), np.float32)
+    win = model.cfg.window
+    n_win = max(1, -(-g.steps // win))
+    x = np.zeros((n_win, win, N_FEATURES), np.float32)
     for w in range(n_win):
-        h = np.zeros((WINDOW, N_CLASSES), np.float32)
-        chunk = g.hits[w * WINDOW:(w + 1) * WINDOW]
+        h = np.zeros((win, N_CLASSES), np.float32)
+        chunk = g.hits[w * win:(w + 1) * win]
         h[: len(chunk)] = chunk
-        x[w] = features(h, g.bpm, g.steps_per_bar, w * WINDOW)
+        x[w] = features(h, g.bpm, g.steps_per_bar, w * win)
     d = torch.full((n_win,), f.drummer if drummer is None else drummer, dtype=torch.long)
     emb = None if embedding is None else embedding.expand(n_win, -1)
     pred = model(torch.from_numpy(x), d, emb)
@@ -104,7 +105,8 @@ def _summary(e: dict[str, np.ndarray], sampled_ms: np.ndarray | None) -> dict:
 
 
 def evaluate(model: DrumsNet | None, files: list[FileGrid], table: dict[str, np.ndarray],
-             drummer: str = "file", temperature: float = 1.0, seed: int = 0) -> dict:
+             drummer: str = "file", temperature: float = 1.0, seed: int = 0,
+             embedding: torch.Tensor | None = None) -> dict:
     """{"model": {...}, "zero_offset": {...}, "class_position_mean": {...}}, each per class + overall.
 
     drummer="file" conditions on the file's drummer (0 when unknown), "unknown" on the unknown-drummer row.
@@ -117,9 +119,10 @@ def evaluate(model: DrumsNet | None, files: list[FileGrid], table: dict[str, np.
         parts["class_position_mean"].append(_errors(f, None, None, table))
         if model is not None:
             d = 0 if drummer == "unknown" else None
-            off, vel = predict_grid(model, f, d, 0.0)
+            emb = None if embedding is None else embedding.reshape(1, -1)
+            off, vel = predict_grid(model, f, d, 0.0, embedding=emb)
             parts["model"].append(_errors(f, off, vel, None))
-            s_off, _ = predict_grid(model, f, d, temperature, seed + i)
+            s_off, _ = predict_grid(model, f, d, temperature, seed + i, embedding=emb)
             parts["sampled"].append(s_off[f.raw[:, 0].astype(int), f.raw[:, 1].astype(int)])
     cat = {k: {kk: np.concatenate([p[kk] for p in v]) for kk in v[0]} if v and isinstance(v[0], dict) else
            (np.concatenate(v) if v else None) for k, v in parts.items()}

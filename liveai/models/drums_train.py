@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from liveai.models.drums import DrumsConfig, DrumsNet, OFF_SCALE_MS, laplace_nll
+from liveai.models.drums import OFF_SCALE_MS, DrumsConfig, DrumsNet, laplace_nll
 from liveai.models.drums_data import Windows
 
 

@@ -27,7 +27,7 @@ from liveai.core.events import Note, clamp_velocity
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.agents.drums.engine import BarRequest, BarResult, compute_bar
 from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
-from liveai.models.drums_data import DRUMMERS, WINDOW
+from liveai.models.drums_data import DRUMMERS
 
 MAX_EARLY_BEATS = 0.5   # the scheduler lets a hit go out down to grid - 0.5 beat
 MAX_FEELS = 32
@@ -182,7 +182,8 @@ class DrumsAgent:
     def _request(self, bar: int, bar_start: float, tm: Any, ctx: Any, params: dict) -> BarRequest:
         bpb = tm.beats_per_bar_at(bar_start)
         spb = int(round(bpb * STEPS_PER_BEAT))
-        window_beats = WINDOW / STEPS_PER_BEAT
+        window = self.model.cfg.window
+        window_beats = window / STEPS_PER_BEAT
         hits = set()
         for hap in _query(self.source, bar_start, bar_start + window_beats, ctx):
             item = hap.item
@@ -190,7 +191,7 @@ class DrumsAgent:
             if cls is None:
                 continue
             step = int(round((hap.grid - bar_start) * STEPS_PER_BEAT))
-            if 0 <= step < WINDOW:
+            if 0 <= step < window:
                 hits.add((step, cls))
         return BarRequest(bar, float(tm.bpm_at(bar_start)), spb, tuple(sorted(hits)), params["feel"],
                           params["temperature"], self.seed)

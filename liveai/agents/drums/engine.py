@@ -15,7 +15,7 @@ import torch
 from liveai.core.drums import N_CLASSES
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.models.drums import DrumsNet, sample
-from liveai.models.drums_data import MAX_BPM, MIN_BPM, WINDOW, features
+from liveai.models.drums_data import MAX_BPM, MIN_BPM, features
 
 
 
@@ -26,7 +26,7 @@ class BarRequest:
     bar: int
     bpm: float
     steps_per_bar: int
-    hits: tuple[tuple[int, int], ...]   # (step from the bar line, class) over the WINDOW-step window
+    hits: tuple[tuple[int, int], ...]   # (step from the bar line, class) over the model's window
     feel: float
     temperature: float
     seed: int
@@ -64,9 +64,10 @@ def feel_embedding(model: DrumsNet, feels: torch.Tensor, feel: float) -> torch.T
 @torch.no_grad()
 def compute_bar(model: DrumsNet, feels: torch.Tensor, req: BarRequest) -> BarResult:
     """Run the model over the bar's window and sample this bar's offsets and velocities."""
-    grid = np.zeros((WINDOW, N_CLASSES), np.float32)
+    win = model.cfg.window
+    grid = np.zeros((win, N_CLASSES), np.float32)
     for step, cls in req.hits:
-        if 0 <= step < WINDOW:
+        if 0 <= step < win:
             grid[step, cls] = 1.0
     bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
     x = torch.from_numpy(features(grid, bpm, req.steps_per_bar, 0)).unsqueeze(0)

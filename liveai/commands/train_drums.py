@@ -1,0 +1,85 @@
+"""Train the drums humanizer (microtiming + velocity) on the Groove MIDI Dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="liveai train drums", description=__doc__)
+    ap.add_argument("--data", help="GMD folder (info.csv + MIDI files); default: $LIVEAI_GMD or shared/data/gmd")
+    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000, ~4-6 min on 2 cores)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--hop", type=int, default=16, help="steps between training windows (16 = one 4/4 bar)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-minutes", type=float, default=8.0, help="stop early after this long")
+    ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
+    ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    args = ap.parse_args(argv)
+
+    import torch
+    from tqdm import tqdm
+
+    from liveai.data.gmd import default_root
+    from liveai.models.drums import DEFAULT_WEIGHTS, DrumsConfig, file_digest, save
+    from liveai.models.drums_data import load_files, windows
+    from liveai.models.drums_eval import baseline_table, evaluate
+    from liveai.models.drums_train import train
+
+    torch.set_num_threads(1)
+    root = Path(args.data) if args.data else default_root()
+    try:
+        train_files, problems = load_files(root, "train")
+        val_files, problems_v = load_files(root, "validation")
+    except FileNotFoundError as exc:
+        print(f"liveai train drums: {exc}", file=sys.stderr)
+        return 2
+    if not train_files:
+        print(f"liveai train drums: no train rows with drum hits under {root}", file=sys.stderr)
+        return 2
+    data = windows(train_files, hop=args.hop)
+    bar = tqdm(total=args.steps, desc="train drums", unit="step", file=sys.stderr)
+
+    def progress(step: int, loss: float) -> None:
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss:.3f}")
+
+    cfg = DrumsConfig(hidden=args.hidden)
+    model, hist = train(data, cfg, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                        max_seconds=args.max_minutes * 60, progress=progress)
+    bar.close()
+    table = baseline_table(train_files)
+    val44 = [f for f in val_files if f.four_four]
+    figures = {}
+    if val44:
+        for mode in ("file", "unknown"):
+            r = evaluate(model, val44, table, drummer=mode)
+            figures[f"validation_4_4_drummer_{mode}"] = {k: v["overall"] for k, v in r.items()}
+    out = Path(args.out) if args.out else DEFAULT_WEIGHTS
+    meta = {
+        "command": "liveai train drums " + " ".join(shlex.quote(a) for a in argv),
+        "data": {"dataset": "Groove MIDI Dataset (Gillick et al. 2019), CC BY 4.0", "root": str(root),
+                 "train_files": len(train_files), "train_windows": len(data), "skipped": problems + problems_v},
+        "settings": {**vars(args), "config": cfg.__dict__, "torch_threads": 1, "torch": torch.__version__},
+        "history": hist,
+        "figures": figures,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    save(model, out, meta, table)
+    meta["sha256_12"] = file_digest(out)
+    if args.json:
+        print(json.dumps({"weights": str(out), **meta}))
+    else:
+        print(f"saved {out} ({out.stat().st_size / 1024:.0f} KiB); validation (4/4):")
+        for k, v in figures.items():
+            print(f"  {k}: " + json.dumps({m: {kk: r[kk] for kk in ('timing_mae_ms', 'velocity_mae')}
+                                            for m, r in v.items()}))
+    return 0
