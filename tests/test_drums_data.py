@@ -46,8 +46,9 @@ def test_windows_cover_the_file_and_pad_the_end():
     # 3 bars of kicks on every beat, one hit early by a tenth of a 16th
     hits = [(b + (-0.025 if b == 1 else 0.0), 0, 90) for b in range(12)]
     f = file_grid(perf(hits, bpm=100.0), "x")
-    w = windows([f], hop=WINDOW)
+    w = windows([f], hop=32, window=32)
     assert len(w) == 2                       # 48 steps -> 2 windows of 32, the second padded
+    assert len(windows([f], hop=WINDOW)) == 1
     assert w.hits.sum() == 12
     assert w.off_ms[0, 4, 0] == pytest.approx(-0.1 * ms_per_step(100.0), rel=1e-4)
     assert w.vel[0, 0, 0] == pytest.approx(90 / 127)

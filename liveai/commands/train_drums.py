@@ -22,7 +22,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--max-minutes", type=float, default=8.0, help="stop early after this long")
     ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ap.add_argument("--from-takes", metavar="DIR", default=None,
+                    help="fine-tune the committed model to the MIDI takes in DIR (a new drummer's feel) instead")
+    ap.add_argument("--seconds", type=float, default=10.0, help="fine-tuning time limit (--from-takes)")
     args = ap.parse_args(argv)
+    if args.from_takes:
+        return _from_takes(args, argv)
 
     import torch
     from tqdm import tqdm
@@ -82,4 +87,42 @@ def main(argv: list[str]) -> int:
         for k, v in figures.items():
             print(f"  {k}: " + json.dumps({m: {kk: r[kk] for kk in ('timing_mae_ms', 'velocity_mae')}
                                             for m, r in v.items()}))
+    return 0
+
+
+def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
+    """Fine-tune on a drummer's takes (MIDI files) and save the feel beside the base weights."""
+    import torch
+
+    from liveai.data.gmd import CorruptFile, read_performance
+    from liveai.models.drums import DEFAULT_WEIGHTS, WEIGHTS_DIR, load, save
+    from liveai.models.drums_finetune import finetune
+
+    torch.set_num_threads(1)
+    folder = Path(args.from_takes)
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+    if not paths:
+        print(f"liveai train drums: no MIDI takes (*.mid) in {folder}", file=sys.stderr)
+        return 2
+    takes, skipped = [], []
+    for p in paths:
+        try:
+            takes.append(read_performance(p))
+        except CorruptFile as exc:
+            skipped.append(str(exc))
+    base = load(DEFAULT_WEIGHTS)
+    try:
+        model, emb, report = finetune(takes, base, seconds=args.seconds, seed=args.seed)
+    except ValueError as exc:
+        print(f"liveai train drums: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else WEIGHTS_DIR / f"drums_feel_{folder.name}.pt"
+    meta = {"command": "liveai train drums " + " ".join(shlex.quote(a) for a in argv),
+            "base": DEFAULT_WEIGHTS.name, "takes": [str(p) for p in paths], "skipped": skipped, "finetune": report}
+    save(model, out, meta, feel=emb)
+    if args.json:
+        print(json.dumps({"weights": str(out), **meta}))
+    else:
+        print(f"saved feel {out} from {len(takes)} takes in {report['seconds']} s "
+              f"(loss {report['loss_first']} -> {report['loss_last']}); play it with agent.load_feel({str(out)!r})")
     return 0

@@ -115,13 +115,20 @@ def file_digest(path: Path | str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
-def save(model: DrumsNet, path: Path | str, meta: dict, baseline: dict | None = None) -> None:
-    """Weights as a plain state dict (+ config, + the train-mean baseline table) and a JSON beside them."""
+def save(model: DrumsNet, path: Path | str, meta: dict, baseline: dict | None = None,
+         feel: torch.Tensor | None = None) -> None:
+    """Weights as a plain state dict (+ config, + the train-mean baseline table) and a JSON beside them.
+
+    A fine-tuned drummer is saved the same way with `feel`, its learned embedding.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     base = {k: torch.as_tensor(np.asarray(v)) for k, v in (baseline or {}).items()}
-    torch.save({"config": asdict(model.cfg), "state": state, "baseline": base}, path)
+    blob = {"config": asdict(model.cfg), "state": state, "baseline": base}
+    if feel is not None:
+        blob["feel"] = feel.detach().clone().reshape(-1)
+    torch.save(blob, path)
     meta = dict(meta, weights=path.name, sha256_12=file_digest(path))
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -141,6 +148,15 @@ def load(path: Path | str | None = None) -> DrumsNet:
         raise ValueError(f"{path} is not a drums model this code can load: {exc}") from exc
     model.eval()
     return model
+
+
+def load_feel(path: Path | str) -> tuple[DrumsNet, torch.Tensor]:
+    """A feel saved by `liveai train drums --from-takes`: its model and embedding."""
+    model = load(path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if "feel" not in blob:
+        raise ValueError(f"{path} holds a drums model but no learned feel")
+    return model, blob["feel"]
 
 
 def load_baseline(path: Path | str | None = None) -> dict[str, np.ndarray]:

@@ -46,22 +46,30 @@ def baseline_table(files: list[FileGrid]) -> dict[str, np.ndarray]:
 @torch.no_grad()
 def predict_grid(model: DrumsNet, f: FileGrid, drummer: int | None = None, temperature: float = 0.0,
                  seed: int = 0, embedding: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (ms) and velocities (0..127) for every (step, class) of a file, window by window."""
+    """Offsets (ms) and velocities (0..127) for every (step, class) of a file.
+
+    Windows overlap by half: each step is predicted by the window in which it
+    sits in the middle half (a quarter window of context on either side), as
+    the live agent does with one bar behind and two ahead.
+    """
     g = f.grid
     win = model.cfg.window
-    n_win = max(1, -(-g.steps // win))
-    x = np.zeros((n_win, win, N_FEATURES), np.float32)
-    for w in range(n_win):
+    q = win // 4
+    starts = list(range(-q, max(g.steps - q, 1), 2 * q))
+    x = np.zeros((len(starts), win, N_FEATURES), np.float32)
+    for w, s in enumerate(starts):
         h = np.zeros((win, N_CLASSES), np.float32)
-        chunk = g.hits[w * win:(w + 1) * win]
-        h[: len(chunk)] = chunk
-        x[w] = features(h, g.bpm, g.steps_per_bar, w * win)
-    d = torch.full((n_win,), f.drummer if drummer is None else drummer, dtype=torch.long)
-    emb = None if embedding is None else embedding.expand(n_win, -1)
+        lo, hi = max(s, 0), min(s + win, g.steps)
+        h[lo - s:hi - s] = g.hits[lo:hi]
+        x[w] = features(h, g.bpm, g.steps_per_bar, s)
+    d = torch.full((len(starts),), f.drummer if drummer is None else drummer, dtype=torch.long)
+    emb = None if embedding is None else embedding.expand(len(starts), -1)
     pred = model(torch.from_numpy(x), d, emb)
     gen = torch.Generator().manual_seed(seed)
     off, vel = sample(pred, temperature, gen)
-    return off.reshape(-1, N_CLASSES).numpy(), (vel.reshape(-1, N_CLASSES) * 127.0).numpy()
+    off = off[:, q:3 * q].reshape(-1, N_CLASSES)[: g.steps].numpy()
+    vel = (vel[:, q:3 * q].reshape(-1, N_CLASSES)[: g.steps] * 127.0).numpy()
+    return off, vel
 
 
 def _errors(f: FileGrid, off_ms: np.ndarray | None, vel: np.ndarray | float | None,

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from liveai.core.drums import drum_class
 from liveai.core.events import Note, clamp_velocity
 from liveai.data.drumgrid import STEPS_PER_BEAT
-from liveai.agents.drums.engine import BarRequest, BarResult, compute_bar
+from liveai.agents.drums.engine import BarRequest, BarResult, blend, compute_bar
 from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
 from liveai.models.drums_data import DRUMMERS
+from liveai.models.drums_fast import FastDrums
 
 MAX_EARLY_BEATS = 0.5   # the scheduler lets a hit go out down to grid - 0.5 beat
 MAX_FEELS = 32
@@ -36,11 +38,11 @@ CACHE_BARS = 32
 
 @dataclass
 class Feel:
-    """A named drummer feel: an embedding for a model (the base one, or one fine-tuned from takes)."""
+    """A named drummer feel: an embedding for a network (the base one, or one fine-tuned from takes)."""
 
     name: str
-    model: DrumsNet
-    embedding: torch.Tensor   # (E,)
+    net: FastDrums
+    embedding: np.ndarray   # (E,)
     report: dict | None = None
 
 
@@ -74,8 +76,9 @@ class DrumsAgent:
         self.seed = int(seed)
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.model = shared_model(self.weights)
-        table = self.model.drummer.weight.detach().clone()
-        self.feels: list[Feel] = [Feel(n, self.model, table[i]) for i, n in enumerate(DRUMMERS)]
+        self.net = FastDrums(self.model)
+        table = self.model.drummer.weight.detach().numpy().copy()
+        self.feels: list[Feel] = [Feel(n, self.net, table[i]) for i, n in enumerate(DRUMMERS)]
         self._params = {"amount": 1.0, "velocity_amount": 1.0, "feel": 0.0, "temperature": 1.0}
         for k, v in (("amount", amount), ("velocity_amount", velocity_amount), ("feel", feel),
                      ("temperature", temperature)):
@@ -126,8 +129,16 @@ class DrumsAgent:
         """Append a feel (e.g. from `finetune`) and return its index for `set("feel", i)`."""
         if len(self.feels) >= MAX_FEELS:
             raise ValueError(f"drums: at most {MAX_FEELS} feels")
-        self.feels = self.feels + [Feel(name, model, embedding.detach().reshape(-1), report)]
+        emb = embedding.detach().numpy() if isinstance(embedding, torch.Tensor) else np.asarray(embedding)
+        self.feels = self.feels + [Feel(name, FastDrums(model), emb.reshape(-1).astype(np.float32), report)]
         return len(self.feels) - 1
+
+    def load_feel(self, path: Path | str, name: str | None = None) -> int:
+        """Add a feel saved by `liveai train drums --from-takes`; returns its index."""
+        from liveai.models.drums import load_feel
+
+        model, emb = load_feel(path)
+        return self.add_feel(name or Path(path).stem, model, emb, {"file": Path(path).name})
 
     def learn(self, performances: list, name: str | None = None, seconds: float = 10.0, **kw: Any) -> int:
         """Fine-tune to a drummer's takes (GMD Performances) and add that feel; returns its index."""
@@ -212,14 +223,10 @@ class DrumsAgent:
         feels = self.feels
         f = min(max(req.feel, 0.0), len(feels) - 1.0)
         lo, hi = int(f), min(int(f) + 1, len(feels) - 1)
-        if feels[lo].model is not feels[hi].model:   # blend only within one model
+        if feels[lo].net is not feels[hi].net:   # blend only within one network
             lo = hi = lo if f - lo < 0.5 else hi
-        model = feels[lo].model
-        table = torch.stack([feels[lo].embedding, feels[hi].embedding])
-        blended = BarRequest(req.bar, req.bpm, req.steps_per_bar, req.hits,
-                             0.0 if lo == hi else f - lo, req.temperature, req.seed)
-        res = compute_bar(model, table, blended)
-        res = BarResult(req, res.offset_beats, res.velocity)
+        emb = blend([feels[lo].embedding, feels[hi].embedding], 0.0 if lo == hi else f - lo)
+        res = compute_bar(feels[lo].net, emb, req)
         self._store(res)
         self.computed += 1
         return res

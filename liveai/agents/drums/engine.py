@@ -10,11 +10,10 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from liveai.core.drums import N_CLASSES
 from liveai.data.drumgrid import STEPS_PER_BEAT
-from liveai.models.drums import DrumsNet, sample
+from liveai.models.drums_fast import FastDrums, sample_np
 from liveai.models.drums_data import MAX_BPM, MIN_BPM, features
 
 
@@ -51,34 +50,30 @@ def bar_seed(seed: int, bar: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def feel_embedding(model: DrumsNet, feels: torch.Tensor, feel: float) -> torch.Tensor:
-    """Row `feel` of the feel table; a fractional feel blends the two rows around it."""
-    n = feels.shape[0]
+def blend(embeddings: list[np.ndarray], feel: float) -> np.ndarray:
+    """Row `feel` of a list of embeddings; a fractional feel blends the two rows around it."""
+    n = len(embeddings)
     f = min(max(float(feel), 0.0), n - 1.0)
     lo = int(np.floor(f))
     hi = min(lo + 1, n - 1)
     w = f - lo
-    return (feels[lo] * (1 - w) + feels[hi] * w).unsqueeze(0)
+    return embeddings[lo] * (1 - w) + embeddings[hi] * w
 
 
-@torch.no_grad()
-def compute_bar(model: DrumsNet, feels: torch.Tensor, req: BarRequest) -> BarResult:
-    """Run the model over the bar's window and sample this bar's offsets and velocities."""
-    win = model.cfg.window
+def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarResult:
+    """Run the network over the bar's window and sample this bar's offsets and velocities."""
+    win = net.window
     grid = np.zeros((win, N_CLASSES), np.float32)
     for step, cls in req.hits:
         if 0 <= step < win:
             grid[step, cls] = 1.0
     bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
-    x = torch.from_numpy(features(grid, bpm, req.steps_per_bar, 0)).unsqueeze(0)
-    with torch.backends.mkldnn.flags(enabled=False):
-        pred = model(x, embedding=feel_embedding(model, feels, req.feel))
-    gen = torch.Generator().manual_seed(bar_seed(req.seed, req.bar))
-    off_ms, vel = sample(pred, req.temperature, gen)
-    off_ms = off_ms[0].numpy(); vel = vel[0].numpy()
+    pred = net.forward(features(grid, bpm, req.steps_per_bar, 0), embedding)
+    rng = np.random.Generator(np.random.PCG64(bar_seed(req.seed, req.bar)))
+    off_ms, vel = sample_np(pred, req.temperature, rng)
     beat_ms = 60000.0 / req.bpm
-    offs, vels = {}, {}
     half_step = 0.5 / STEPS_PER_BEAT   # the representation's range: half a 16th either side
+    offs, vels = {}, {}
     for step, cls in req.own_hits():
         o = float(off_ms[step, cls]) / beat_ms
         offs[(step, cls)] = max(-half_step, min(half_step, o))
