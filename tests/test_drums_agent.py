@@ -151,7 +151,6 @@ def test_realtime_render_never_computes_inline_and_falls_back_once():
     agent = humanize(demo_pattern(), seed=4)
     try:
         first = agent.render(0.0, 0.5, ctx)          # nothing computed yet: played as written
-        assert agent.computed == 0 or all(h.offset == 0 for h in first)
         assert all(h.offset == 0.0 for h in first)
         assert len(reports) == 1 and "not ready" in reports[0][1]
         assert agent.wait_idle(10.0)                  # the worker computed bar 0 (and bar 1) meanwhile

@@ -13,13 +13,14 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="liveai train drums", description=__doc__)
     ap.add_argument("--data", help="GMD folder (info.csv + MIDI files); default: $LIVEAI_GMD or shared/data/gmd")
-    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000, ~4-6 min on 2 cores)")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=3500, help="optimizer steps (default 3500: ~6 min on an idle core)")
+    ap.add_argument("--batch", type=int, default=32, help="windows per step")
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle schedule)")
+    ap.add_argument("--channels", type=int, default=96, help="width of the convolutional core")
+    ap.add_argument("--window", type=int, default=64, help="16ths per window (64 = four bars of 4/4)")
     ap.add_argument("--hop", type=int, default=16, help="steps between training windows (16 = one 4/4 bar)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-minutes", type=float, default=8.0, help="stop early after this long")
+    ap.add_argument("--max-minutes", type=float, default=20.0, help="stop early after this long (a busy machine)")
     ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ap.add_argument("--from-takes", metavar="DIR", default=None,
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> int:
     if not train_files:
         print(f"liveai train drums: no train rows with drum hits under {root}", file=sys.stderr)
         return 2
-    data = windows(train_files, hop=args.hop)
+    cfg = DrumsConfig(window=args.window, channels=args.channels)
+    data = windows(train_files, hop=args.hop, window=cfg.window)
     bar = tqdm(total=args.steps, desc="train drums", unit="step", file=sys.stderr)
 
     def progress(step: int, loss: float) -> None:
@@ -57,7 +59,6 @@ def main(argv: list[str]) -> int:
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss:.3f}")
 
-    cfg = DrumsConfig(hidden=args.hidden)
     model, hist = train(data, cfg, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                         max_seconds=args.max_minutes * 60, progress=progress)
     bar.close()
@@ -73,7 +74,7 @@ def main(argv: list[str]) -> int:
         "command": "liveai train drums " + " ".join(shlex.quote(a) for a in argv),
         "data": {"dataset": "Groove MIDI Dataset (Gillick et al. 2019), CC BY 4.0", "root": str(root),
                  "train_files": len(train_files), "train_windows": len(data), "skipped": problems + problems_v},
-        "settings": {**vars(args), "config": cfg.__dict__, "torch_threads": 1, "torch": torch.__version__},
+        "settings": {**vars(args), "config": {**cfg.__dict__, "dilations": list(cfg.dilations)}, "torch_threads": 1, "torch": torch.__version__},
         "history": hist,
         "figures": figures,
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -71,7 +71,14 @@ class DrumsNet(nn.Module):
 
     def forward(self, x: torch.Tensor, drummer: torch.Tensor | None = None,
                 embedding: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """`embedding` (B, E) overrides `drummer` ids: used to blend feels and by fine-tuning."""
+        """`embedding` (B, E) overrides `drummer` ids: used to blend feels."""
+        o = self.out(self.hidden(x, drummer, embedding))
+        b, _, t = o.shape
+        return heads(o.view(b, 4, N_CLASSES, t).permute(0, 3, 1, 2))   # (B, T, 4, C)
+
+    def hidden(self, x: torch.Tensor, drummer: torch.Tensor | None = None,
+               embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, channels, T): what the output layer reads (fine-tuning learns only that layer)."""
         b, t, _ = x.shape
         if embedding is None:
             if drummer is None:
@@ -79,14 +86,17 @@ class DrumsNet(nn.Module):
             embedding = self.drummer(drummer)
         e = embedding.unsqueeze(1).expand(b, t, embedding.shape[-1])
         h = self.inp(torch.cat([x, e], dim=-1).transpose(1, 2))
-        h = torch.relu(self.blocks(h))
-        o = self.out(h).view(b, 4, N_CLASSES, t).permute(0, 3, 1, 2)   # (B, T, 4, C)
-        return {
-            "off_mu": o[:, :, 0] * OFF_SCALE_MS,
-            "off_logb": o[:, :, 1].clamp(LOG_B_MIN, LOG_B_MAX) + float(np.log(OFF_SCALE_MS)),
-            "vel_mu": torch.sigmoid(o[:, :, 2]),
-            "vel_logb": o[:, :, 3].clamp(LOG_B_MIN, LOG_B_MAX) - 3.0,
-        }
+        return torch.relu(self.blocks(h))
+
+
+def heads(o: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Raw outputs (..., 4, 9) -> offset median (ms), its log scale, velocity median (0..1), its log scale."""
+    return {
+        "off_mu": o[..., 0, :] * OFF_SCALE_MS,
+        "off_logb": o[..., 1, :].clamp(LOG_B_MIN, LOG_B_MAX) + float(np.log(OFF_SCALE_MS)),
+        "vel_mu": torch.sigmoid(o[..., 2, :]),
+        "vel_logb": o[..., 3, :].clamp(LOG_B_MIN, LOG_B_MAX) - 3.0,
+    }
 
 
 def laplace_nll(x: torch.Tensor, mu: torch.Tensor, logb: torch.Tensor) -> torch.Tensor:

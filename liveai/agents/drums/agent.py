@@ -191,21 +191,23 @@ class DrumsAgent:
 
     # -- internals -------------------------------------------------------------------
     def _request(self, bar: int, bar_start: float, tm: Any, ctx: Any, params: dict) -> BarRequest:
+        """The bar's window: a quarter of it before the bar line (what was just played), the rest ahead."""
         bpb = tm.beats_per_bar_at(bar_start)
         spb = int(round(bpb * STEPS_PER_BEAT))
         window = self.model.cfg.window
-        window_beats = window / STEPS_PER_BEAT
+        context = window // 4
+        w_start = bar_start - context / STEPS_PER_BEAT
         hits = set()
-        for hap in _query(self.source, bar_start, bar_start + window_beats, ctx):
+        for hap in _query(self.source, max(w_start, 0.0), w_start + window / STEPS_PER_BEAT, ctx):
             item = hap.item
             cls = drum_class(item.pitch) if isinstance(item, Note) else None
             if cls is None:
                 continue
-            step = int(round((hap.grid - bar_start) * STEPS_PER_BEAT))
+            step = int(round((hap.grid - w_start) * STEPS_PER_BEAT))
             if 0 <= step < window:
                 hits.add((step, cls))
         return BarRequest(bar, float(tm.bpm_at(bar_start)), spb, tuple(sorted(hits)), params["feel"],
-                          params["temperature"], self.seed)
+                          params["temperature"], self.seed, context)
 
     def _lookup(self, req: BarRequest, realtime: bool) -> BarResult | None:
         res = self._results.get(req.bar)

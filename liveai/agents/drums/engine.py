@@ -25,19 +25,20 @@ class BarRequest:
     bar: int
     bpm: float
     steps_per_bar: int
-    hits: tuple[tuple[int, int], ...]   # (step from the bar line, class) over the model's window
+    hits: tuple[tuple[int, int], ...]   # (step from the window's start, class) over the model's window
     feel: float
     temperature: float
     seed: int
+    context: int = 0                    # steps of the window before the bar line (the bar heard before)
 
     def own_hits(self) -> tuple[tuple[int, int], ...]:
         """The hits inside this bar (the rest of the window is context)."""
-        return tuple(h for h in self.hits if h[0] < self.steps_per_bar)
+        return tuple(h for h in self.hits if self.context <= h[0] < self.context + self.steps_per_bar)
 
 
 @dataclass(frozen=True)
 class BarResult:
-    """Offsets (beats) and model velocities (1..127) for each (step, class) hit of a bar."""
+    """Offsets (beats) and model velocities (1..127) for each (step from the bar line, class) hit of a bar."""
 
     request: BarRequest
     offset_beats: dict[tuple[int, int], float]
@@ -68,7 +69,7 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
         if 0 <= step < win:
             grid[step, cls] = 1.0
     bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
-    pred = net.forward(features(grid, bpm, req.steps_per_bar, 0), embedding)
+    pred = net.forward(features(grid, bpm, req.steps_per_bar, -req.context), embedding)
     rng = np.random.Generator(np.random.PCG64(bar_seed(req.seed, req.bar)))
     off_ms, vel = sample_np(pred, req.temperature, rng)
     beat_ms = 60000.0 / req.bpm
@@ -76,6 +77,7 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
     offs, vels = {}, {}
     for step, cls in req.own_hits():
         o = float(off_ms[step, cls]) / beat_ms
-        offs[(step, cls)] = max(-half_step, min(half_step, o))
-        vels[(step, cls)] = float(vel[step, cls]) * 127.0
+        key = (step - req.context, cls)    # keyed by the step from the bar line
+        offs[key] = max(-half_step, min(half_step, o))
+        vels[key] = float(vel[step, cls]) * 127.0
     return BarResult(req, offs, vels)
