@@ -126,3 +126,28 @@ def test_train_cli_writes_weights_and_metadata(small_rows, tmp_path: Path):
     assert meta["history"]["steps"] == 3 and meta["command"].startswith("liveai train drums")
     assert len(meta["data"]["skipped"]) == 1
     assert load(out).cfg.window == DrumsConfig().window
+
+
+@needs_gmd
+def test_from_takes_saves_a_feel_the_agent_can_switch_to(small_rows, tmp_path: Path):
+    from liveai.agents.drums import humanize
+    from liveai.agents.drums.bench import demo_pattern
+    from liveai.commands.train_drums import main
+
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for i, r in enumerate(small_rows[:2]):
+        shutil.copy(r.path, takes / f"take{i}.mid")
+    (takes / "broken.mid").write_bytes(b"MThd nope")
+    out = tmp_path / "drums_feel_me.pt"
+    assert main(["--from-takes", str(takes), "--out", str(out), "--seconds", "10"]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert len(meta["skipped"]) == 1 and meta["finetune"]["seconds"] <= 10.5
+    agent = humanize(demo_pattern())
+    i = agent.load_feel(out)
+    assert i == 11 and agent.describe()["feels"][i] == "drums_feel_me"
+    agent.set("feel", i)
+    assert agent.get("feel") == 11
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--from-takes", str(empty)]) == 2
