@@ -29,18 +29,18 @@ def small_rows():
 
 @needs_gmd
 def test_a_few_steps_of_training_lower_the_loss(small_rows, tmp_path: Path):
-    files, _ = load_files(rows=small_rows)
-    data = windows(files, hop=16)
-    cfg = DrumsConfig(channels=16, dilations=(1, 2, 4))
+    files, _ = load_files(rows=small_rows[:2])
+    data = windows(files, hop=32, window=32)
+    cfg = DrumsConfig(window=32, channels=16, dilations=(1, 2, 4))
     m0 = DrumsNet(cfg).eval()
     torch.manual_seed(0)
     x, h = torch.from_numpy(data.x), torch.from_numpy(data.hits)
     o, v = torch.from_numpy(data.off_ms), torch.from_numpy(data.vel)
-    model, hist = train(data, cfg, steps=40, batch=16, lr=1e-2, seed=0)
+    model, hist = train(data, cfg, steps=25, batch=8, lr=1e-2, seed=0)
     with torch.no_grad():
         before = float(loss_fn(DrumsNet(cfg).eval()(x), o, v, h))
         after = float(loss_fn(model(x), o, v, h))
-    assert hist["steps"] == 40 and after < before
+    assert hist["steps"] == 25 and after < before
     # save / load round trip, weights_only, with the baseline table
     path = tmp_path / "d.pt"
     save(model, path, {"command": "test"}, baseline_table(files))
@@ -64,9 +64,9 @@ def test_loading_bad_weights_is_a_clear_error(tmp_path: Path):
 def test_finetune_learns_a_feel_and_leaves_the_base_alone(small_rows):
     base = load()
     before = {k: v.clone() for k, v in base.state_dict().items()}
-    takes = [read_performance(r.path) for r in small_rows[:2]]
-    model, emb, report = finetune(takes, base, seconds=10.0, max_steps=30)
-    assert report["steps"] == 30 and report["loss_last"] < report["loss_first"]
+    takes = [read_performance(r.path) for r in small_rows[1:3]]
+    model, emb, report = finetune(takes, base, seconds=20.0, max_steps=30, embed_steps=5)
+    assert report["steps"] == 30 and report["embed_steps"] == 5 and report["loss_last"] < report["loss_first"]
     assert emb.shape == (base.cfg.embed,)
     for k, v in base.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -117,8 +117,8 @@ def test_train_cli_writes_weights_and_metadata(small_rows, tmp_path: Path):
     from liveai.commands.train_drums import main
 
     root = _mini_gmd(tmp_path, small_rows[:2])
-    # make the two rows a train split and keep one for validation
-    text = (root / "info.csv").read_text().replace(",test\n", ",train\n", 2)
+    # every row (the two files and the corrupt one) in the train split
+    text = (root / "info.csv").read_text().replace(",test\n", ",train\n")
     (root / "info.csv").write_text(text)
     out = tmp_path / "w" / "drums_test.pt"
     assert main(["--data", str(root), "--steps", "3", "--batch", "4", "--out", str(out)]) == 0
@@ -140,9 +140,9 @@ def test_from_takes_saves_a_feel_the_agent_can_switch_to(small_rows, tmp_path: P
         shutil.copy(r.path, takes / f"take{i}.mid")
     (takes / "broken.mid").write_bytes(b"MThd nope")
     out = tmp_path / "drums_feel_me.pt"
-    assert main(["--from-takes", str(takes), "--out", str(out), "--seconds", "10"]) == 0
+    assert main(["--from-takes", str(takes), "--out", str(out), "--seconds", "3"]) == 0
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert len(meta["skipped"]) == 1 and meta["finetune"]["seconds"] <= 10.5
+    assert len(meta["skipped"]) == 1 and meta["finetune"]["seconds"] <= 4.0
     agent = humanize(demo_pattern())
     i = agent.load_feel(out)
     assert i == 11 and agent.describe()["feels"][i] == "drums_feel_me"

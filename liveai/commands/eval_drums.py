@@ -22,6 +22,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--finetune", action="store_true",
                     help="also: per session, fine-tune on two takes and measure on the others")
     ap.add_argument("--finetune-seconds", type=float, default=10.0)
+    ap.add_argument("--finetune-group", choices=("session", "style"), default="session",
+                    help="takes of one session, or of one session and style (same groove, other takes)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
 
@@ -70,7 +72,8 @@ def main(argv: list[str]) -> int:
         by_id = {r.id: r for r in rows}
         for f in files:
             if f.four_four:
-                sessions[by_id[f.name].session].append(f)
+                r = by_id[f.name]
+                sessions[r.session if args.finetune_group == "session" else f"{r.session} {r.style}"].append(f)
         result["finetune"] = session_study(files, sessions, table, seconds=args.finetune_seconds, base=model)
     if args.json:
         print(json.dumps(result))

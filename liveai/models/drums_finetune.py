@@ -62,7 +62,7 @@ def learn_embedding(data, base: DrumsNet, steps: int, seconds: float, lr: float 
 
 
 def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds: float = 10.0,
-             max_steps: int = 400, lr: float = 0.01, anchor: float = 1.0, hop: int = 16,
+             max_steps: int = 300, lr: float = 0.01, anchor: float = 1.0, hop: int = 16,
              embed_steps: int = 60, seed: int = 0) -> tuple[DrumsNet, torch.Tensor, dict]:
     """Learn a drummer's feel from takes: (model sharing base's core, its embedding (E,), report).
 
