@@ -76,6 +76,7 @@ class DrumsAgent:
         self.seed = int(seed)
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.model = shared_model(self.weights)
+        self.model_version = file_digest(self.weights)
         self.net = FastDrums(self.model)
         table = self.model.drummer.weight.detach().numpy().copy()
         self.feels: list[Feel] = [Feel(n, self.net, table[i]) for i, n in enumerate(DRUMMERS)]
@@ -117,7 +118,7 @@ class DrumsAgent:
         return {
             "name": self.name,
             "kind": "drums",
-            "model_version": file_digest(self.weights),
+            "model_version": self.model_version,
             "weights": self.weights.name,
             "seed": self.seed,
             "params": dict(self._params),
