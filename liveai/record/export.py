@@ -1,0 +1,127 @@
+"""Export a take: a Standard MIDI File with one track per player, the WAV, a piano roll, a JSON summary.
+
+The MIDI and piano-roll writers are the project's shared ones
+(liveai/export), so a take and a demo render look and read the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liveai.core.events import Note, Scheduled
+from liveai.record.take import Take, load_take
+
+WAV_NAME = "take.wav"
+MIDI_NAME = "take.mid"
+PNG_NAME = "take.png"
+SUMMARY_NAME = "take.json"
+
+
+def take_events(take: Take) -> list[Scheduled]:
+    """Every note of the take (machine voices and humans) as Scheduled events; `voice` names the player."""
+    out = []
+    for n in take.notes():
+        dur_s = take.tempo_map.seconds(n.beat + n.note.duration) - take.tempo_map.seconds(n.beat)
+        out.append(Scheduled(n.beat, n.note, n.player, n.beat, 0, n.seconds, dur_s, n.seconds))
+    return out
+
+
+def write_take_midi(take: Take, path: str | os.PathLike[str]) -> Path:
+    """One MIDI track per player (each voice, each human source), with the take's tempo map."""
+    from liveai.export.midifile import write_midi
+
+    path = Path(path)
+    write_midi(path, take_events(take), take.tempo_map, track_of=lambda ev: ev.voice)
+    return path
+
+
+def write_take_pianoroll(take: Take, path: str | os.PathLike[str]) -> Path:
+    """A picture of who played what: one colour per player."""
+    from liveai.export.pianoroll import write_pianoroll
+
+    path = Path(path)
+    write_pianoroll(path, take_events(take), take.tempo_map, label_of=lambda ev: ev.voice)
+    return path
+
+
+def audio_raw_path(take: Take) -> Path | None:
+    if take.audio is None:
+        return None
+    path = take.dir / str(take.audio.get("file", "audio.f32"))
+    return path if path.is_file() else None
+
+
+def write_take_wav(take: Take, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The recorded audio output as WAV (32-bit float); None when the take has no audio.
+
+    The raw file is append-only float32 frames; a crash can cut its last
+    frame, which is dropped here.
+    """
+    raw = audio_raw_path(take)
+    if raw is None or take.audio is None:
+        return None
+    import soundfile as sf
+
+    channels = int(take.audio["ch"])
+    sr = int(take.audio["sr"])
+    data = np.fromfile(raw, dtype="<f4")
+    frames = data.size // channels
+    data = data[: frames * channels].reshape(frames, channels)
+    sf.write(str(path), data, sr, subtype="FLOAT")
+    return {"file": Path(path).name, "samplerate": sr, "channels": channels, "frames": frames,
+            "seconds": frames / sr, "peak": float(np.abs(data).max()) if frames else 0.0}
+
+
+def summarize(take: Take) -> dict[str, Any]:
+    """The JSON summary: players and their note counts, lateness per port, evaluations, agents, what was lost."""
+    notes = take.notes()
+    players: dict[str, dict[str, Any]] = {}
+    for n in notes:
+        p = players.setdefault(n.player, {"notes": 0, "first_beat": n.beat, "last_beat": n.beat,
+                                          "kind": "human" if n.player in take.sources() else "voice"})
+        p["notes"] += 1
+        p["last_beat"] = n.beat
+    return {
+        "take": take.name,
+        "started_utc": take.head.get("started_utc"),
+        "finished": take.finished,
+        "duration_s": take.end_s - take.start_s,
+        "beats": [take.start_beat, max([n.beat for n in notes], default=take.start_beat)],
+        "tempo": [[s.beat, s.seconds, s.bpm] for s in take.tempo_map.segments],
+        "players": players,
+        "sends": len(take.sends),
+        "inputs": len(take.inputs),
+        "evaluations": [{"beat": e.beat, "seconds": e.seconds, "code": e.code, "error": e.error}
+                        for e in take.evals],
+        "agents": take.final_agents,
+        "lateness_ms": take.lateness_ms(),
+        "recorder": (take.end or {}).get("stats"),
+        "journal": {"bytes": take.loss.size, "records": len(take.loss.records),
+                    "lost": take.loss.loss_message() or None},
+    }
+
+
+def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[str] | None = None,
+                *, picture: bool = True) -> dict[str, Any]:
+    """Write take.mid, take.wav (if audio was recorded), take.png and take.json; return the summary."""
+    take = path if isinstance(path, Take) else load_take(path)
+    out = Path(out_dir) if out_dir is not None else take.dir
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(take)
+    files = {"midi": write_take_midi(take, out / MIDI_NAME).name}
+    wav = write_take_wav(take, out / WAV_NAME)
+    summary["audio"] = wav
+    if wav:
+        files["wav"] = wav["file"]
+    if picture and any(isinstance(n.note, Note) for n in take.notes()):
+        files["pianoroll"] = write_take_pianoroll(take, out / PNG_NAME).name
+    summary["files"] = files
+    tmp = out / (SUMMARY_NAME + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=repr))
+    os.replace(tmp, out / SUMMARY_NAME)     # never a half-written summary
+    return summary

@@ -1,0 +1,394 @@
+"""Record a take from a running Session: every event in and out, evaluations, tempo, agents, audio.
+
+The clock thread only ever puts a tuple on a SimpleQueue (the tap); a writer
+thread turns what is queued into journal lines and appends them every
+`flush_s` (default 50 ms, so at most ~100 ms can be lost to a crash). If the
+disk fails, the writer keeps what it could not write in memory, tells the
+performer once, retries, and the music never waits for it.
+
+    with Recorder(session, "takes") as rec:   # a new folder takes/take-<UTC time>
+        ...                                    # play; the REPL calls rec.note_eval(code)
+    rec.take_dir                               # journal.jsonl, take.wav, take.mid, take.png, take.json
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from liveai.core.events import Scheduled
+from liveai.record.audioring import AudioRing
+from liveai.record.items import item_to_json
+from liveai.record.journal import FORMAT_VERSION, JOURNAL_NAME, AppendFile, encode_record
+
+AUDIO_RAW_NAME = "audio.f32"
+MAX_PENDING_BYTES = 64 << 20          # journal bytes kept in memory while the disk refuses them
+MAX_PENDING_AUDIO_S = 120.0           # audio kept in memory while the disk refuses it
+RETRY_S = 1.0                         # how often a failing disk is tried again
+AGENTS_POLL_S = 0.5
+
+
+class RecordError(RuntimeError):
+    """A take could not be started (folder not writable, ...): the message says why."""
+
+
+def new_take_dir(takes_dir: str | os.PathLike[str], name: str | None = None) -> Path:
+    """Create and return a fresh folder for one take inside `takes_dir`.
+
+    Named take-YYYYmmdd-HHMMSS (UTC) unless `name` is given; never reuses a folder.
+    """
+    root = Path(takes_dir)
+    base = name or "take-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            path = root / (base if n == 0 else f"{base}-{n}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise RecordError(f"cannot record into {root}: {exc.strerror or exc}") from None
+    raise RecordError(f"cannot record into {root}: 1000 takes named {base!r} already exist")
+
+
+class Recorder:
+    """Journals a Session into a new take folder; start()/stop() or use as a context manager."""
+
+    def __init__(
+        self,
+        session: Any,
+        takes_dir: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        flush_s: float = 0.05,
+        fsync: bool = True,
+        export: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if not 0 < flush_s <= 0.1:
+            raise ValueError(f"flush_s must be in (0, 0.1] seconds to keep crash loss under 100 ms, got {flush_s}")
+        self.session = session
+        self.takes_dir = Path(takes_dir)
+        self.name = name
+        self.flush_s = flush_s
+        self.fsync = fsync
+        self.export = export
+        self.meta = dict(meta or {})
+        self.take_dir: Path | None = None
+        self.errors: list[str] = []
+        self._q: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._journal: AppendFile | None = None
+        self._audio_file: AppendFile | None = None
+        self._ring: AudioRing | None = None
+        self._pending = bytearray()
+        self._pending_audio: list[np.ndarray] = []
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
+        self._last_tempo: Any = None
+        self._last_agents: dict[str, Any] | None = None
+        self._agents_at = 0.0
+        self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "out": 0, "in": 0,
+                       "evals": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
+        self._last_flush: float | None = None
+        self.running = False
+
+    # -- the performer's side -------------------------------------------------
+    def start(self) -> "Recorder":
+        """Create the take folder, write its header, hook into the session. Raises RecordError."""
+        if self.running:
+            return self
+        self.take_dir = new_take_dir(self.takes_dir, self.name)
+        try:
+            self._journal = AppendFile(self.take_dir / JOURNAL_NAME, fsync=self.fsync)
+            self._journal.append(encode_record(self._head()))
+        except OSError as exc:
+            raise RecordError(f"cannot record into {self.take_dir}: {exc.strerror or exc}") from None
+        self._stats["records"] += 1
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="liveai-recorder", daemon=True)
+        self._thread.start()
+        self.session.taps.append(self._tap)
+        self.session.input_listeners.append(self._on_input)
+        self.running = True
+        return self
+
+    def stop(self) -> Path:
+        """Unhook, write what is queued, close the take, export it (unless export=False). Returns the take folder."""
+        if not self.running:
+            if self.take_dir is None:
+                raise RecordError("this recorder was never started")
+            return self.take_dir
+        for hooks, fn in ((self.session.taps, self._tap), (self.session.input_listeners, self._on_input)):
+            try:
+                hooks.remove(fn)
+            except ValueError:
+                pass
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        self.running = False
+        assert self.take_dir is not None
+        if self._pending or self._pending_audio:
+            self._report(f"take {self.take_dir} is incomplete on disk: {len(self._pending)} journal bytes and "
+                         f"{sum(len(b) for b in self._pending_audio)} audio frames are held in memory; free some "
+                         f"space and call .retry_write() on this recorder; what was written is intact")
+            return self.take_dir
+        if self.export:
+            from liveai.record.recover import finish_take
+
+            try:
+                finish_take(self.take_dir)
+            except OSError as exc:
+                self._report(f"take {self.take_dir} recorded, but its export failed: {exc}; "
+                             f"run `liveai recover {self.take_dir}` when the disk is fixed")
+        return self.take_dir
+
+    def retry_write(self) -> bool:
+        """After a failing disk at stop(): try writing what is held in memory again. True when all is on disk."""
+        if self.running:
+            return False
+        self._write()
+        if self._failing_since is None:
+            self._close_files()
+        if self._failing_since is None and self.export:
+            from liveai.record.recover import finish_take
+
+            finish_take(self._require_dir())
+        return self._failing_since is None
+
+    def _require_dir(self) -> Path:
+        if self.take_dir is None:
+            raise RecordError("this recorder was never started")
+        return self.take_dir
+
+    def __enter__(self) -> "Recorder":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def note_eval(self, code: str, *, error: str | None = None) -> None:
+        """Record that the performer evaluated `code` now (REPL, `liveai run`, OSC). Any thread."""
+        if self.running:
+            self._q.put(("eval", str(code), self._now(), error))
+
+    def audio_ring(self, samplerate: int, channels: int) -> AudioRing:
+        """The ring the audio engine's callback pushes its output blocks into (one per take)."""
+        if self._ring is None:
+            self._ring = AudioRing(samplerate, channels)
+            self._q.put(("audio", samplerate, channels))
+        return self._ring
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counts and the longest gap between flushes seen so far (seconds)."""
+        out = dict(self._stats)
+        out["pending_bytes"] = len(self._pending)
+        if self._ring is not None:
+            out["dropped_audio_frames"] += self._ring.dropped_frames
+        return out
+
+    # -- hooks: called on other threads, must only queue -------------------------
+    def _tap(self, ev: Scheduled, port_name: str) -> None:
+        self._q.put(("out", ev.beat, ev.item, ev.voice, ev.grid, ev.epoch, ev.due_s, ev.dur_s, ev.sent_s, port_name))
+
+    def _on_input(self, source: str, item: Any, beat: float) -> None:
+        self._q.put(("in", source, item, beat, self._clock_s()))
+
+    # -- the writer thread ----------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_s):
+            self._cycle()
+        self._cycle(final=True)
+        if not (self._pending or self._pending_audio):
+            self._close_files()
+
+    def _close_files(self) -> None:
+        for f in (self._journal, self._audio_file):
+            if f is not None:
+                f.close()
+
+    def _cycle(self, final: bool = False) -> None:
+        records = self._drain()
+        self._poll_tempo(records)
+        self._poll_agents(records, force=final)
+        now_b, now_s = self._now()
+        records.append({"k": "tick", "b": now_b, "s": now_s})
+        if final:
+            records.append({"k": "end", "b": now_b, "s": now_s, "stats": self.stats})
+        self._queue_bytes(records)
+        if self._ring is not None:
+            block = self._ring.pop()
+            if len(block):
+                self._queue_audio(block)
+        now = time.monotonic()
+        if now < self._retry_at and not final:
+            return
+        self._write()
+        if self._failing_since is None:
+            if self._last_flush is not None:
+                self._stats["max_flush_gap_s"] = max(self._stats["max_flush_gap_s"], now - self._last_flush)
+            self._last_flush = now
+            self._stats["flushes"] += 1
+
+    def _drain(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        leads = self._port_leads()
+        while True:
+            try:
+                msg = self._q.get_nowait()
+            except queue.Empty:
+                return records
+            kind = msg[0]
+            if kind == "out":
+                _, beat, item, voice, grid, epoch, due_s, dur_s, sent_s, port = msg
+                late = sent_s - (due_s - leads.get(port, 0.0))
+                records.append({"k": "out", "b": beat, "g": grid, "v": voice, "p": port, "e": epoch,
+                                "due": due_s, "dur": dur_s, "sent": sent_s, "late": late, "i": item_to_json(item)})
+                self._stats["out"] += 1
+            elif kind == "in":
+                _, source, item, beat, s = msg
+                records.append({"k": "in", "src": source, "b": beat, "s": s, "i": item_to_json(item)})
+                self._stats["in"] += 1
+            elif kind == "eval":
+                _, code, (b, s), error = msg
+                records.append({"k": "eval", "b": b, "s": s, "code": code, "error": error})
+                self._stats["evals"] += 1
+            elif kind == "audio":
+                _, sr, ch = msg
+                records.append({"k": "audio", "sr": sr, "ch": ch, "file": AUDIO_RAW_NAME, "dtype": "float32"})
+
+    def _poll_tempo(self, records: list[dict[str, Any]]) -> None:
+        tempo_map = self._tempo_map()
+        if tempo_map is None or tempo_map is self._last_tempo:
+            return
+        self._last_tempo = tempo_map
+        records.append({"k": "tempo", "s": self._clock_s(),
+                        "segs": [[g.beat, g.seconds, g.bpm] for g in tempo_map.segments],
+                        "meters": [list(m) for m in getattr(tempo_map, "_meters", ())]})
+
+    def _poll_agents(self, records: list[dict[str, Any]], force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._agents_at < AGENTS_POLL_S:
+            return
+        self._agents_at = now
+        described = {}
+        for name, agent in dict(getattr(self.session, "agents", {}) or {}).items():
+            try:
+                described[name] = agent.describe()
+            except Exception as exc:  # an agent's bug must not stop the take
+                described[name] = {"error": f"describe() failed: {exc!r}"}
+        if described != self._last_agents:
+            self._last_agents = described
+            b, s = self._now()
+            records.append({"k": "agents", "b": b, "s": s, "agents": described})
+
+    def _queue_bytes(self, records: list[dict[str, Any]]) -> None:
+        data = b"".join(encode_record(r) for r in records)
+        if len(self._pending) + len(data) > MAX_PENDING_BYTES:
+            self._stats["dropped_records"] += len(records)
+            return
+        self._pending += data
+        self._stats["records"] += len(records)
+
+    def _queue_audio(self, block: np.ndarray) -> None:
+        assert self._ring is not None
+        held = sum(len(b) for b in self._pending_audio)
+        if held + len(block) > MAX_PENDING_AUDIO_S * self._ring.samplerate:
+            self._stats["dropped_audio_frames"] += len(block)
+            return
+        self._pending_audio.append(block)
+
+    def _write(self) -> None:
+        assert self._journal is not None and self.take_dir is not None
+        try:
+            if self._pending:
+                self._journal.append(self._pending)
+                self._stats["bytes"] += len(self._pending)
+                self._pending = bytearray()
+            if self._pending_audio:
+                if self._audio_file is None:
+                    self._audio_file = AppendFile(self.take_dir / AUDIO_RAW_NAME, fsync=self.fsync)
+                data = np.concatenate(self._pending_audio).astype("<f4", copy=False)
+                self._audio_file.append(data.tobytes())
+                self._stats["audio_frames"] += len(data)
+                self._pending_audio = []
+        except OSError as exc:
+            self._retry_at = time.monotonic() + RETRY_S
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+                self._report(f"recording to {self.take_dir} is failing ({exc.strerror or exc}); the music goes on, "
+                             f"the take is held in memory and retried every {RETRY_S:g} s; "
+                             f"what was written before is intact")
+            return
+        if self._failing_since is not None:
+            held = time.monotonic() - self._failing_since
+            self._failing_since = None
+            self._report(f"recording to {self.take_dir} works again after {held:.1f} s; nothing was lost"
+                         if not (self._stats["dropped_records"] or self._stats["dropped_audio_frames"]) else
+                         f"recording to {self.take_dir} works again; lost while failing: "
+                         f"{self._stats['dropped_records']} records, {self._stats['dropped_audio_frames']} audio frames")
+
+    # -- reading the session ---------------------------------------------------
+    def _clock(self) -> Any:
+        return getattr(self.session, "clock", None)
+
+    def _tempo_map(self) -> Any:
+        clock = self._clock()
+        return getattr(clock, "tempo_map", None)
+
+    def _clock_s(self) -> float:
+        clock = self._clock()
+        return float(clock.now_s()) if clock is not None else time.monotonic()
+
+    def _now(self) -> tuple[float, float]:
+        clock = self._clock()
+        if clock is None:
+            return 0.0, time.monotonic()
+        return float(clock.now_beat()), float(clock.now_s())
+
+    def _port_leads(self) -> dict[str, float]:
+        outputs = getattr(self.session, "outputs", {}) or {}
+        return {name: float(getattr(port, "lead_s", 0.0)) for name, port in dict(outputs).items()}
+
+    def _head(self) -> dict[str, Any]:
+        b, s = self._now()
+        tempo_map = self._tempo_map()
+        outputs = getattr(self.session, "outputs", {}) or {}
+        from liveai import __version__
+
+        return {
+            "k": "head", "v": FORMAT_VERSION, "liveai": __version__,
+            "started_utc": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "b": b, "s": s, "mono_minus_clock": time.monotonic() - s,
+            "bpm": tempo_map.bpm_at(b) if tempo_map is not None else None,
+            "beats_per_bar": tempo_map.beats_per_bar_at(b) if tempo_map is not None else None,
+            "realtime": bool(getattr(self.session, "realtime", False)),
+            "outputs": {name: {"type": type(p).__name__, "lead_s": float(getattr(p, "lead_s", 0.0)),
+                               "wants_note_offs": bool(getattr(p, "wants_note_offs", False))}
+                        for name, p in dict(outputs).items()},
+            "flush_s": self.flush_s, "argv": list(sys.argv), "meta": self.meta,
+        }
+
+    def _report(self, message: str) -> None:
+        self.errors.append(message)
+        reporter = getattr(self.session, "reporter", None)
+        if reporter is not None:
+            try:
+                reporter.report("record", message)
+                return
+            except Exception:
+                pass
+        print(f"liveai record: {message}", file=sys.stderr)
