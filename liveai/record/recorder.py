@@ -121,6 +121,7 @@ class Recorder:
         self._thread.start()
         self.session.taps.append(self._tap)
         self.session.input_listeners.append(self._on_input)
+        self._eval_hooks().append(self.note_eval)
         self.running = True
         return self
 
@@ -130,7 +131,8 @@ class Recorder:
             if self.take_dir is None:
                 raise RecordError("this recorder was never started")
             return self.take_dir
-        for hooks, fn in ((self.session.taps, self._tap), (self.session.input_listeners, self._on_input)):
+        for hooks, fn in ((self.session.taps, self._tap), (self.session.input_listeners, self._on_input),
+                          (self._eval_hooks(), self.note_eval)):
             try:
                 hooks.remove(fn)
             except ValueError:
@@ -179,8 +181,17 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _eval_hooks(self) -> list:
+        hooks = getattr(self.session, "eval_listeners", None)
+        return hooks if hooks is not None else []
+
     def note_eval(self, code: str, *, error: str | None = None) -> None:
-        """Record that the performer evaluated `code` now (REPL, `liveai run`, OSC). Any thread."""
+        """Record that the performer evaluated `code` now. Any thread.
+
+        Hooked to `session.eval_listeners`, so the REPL and `liveai run` only
+        call `session.note_eval(code)`; call this directly only for a session
+        without eval listeners.
+        """
         if self.running:
             self._q.put(("eval", str(code), self._now(), error))
 
@@ -376,6 +387,7 @@ class Recorder:
             "bpm": tempo_map.bpm_at(b) if tempo_map is not None else None,
             "beats_per_bar": tempo_map.beats_per_bar_at(b) if tempo_map is not None else None,
             "realtime": bool(getattr(self.session, "realtime", False)),
+            "seed": getattr(self.session, "seed", None),
             "outputs": {name: {"type": type(p).__name__, "lead_s": float(getattr(p, "lead_s", 0.0)),
                                "wants_note_offs": bool(getattr(p, "wants_note_offs", False))}
                         for name, p in dict(outputs).items()},
