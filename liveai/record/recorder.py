@@ -96,12 +96,15 @@ class Recorder:
         self._pending_audio: list[np.ndarray] = []
         self._failing_since: float | None = None
         self._retry_at = 0.0
+        self.retry_s = RETRY_S
         self._last_tempo: Any = None
         self._last_agents: dict[str, Any] | None = None
         self._agents_at = 0.0
         self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "out": 0, "in": 0,
                        "evals": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
         self._last_flush: float | None = None
+        self._cycles = 0
+        self._cycled = threading.Condition()
         self.running = False
 
     # -- the performer's side -------------------------------------------------
@@ -143,7 +146,7 @@ class Recorder:
         self.running = False
         assert self.take_dir is not None
         if self._pending or self._pending_audio:
-            self._report(f"take {self.take_dir} is incomplete on disk: {len(self._pending)} journal bytes and "
+            self._report("incomplete", f"take {self.take_dir} is incomplete on disk: {len(self._pending)} journal bytes and "
                          f"{sum(len(b) for b in self._pending_audio)} audio frames are held in memory; free some "
                          f"space and call .retry_write() on this recorder; what was written is intact")
             return self.take_dir
@@ -153,7 +156,7 @@ class Recorder:
             try:
                 finish_take(self.take_dir)
             except OSError as exc:
-                self._report(f"take {self.take_dir} recorded, but its export failed: {exc}; "
+                self._report("export", f"take {self.take_dir} recorded, but its export failed: {exc}; "
                              f"run `liveai recover {self.take_dir}` when the disk is fixed")
         return self.take_dir
 
@@ -231,7 +234,21 @@ class Recorder:
             if f is not None:
                 f.close()
 
+    def wait_cycle(self, timeout: float = 2.0) -> bool:
+        """Wait until the writer has completed one more cycle (queued -> written, or held on failure)."""
+        with self._cycled:
+            target = self._cycles + 1
+            return self._cycled.wait_for(lambda: self._cycles >= target or not self.running, timeout)
+
     def _cycle(self, final: bool = False) -> None:
+        try:
+            self._cycle_once(final)
+        finally:
+            with self._cycled:
+                self._cycles += 1
+                self._cycled.notify_all()
+
+    def _cycle_once(self, final: bool) -> None:
         records = self._drain()
         self._poll_tempo(records)
         self._poll_agents(records, force=final)
@@ -337,17 +354,17 @@ class Recorder:
                 self._stats["audio_frames"] += len(data)
                 self._pending_audio = []
         except OSError as exc:
-            self._retry_at = time.monotonic() + RETRY_S
+            self._retry_at = time.monotonic() + self.retry_s
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
-                self._report(f"recording to {self.take_dir} is failing ({exc.strerror or exc}); the music goes on, "
-                             f"the take is held in memory and retried every {RETRY_S:g} s; "
+                self._report("failing", f"recording to {self.take_dir} is failing ({exc.strerror or exc}); the music goes on, "
+                             f"the take is held in memory and retried every {self.retry_s:g} s; "
                              f"what was written before is intact")
             return
         if self._failing_since is not None:
             held = time.monotonic() - self._failing_since
             self._failing_since = None
-            self._report(f"recording to {self.take_dir} works again after {held:.1f} s; nothing was lost"
+            self._report("resumed", f"recording to {self.take_dir} works again after {held:.1f} s; nothing was lost"
                          if not (self._stats["dropped_records"] or self._stats["dropped_audio_frames"]) else
                          f"recording to {self.take_dir} works again; lost while failing: "
                          f"{self._stats['dropped_records']} records, {self._stats['dropped_audio_frames']} audio frames")
@@ -394,12 +411,12 @@ class Recorder:
             "flush_s": self.flush_s, "argv": list(sys.argv), "meta": self.meta,
         }
 
-    def _report(self, message: str) -> None:
+    def _report(self, key: str, message: str) -> None:
         self.errors.append(message)
         reporter = getattr(self.session, "reporter", None)
         if reporter is not None:
             try:
-                reporter.report("record", message)
+                reporter.report(f"record:{key}", message)
                 return
             except Exception:
                 pass
