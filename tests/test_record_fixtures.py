@@ -39,8 +39,3 @@ def readonly_dir(tmp_path: Path):
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
-def remount(where: Path, mode: str) -> None:
-    """Remount a fixture's tmpfs read-only ('ro') or writable ('rw'), mid-test."""
-    subprocess.run(["mount", "-o", f"remount,{mode}", str(where)], check=True, capture_output=True)
