@@ -22,12 +22,13 @@ PNG_NAME = "take.png"
 SUMMARY_NAME = "take.json"
 
 
-def take_events(take: Take) -> list[Scheduled]:
-    """Every note of the take (machine voices and humans) as Scheduled events; `voice` names the player."""
+def take_events(take: Take, origin: float = 0.0) -> list[Scheduled]:
+    """Every note of the take (machine voices and humans) as Scheduled events, beats counted from
+    `origin`; `voice` names the player."""
     out = []
     for n in take.notes():
         dur_s = take.tempo_map.seconds(n.beat + n.note.duration) - take.tempo_map.seconds(n.beat)
-        out.append(Scheduled(n.beat, n.note, n.player, n.beat, 0, n.seconds, dur_s, n.seconds))
+        out.append(Scheduled(n.beat - origin, n.note, n.player, n.beat - origin, 0, n.seconds, dur_s, n.seconds))
     return out
 
 
@@ -36,7 +37,8 @@ def write_take_midi(take: Take, path: str | os.PathLike[str]) -> Path:
     from liveai.export.midifile import write_midi
 
     path = Path(path)
-    write_midi(path, take_events(take), take.tempo_map, track_of=lambda ev: ev.voice)
+    origin = take.origin_beat
+    write_midi(path, take_events(take, origin), take.tempo_map_from(origin), track_of=lambda ev: ev.voice)
     return path
 
 
@@ -45,7 +47,9 @@ def write_take_pianoroll(take: Take, path: str | os.PathLike[str]) -> Path:
     from liveai.export.pianoroll import write_pianoroll
 
     path = Path(path)
-    write_pianoroll(path, take_events(take), take.tempo_map, label_of=lambda ev: ev.voice)
+    origin = take.origin_beat
+    write_pianoroll(path, take_events(take, origin), take.tempo_map_from(origin), label_of=lambda ev: ev.voice,
+                    title=f"{take.name}: who played what (beat 0 = take beat {origin:g})")
     return path
 
 
@@ -91,6 +95,7 @@ def summarize(take: Take) -> dict[str, Any]:
         "started_utc": take.head.get("started_utc"),
         "finished": take.finished,
         "duration_s": take.end_s - take.start_s,
+        "midi_origin_beat": take.origin_beat,
         "beats": [take.start_beat, max([n.beat for n in notes], default=take.start_beat)],
         "tempo": [[s.beat, s.seconds, s.bpm] for s in take.tempo_map.segments],
         "players": players,

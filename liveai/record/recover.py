@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liveai.record.export import export_take
+from liveai.record.export import SUMMARY_NAME, export_take
 from liveai.record.take import Take, find_takes, load_take
 
 
@@ -43,6 +43,14 @@ def finish_take(path: str | os.PathLike[str]) -> Recovered:
     return Recovered(take, export_take(take))
 
 
-def recover(path: str | os.PathLike[str]) -> list[Recovered]:
-    """Recover the take at `path`, or every take inside it."""
-    return [finish_take(p) for p in find_takes(Path(path))]
+def needs_recovery(path: str | os.PathLike[str]) -> bool:
+    """A take that was not stopped cleanly, or whose exported files are missing."""
+    folder = Path(path)
+    if not (folder / SUMMARY_NAME).is_file():
+        return True
+    return not load_take(folder).finished
+
+
+def recover(path: str | os.PathLike[str], *, force: bool = False) -> list[Recovered]:
+    """Recover the take at `path`, or every take inside it that needs it (all of them with `force`)."""
+    return [finish_take(p) for p in find_takes(Path(path)) if force or needs_recovery(p)]

@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 from liveai.core.events import Note
 from liveai.core.patterns import Hap
-from liveai.core.tempo import Segment, TempoMap
 from liveai.ports.base import BACKENDS, CapturePort, OutputPort, open_output
 from liveai.record.take import Take, TimedNote, load_take
 
@@ -49,28 +48,6 @@ def voice_name(player: str) -> str:
     return name if name.isidentifier() else f"p_{name}"
 
 
-def shifted_tempo_map(take: Take, origin: float) -> TempoMap:
-    """The take's tempo map with beat `origin` moved to beat 0."""
-    tm = take.tempo_map
-    segs = [s for s in tm.segments if s.beat > origin]
-    first = Segment(0.0, 0.0, tm.bpm_at(origin))
-    out = [first]
-    for s in segs:
-        prev = out[-1]
-        out.append(Segment(s.beat - origin, prev.seconds + (s.beat - origin - prev.beat) * 60.0 / prev.bpm, s.bpm))
-    bpb = tm.beats_per_bar_at(origin)
-    return TempoMap(_segments=tuple(out), _meters=((0.0, bpb),))
-
-
-def playback_origin(take: Take) -> float:
-    """The bar line at or before the take's first note: playback starts there, at beat 0."""
-    notes = take.notes()
-    first = notes[0].beat if notes else take.start_beat
-    tm = take.tempo_map
-    bar = tm.next_bar(first)
-    return bar if bar <= first else bar - tm.beats_per_bar_at(first)
-
-
 def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bool,
                      players: list[str] | None = None) -> tuple[Any, float]:
     """A Session that plays the recorded notes (and controls) of `players` (default all).
@@ -79,7 +56,7 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
     """
     from liveai.runtime.session import Session
 
-    origin = playback_origin(take)
+    origin = take.origin_beat
     parts: dict[str, list[tuple[float, float, Any]]] = {}
     for e in take.unique_sends():
         if players is None or e.voice in players:
@@ -88,7 +65,7 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
         if players is None or i.source in players:
             parts.setdefault(i.source, []).append((i.beat - origin, i.beat - origin, i.item))
     session = Session(realtime=realtime, outputs=outputs)
-    session.scheduler.tempo_map = shifted_tempo_map(take, origin)
+    session.scheduler.tempo_map = take.tempo_map_from(origin)
     last = 0.0
     for player, events in parts.items():
         events = [e for e in events if e[0] >= 0.0 or e[1] >= 0.0]
@@ -100,19 +77,22 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
 def outputs_like(take: Take, overrides: dict[str, OutputPort] | None = None) -> dict[str, OutputPort]:
     """Ports like the ones the take was played through (by backend class), or `overrides`.
 
-    A recorded port type that no backend provides here (a patch that is not
-    running) is replaced by a capture port, and the name says so.
+    Ports are found by their recorded name (`liveai run --output osc` names
+    them by backend) or class; one that cannot be opened here (a patch
+    that is not running) is replaced by a capture port of the same name.
     """
     if overrides:
         return dict(overrides)
     by_class = {target.rpartition(":")[2]: name for name, target in BACKENDS.items()}
     out: dict[str, OutputPort] = {}
     for name, info in (take.head.get("outputs") or {}).items():
-        backend = by_class.get(str(info.get("type")))
-        try:
-            port = open_output(backend) if backend else None
-        except Exception:
-            port = None
+        backend = name if name in BACKENDS else by_class.get(str(info.get("type")))
+        port: OutputPort | None = None
+        if backend:
+            try:
+                port = open_output(backend)
+            except Exception:
+                port = None
         out[name] = port if port is not None else CapturePort(name, wants_note_offs=bool(info.get("wants_note_offs")),
                                                               lead_s=float(info.get("lead_s", 0.0)))
     return out or {"capture": CapturePort()}
@@ -129,15 +109,9 @@ def render_playback(take: Take) -> CapturePort:
 
 # -- re-rendering: run the performer's code and the human's input again -----------------
 def default_namespace(session: Any) -> dict[str, Any]:
-    """What evaluated code sees: the REPL's prelude when the front end provides one."""
-    try:
-        from liveai.frontends.prelude import namespace  # type: ignore[import-not-found]
-    except ImportError:
-        import liveai.core.patterns as patterns
+    """What evaluated code sees: the REPL's namespace (liveai.prelude), bound to the re-render's session."""
+    from liveai.prelude import namespace
 
-        ns: dict[str, Any] = {k: getattr(patterns, k) for k in dir(patterns) if not k.startswith("_")}
-        ns.update(session=session, s=session, Note=Note)
-        return ns
     return namespace(session)
 
 
@@ -157,6 +131,7 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
     human inputs arrive at their recorded beats. Errors in evaluated code
     are collected, as the REPL would show them; the render goes on.
     """
+    from liveai.frontends.evaluate import evaluate
     from liveai.record.recorder import Recorder
     from liveai.runtime.session import Session
 
@@ -184,10 +159,9 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
                 session.run_until(beat=beat)
             if kind == 0:
                 session.note_eval(what.code)
-                try:
-                    exec(compile(what.code, f"<eval at beat {beat:.3f}>", "exec"), ns)
-                except Exception as exc:
-                    result_errors.append(f"beat {beat:.3f}: {type(exc).__name__}: {exc}")
+                ok, shown = evaluate(what.code, ns)
+                if not ok:
+                    result_errors.append(f"beat {beat:.3f}: {shown}")
             else:
                 session.input(what.item, source=what.source)
         session.run_until(beat=end_beat + tail_beats)

@@ -120,6 +120,26 @@ class Take:
         return max(times)
 
     @property
+    def origin_beat(self) -> float:
+        """The bar line at or before the take's first note: exports and playback start there, at beat 0."""
+        notes = self.notes()
+        first = notes[0].beat if notes else self.start_beat
+        tm = self.tempo_map
+        bar = tm.next_bar(first)
+        return bar if bar <= first else bar - tm.beats_per_bar_at(first)
+
+    def tempo_map_from(self, origin: float) -> TempoMap:
+        """The take's tempo map with beat `origin` moved to beat 0 (and second 0)."""
+        tm = self.tempo_map
+        out = [Segment(0.0, 0.0, tm.bpm_at(origin))]
+        for seg in tm.segments:
+            if seg.beat > origin:
+                prev = out[-1]
+                beat = seg.beat - origin
+                out.append(Segment(beat, prev.seconds + (beat - prev.beat) * 60.0 / prev.bpm, seg.bpm))
+        return TempoMap(_segments=tuple(out), _meters=((0.0, tm.beats_per_bar_at(origin)),))
+
+    @property
     def final_agents(self) -> dict[str, Any]:
         return self.agents[-1][1] if self.agents else {}
 
