@@ -78,7 +78,33 @@ def write_take_wav(take: Take, path: str | os.PathLike[str]) -> dict[str, Any] |
     data = data[: frames * channels].reshape(frames, channels)
     sf.write(str(path), data, sr, subtype="FLOAT")
     return {"file": Path(path).name, "samplerate": sr, "channels": channels, "frames": frames,
-            "seconds": frames / sr, "peak": float(np.abs(data).max()) if frames else 0.0}
+            "seconds": frames / sr, "peak": float(np.abs(data).max()) if frames else 0.0,
+            "source": "the audio engine's output, recorded during the take"}
+
+
+def write_rerendered_wav(take: Take, path: str | os.PathLike[str], sr: int = 48000) -> dict[str, Any] | None:
+    """No audio was tapped (no audio engine in the session): render the take's notes offline instead.
+
+    Uses the engine's own offline renderer (liveai.audio.offline), so it is
+    what the built-in instruments would have played; the summary says so.
+    """
+    try:
+        from liveai.audio.offline import render, write_wav
+    except ModuleNotFoundError:   # the audio engine is not part of this install
+        return None
+
+    origin = take.origin_beat
+    origin_s = take.tempo_map.seconds(origin)
+    events = take_events(take, origin)
+    for ev in events:
+        ev.due_s -= origin_s
+    if not events:
+        return None
+    audio = render(events, sr=sr)
+    write_wav(path, audio, sr)
+    return {"file": Path(path).name, "samplerate": sr, "channels": int(audio.shape[1]), "frames": len(audio),
+            "seconds": len(audio) / sr, "peak": float(np.abs(audio).max()) if len(audio) else 0.0,
+            "source": "offline re-render of the recorded notes (no audio engine output was tapped)"}
 
 
 def summarize(take: Take) -> dict[str, Any]:
@@ -119,7 +145,7 @@ def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(take)
     files = {"midi": write_take_midi(take, out / MIDI_NAME).name}
-    wav = write_take_wav(take, out / WAV_NAME)
+    wav = write_take_wav(take, out / WAV_NAME) or write_rerendered_wav(take, out / WAV_NAME)
     summary["audio"] = wav
     if wav:
         files["wav"] = wav["file"]

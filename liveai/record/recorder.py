@@ -92,6 +92,7 @@ class Recorder:
         self._journal: AppendFile | None = None
         self._audio_file: AppendFile | None = None
         self._ring: AudioRing | None = None
+        self._audio_taps: list = []
         self._pending = bytearray()
         self._pending_audio: list[np.ndarray] = []
         self._failing_since: float | None = None
@@ -125,8 +126,28 @@ class Recorder:
         self.session.taps.append(self._tap)
         self.session.input_listeners.append(self._on_input)
         self._eval_hooks().append(self.note_eval)
+        self._attach_audio()
         self.running = True
         return self
+
+    def _attach_audio(self) -> None:
+        """Tap the audio engine's output if a session output offers one.
+
+        Contract (duck-typed, so liveai.audio need not be imported): an output
+        port, or its `.engine`, with `audio_taps: list` of callables that the
+        audio callback calls with each rendered (frames, channels) float32
+        block, and `sr` (sample rate). The tap is AudioRing.push: no lock, no
+        allocation, never blocks.
+        """
+        for port in dict(getattr(self.session, "outputs", {}) or {}).values():
+            for owner in (getattr(port, "engine", None), port):
+                taps = getattr(owner, "audio_taps", None)
+                if isinstance(taps, list):
+                    sr = int(getattr(owner, "sr", 0) or getattr(port, "sr", 48000))
+                    ring = self.audio_ring(sr, int(getattr(owner, "channels", 2)))
+                    taps.append(ring.push)
+                    self._audio_taps = taps
+                    return
 
     def stop(self) -> Path:
         """Unhook, write what is queued, close the take, export it (unless export=False). Returns the take folder."""
@@ -135,7 +156,7 @@ class Recorder:
                 raise RecordError("this recorder was never started")
             return self.take_dir
         for hooks, fn in ((self.session.taps, self._tap), (self.session.input_listeners, self._on_input),
-                          (self._eval_hooks(), self.note_eval)):
+                          (self._eval_hooks(), self.note_eval), (self._audio_taps, self._ring_push())):
             try:
                 hooks.remove(fn)
             except ValueError:
@@ -183,6 +204,9 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _ring_push(self) -> Any:
+        return self._ring.push if self._ring is not None else None
 
     def _eval_hooks(self) -> list:
         hooks = getattr(self.session, "eval_listeners", None)
