@@ -220,7 +220,8 @@ class Recorder:
         without eval listeners.
         """
         if self.running:
-            self._q.put(("eval", str(code), self._now(), error))
+            clock = self._clock()
+            self._q.put(("eval", str(code), self._now(), error, getattr(clock, "state", None)))
 
     def audio_ring(self, samplerate: int, channels: int) -> AudioRing:
         """The ring the audio engine's callback pushes its output blocks into (one per take)."""
@@ -315,8 +316,8 @@ class Recorder:
                 records.append({"k": "in", "src": source, "b": beat, "s": s, "i": item_to_json(item)})
                 self._stats["in"] += 1
             elif kind == "eval":
-                _, code, (b, s), error = msg
-                records.append({"k": "eval", "b": b, "s": s, "code": code, "error": error})
+                _, code, (b, s), error, state = msg
+                records.append({"k": "eval", "b": b, "s": s, "code": code, "error": error, "clock": state})
                 self._stats["evals"] += 1
             elif kind == "audio":
                 _, sr, ch = msg

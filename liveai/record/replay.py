@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from liveai.core.events import Note
+from liveai.core.events import Note, NoteOff
 from liveai.core.patterns import Hap
 from liveai.ports.base import BACKENDS, CapturePort, OutputPort, open_output
 from liveai.record.take import Take, TimedNote, load_take
@@ -59,9 +59,13 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
     origin = take.origin_beat
     parts: dict[str, list[tuple[float, float, Any]]] = {}
     for e in take.unique_sends():
+        if isinstance(e.item, NoteOff):
+            continue          # the scheduler sends note-offs itself, to the ports that want them
         if players is None or e.voice in players:
             parts.setdefault(e.voice, []).append((e.grid - origin, e.beat - origin, e.item))
     for i in take.inputs:
+        if isinstance(i.item, NoteOff):
+            continue
         if players is None or i.source in players:
             parts.setdefault(i.source, []).append((i.beat - origin, i.beat - origin, i.item))
     session = Session(realtime=realtime, outputs=outputs)
@@ -153,8 +157,10 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
     recorder = Recorder(session, out_dir, name=f"{original.name}-rerender", export=False,
                         meta={"rerender_of": str(original.dir)})
     with recorder:
-        session.start()
         for beat, kind, what in actions:
+            before_start = kind == 0 and what.clock == "stopped"
+            if not before_start and session.clock.state != "playing":
+                session.start()
             if beat > session.clock.now_beat():
                 session.run_until(beat=beat)
             if kind == 0:
@@ -164,7 +170,7 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
                     result_errors.append(f"beat {beat:.3f}: {shown}")
             else:
                 session.input(what.item, source=what.source)
-        session.run_until(beat=end_beat + tail_beats)
+        session.run_until(beat=end_beat + tail_beats)    # starts the clock if nothing did
     session.close()
     return Rerender(load_take(recorder.take_dir), result_errors)  # type: ignore[arg-type]
 

@@ -67,6 +67,7 @@ class Evaluation:
     seconds: float
     code: str
     error: str | None
+    clock: str | None = None    # the clock's state then: "stopped" before the performance started
 
 
 class TakeError(ValueError):
@@ -236,7 +237,7 @@ def load_take(path: str | os.PathLike[str]) -> Take:
             elif k == "in":
                 take.inputs.append(Input(float(r["b"]), float(r["s"]), str(r["src"]), item_from_json(r["i"])))
             elif k == "eval":
-                take.evals.append(Evaluation(float(r["b"]), float(r["s"]), str(r["code"]), r.get("error")))
+                take.evals.append(Evaluation(float(r["b"]), float(r["s"]), str(r["code"]), r.get("error"), r.get("clock")))
             elif k == "tempo":
                 take.tempo_maps.append((float(r["s"]), _tempo_from(r)))
             elif k == "agents":
