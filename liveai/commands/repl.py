@@ -8,11 +8,14 @@ from pathlib import Path
 from liveai.frontends.options import add_session_options, build_session
 from liveai.frontends.repl import run_repl
 from liveai.prelude import namespace
+from liveai.record.recorder import recording
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="liveai repl", description=__doc__)
     add_session_options(parser)
+    parser.add_argument("--record", metavar="DIR", type=Path, default=None,
+                        help="record the whole session as a take under DIR (or call record() at the prompt)")
     parser.add_argument("--history", type=Path, default=Path.home() / ".liveai_history")
     args = parser.parse_args(argv)
     session = build_session(args, realtime=True)
@@ -20,7 +23,8 @@ def main(argv: list[str]) -> int:
     print(f"liveai: clock running at {session.bpm:g} BPM ({session.clock.priority}); "
           "try play('a', seq(60, 64, 67, 72)); Ctrl-D quits")
     try:
-        run_repl(session, namespace(session), history_path=args.history)
+        with recording(session, args.record):
+            run_repl(session, namespace(session), history_path=args.history)
     finally:
         session.close()
     return 0

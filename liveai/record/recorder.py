@@ -20,7 +20,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -446,3 +447,46 @@ class Recorder:
             except Exception:
                 pass
         print(f"liveai record: {message}", file=sys.stderr)
+
+
+@contextmanager
+def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterator[Recorder | None]:
+    """`--record DIR` for commands: record while the block runs; without a folder, do nothing.
+
+    A folder that cannot be written is reported on stderr and the
+    performance goes on unrecorded (the music matters more than the take).
+    """
+    if takes_dir is None:
+        yield None
+        return
+    try:
+        rec = Recorder(session, takes_dir).start()
+    except RecordError as exc:
+        print(f"liveai: {exc}; playing without recording", file=sys.stderr)
+        yield None
+        return
+    print(f"liveai: recording to {rec.take_dir}", file=sys.stderr)
+    try:
+        yield rec
+    finally:
+        rec.stop()
+        print(f"liveai: take saved in {rec.take_dir}", file=sys.stderr)
+
+
+def repl_helpers(session: Any) -> dict[str, Any]:
+    """`record()` and `stop_record()` for the prompt: start and stop takes without a glitch."""
+    current: list[Recorder] = []
+
+    def record(takes_dir: str = "takes") -> Path:
+        """Start a take in a new folder under `takes_dir` (stops the one running); returns its folder."""
+        if current:
+            stop_record()
+        rec = Recorder(session, takes_dir).start()
+        current.append(rec)
+        return rec.take_dir  # type: ignore[return-value]
+
+    def stop_record() -> Path | None:
+        """Stop the running take; it is exported (MIDI, WAV, piano roll, JSON) into its folder."""
+        return current.pop().stop() if current else None
+
+    return {"record": record, "stop_record": stop_record}
