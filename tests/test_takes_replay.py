@@ -12,7 +12,7 @@ from liveai.core.events import Note
 from liveai.frontends.evaluate import evaluate
 from liveai.prelude import namespace
 from liveai.record.recorder import Recorder
-from liveai.record.replay import agents_changed, compare_notes, render_playback, rerender
+from liveai.record.replay import agents_changed, compare_notes, landed_differently, render_playback, rerender
 from liveai.record.take import load_take
 from liveai.runtime.session import Session
 from test_record_recorder import Walker
@@ -74,6 +74,9 @@ def test_rerender_reproduces_every_voice_and_agent_note(tmp_path):
         assert d.identical and d.same > 5, (name, d.only_original[:3], d.only_rerender[:3])
     assert [(i.beat, i.item) for i in result.take.inputs] == [(i.beat, i.item) for i in original.inputs]
     assert agents_changed(original, result.take.final_agents) == []
+    assert landed_differently(original, result.take) == []
+    assert original.definition_starts() == {"walker": [(0.0, "ShiftedWalker")], "bass": [(0.0, "degraded")],
+                                             "lead": [(8.0, "seq")]}
 
 
 def test_human_part_against_changed_agents_differs_and_says_why(tmp_path):
@@ -108,6 +111,7 @@ def test_realtime_take_rerenders_offline_to_the_same_notes(tmp_path):
     diffs = compare_notes(original, result.take, until_beat=last - 1.0)
     for name, d in diffs.items():
         assert d.identical and d.same > 5, (name, d.only_original[:3], d.only_rerender[:3])
+    assert landed_differently(original, result.take) == []
 
 
 def test_offline_playback_sends_the_recorded_notes(tmp_path):

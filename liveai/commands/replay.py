@@ -91,16 +91,17 @@ def _offline(take, out_dir: Path, players: list[str] | None) -> dict:
 
 def _rerender(take, out_dir: Path) -> dict:
     from liveai.record.export import export_take
-    from liveai.record.replay import agents_changed, compare_notes, rerender
+    from liveai.record.replay import agents_changed, compare_notes, landed_differently, rerender
 
     result = rerender(take, out_dir)
     new = result.take
     diffs = compare_notes(take, new, until_beat=take.tempo_map.beat(take.end_s))
     export_take(new)
     changed = agents_changed(take, new.final_agents)
+    landed = landed_differently(take, new)
     return {
         "take": take.name, "mode": "rerender", "dir": str(new.dir), "errors": result.errors,
-        "agents_changed": changed,
+        "agents_changed": changed, "voice_changes_landed_differently": landed,
         "voices": {name: {"same": d.same, "only_original": len(d.only_original), "only_rerender": len(d.only_rerender),
                           "identical": d.identical} for name, d in diffs.items()},
         "ok": not result.errors,

@@ -101,6 +101,7 @@ class Recorder:
         self.retry_s = RETRY_S
         self._last_tempo: Any = None
         self._last_agents: dict[str, Any] | None = None
+        self._last_voices: dict[str, Any] | None = None
         self._agents_at = 0.0
         self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "out": 0, "in": 0,
                        "evals": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
@@ -277,6 +278,7 @@ class Recorder:
     def _cycle_once(self, final: bool) -> None:
         records = self._drain()
         self._poll_tempo(records)
+        self._poll_voices(records)
         self._poll_agents(records, force=final)
         now_b, now_s = self._now()
         records.append({"k": "tick", "b": now_b, "s": now_s})
@@ -332,6 +334,23 @@ class Recorder:
         records.append({"k": "tempo", "s": self._clock_s(),
                         "segs": [[g.beat, g.seconds, g.bpm] for g in tempo_map.segments],
                         "meters": [list(m) for m in getattr(tempo_map, "_meters", ())]})
+
+    def _poll_voices(self, records: list[dict[str, Any]]) -> None:
+        """Each voice's definitions (grid beat it starts at, epoch, kind of source) when they change.
+
+        Read from the scheduler without a lock: the dict and each timeline
+        are replaced whole, never edited in place. This is where a change
+        actually landed (play() decides its quantum on the clock's side).
+        """
+        scheduler = getattr(self.session, "scheduler", None)
+        voices = dict(getattr(scheduler, "voices", None) or {})
+        from liveai.runtime.voice import describe_source
+
+        now = {name: [[d.start, d.epoch, describe_source(d.source)] for d in list(v.timeline)]
+               for name, v in voices.items()}
+        if now != self._last_voices:
+            self._last_voices = now
+            records.append({"k": "voices", "s": self._clock_s(), "voices": now})
 
     def _poll_agents(self, records: list[dict[str, Any]], force: bool = False) -> None:
         now = time.monotonic()

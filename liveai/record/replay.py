@@ -203,6 +203,21 @@ def compare_notes(original: Take, other: Take, players: list[str] | None = None,
     return out
 
 
+def landed_differently(original: Take, other: Take) -> list[str]:
+    """Voice changes that started at another beat in the re-render than in the take.
+
+    A change evaluated within a millisecond or two of a quantum boundary in
+    real time can land one quantum later than the beat it was evaluated on
+    suggests; this names such cases instead of leaving a silent mismatch.
+    """
+    a, b = original.definition_starts(), other.definition_starts()
+    msgs = []
+    for name in sorted(a.keys() | b.keys()):
+        if a.get(name, []) != b.get(name, []):
+            msgs.append(f"voice {name!r}: changes began at {a.get(name, [])} in the take, {b.get(name, [])} now")
+    return msgs
+
+
 def agents_changed(original: Take, now: dict[str, Any]) -> list[str]:
     """Agents whose seed or model version differ from the take's: their notes will differ, and why."""
     msgs = []

@@ -83,6 +83,7 @@ class Take:
     evals: list[Evaluation] = field(default_factory=list)
     tempo_maps: list[tuple[float, TempoMap]] = field(default_factory=list)   # (clock s when seen, map)
     agents: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (beat, name -> describe())
+    voice_changes: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (clock s, name -> definitions)
     audio: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     last_tick: dict[str, Any] | None = None
@@ -143,6 +144,14 @@ class Take:
     @property
     def final_agents(self) -> dict[str, Any]:
         return self.agents[-1][1] if self.agents else {}
+
+    def definition_starts(self) -> dict[str, list[tuple[float, str]]]:
+        """Per voice, every (grid beat, kind of source) a definition started at during the take."""
+        out: dict[str, set[tuple[float, str]]] = {}
+        for _, voices in self.voice_changes:
+            for name, defs in voices.items():
+                out.setdefault(name, set()).update((float(start), str(kind)) for start, _, kind in defs)
+        return {name: sorted(starts) for name, starts in out.items()}
 
     def voices(self) -> list[str]:
         return sorted({e.voice for e in self.sends})
@@ -242,6 +251,8 @@ def load_take(path: str | os.PathLike[str]) -> Take:
                 take.tempo_maps.append((float(r["s"]), _tempo_from(r)))
             elif k == "agents":
                 take.agents.append((float(r["b"]), dict(r["agents"])))
+            elif k == "voices":
+                take.voice_changes.append((float(r["s"]), dict(r["voices"])))
             elif k == "audio":
                 take.audio = r
             elif k == "tick":
