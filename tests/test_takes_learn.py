@@ -40,6 +40,8 @@ def test_phrases_are_the_humans_notes_cut_at_rests(tmp_path):
     assert len(phrases) == 4                                   # two phrases per take, drums left out
     assert [[n.note.pitch for n in p] for p in phrases[:2]] == [[60, 62, 64, 65], [67, 65, 64]]
     assert [n.beat for n in phrases[1]] == [9.0, 9.5, 10.0]
+    beat, note = phrases[0][0][:2]                               # (beat, Note) pairs: what fine-tuning takes
+    assert (beat, note) == (4.0, Note(60, 80 + 60 % 7, 0.5, 0))
     assert all(n.player == "human" for p in phrases for n in p)     # never the machine's bass
     assert human_phrases(tmp_path / "t1", gap_beats=10) == [phrases[0] + phrases[1]]
 

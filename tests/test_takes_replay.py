@@ -135,3 +135,26 @@ def test_replay_command_rerenders_and_reports(tmp_path):
     assert result["voices"]["lead"]["identical"] is True
     assert result["agents_changed"] == ["agent 'walker' is not set up in the re-render"]
     assert (Path(result["dir"]) / "take.mid").is_file()
+
+
+def test_realtime_playback_plays_the_take_on_time(tmp_path):
+    """`liveai replay TAKE` in real time: the same notes, at the take's beats, on the realtime clock."""
+    from liveai.ports.base import CapturePort
+    from liveai.record.replay import playback_session
+
+    original = load_take(record_offline(tmp_path))
+    port = CapturePort("cap")
+    session, last = playback_session(original, {"cap": port}, realtime=True, players=["bass", "human"])
+    session.scheduler.tempo_map = session.scheduler.tempo_map.with_tempo(480, 0.0)   # 4x faster: a short test
+    done = threading.Event()
+    session.taps.append(lambda ev, p: done.set() if ev.beat >= last - 1e-9 else None)
+    try:
+        session.start()
+        assert done.wait(10.0)
+    finally:
+        session.close()
+    origin = original.origin_beat
+    played = sorted((e.beat, e.voice, e.item.pitch) for e in port.sent if isinstance(e.item, Note))
+    recorded = sorted((n.beat - origin, n.player, n.note.pitch) for n in original.notes(["bass", "human"]))
+    assert played == recorded
+    assert max(e.sent_s - e.due_s for e in port.sent if isinstance(e.item, Note)) < 0.02

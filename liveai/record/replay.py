@@ -52,7 +52,7 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
                      players: list[str] | None = None) -> tuple[Any, float]:
     """A Session that plays the recorded notes (and controls) of `players` (default all).
 
-    Returns (session, last beat). Beats are shifted so the take's first bar is beat 0.
+    Returns (session, the last onset's beat). Beats are shifted so the take's first bar is beat 0.
     """
     from liveai.runtime.session import Session
 
@@ -74,7 +74,7 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
     for player, events in parts.items():
         events = [e for e in events if e[0] >= 0.0 or e[1] >= 0.0]
         session.play(voice_name(player), TakePart([(max(g, 0.0), b, it) for g, b, it in events]), quantum=0)
-        last = max([last] + [b + (it.duration if isinstance(it, Note) else 0.0) for _, b, it in events])
+        last = max([last] + [b for _, b, _ in events])
     return session, last
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -23,9 +23,11 @@ from liveai.record.journal import JOURNAL_NAME, JournalRead, read_journal
 HUMAN = "human"
 
 
-@dataclass(frozen=True, slots=True)
-class TimedNote:
-    """A note with when it sounded (beats) and who played it: what learning and export need."""
+class TimedNote(NamedTuple):
+    """A note with when it sounded (beats) and who played it: what learning and export need.
+
+    A tuple that starts (beat, note): the shape the agents' fine-tuning takes.
+    """
 
     beat: float
     note: Note
