@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from liveai.core.events import Note
+from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap, seq
 from liveai.record.journal import read_journal
 from liveai.record.recorder import RecordError, Recorder
@@ -159,3 +159,30 @@ def test_full_disk_reports_holds_and_loses_nothing(small_tmpfs):
     assert [(e.beat, e.item) for e in take.sends] == [(e.beat, e.item) for e in cap.sent]
     s.close()
     assert any("works again" in m and "nothing was lost" in m for m in rec.errors)
+
+
+def test_a_record_that_cannot_be_written_is_reported_and_the_take_goes_on(tmp_path):
+    class Loopy(Walker):
+        def describe(self) -> dict:
+            d = {"seed": self.seed}
+            d["self"] = d                           # json cannot write this
+            return d
+
+    s, cap = offline_session()
+    s.agents["loopy"] = Loopy()
+    s.play("bass", seq(36, 38), quantum=0)
+    with Recorder(s, tmp_path, export=False) as rec:
+        s.run_until(beat=4)
+        s.input(Param("cutoff", float("nan")), source="knob")   # NaN is written (and read back) as NaN
+        assert rec.wait_cycle()
+        rec._agents_at = 0.0                                     # poll the agents again now, twice
+        assert rec.wait_cycle()
+        rec._agents_at = 0.0
+        assert rec.wait_cycle()
+        s.run_until(beat=8)
+    take = load_take(rec.take_dir)
+    assert take.finished and len(take.sends) == len(cap.sent)
+    assert take.final_agents["loopy"]["error"].startswith("describe() failed or is not writable: ValueError")
+    assert not rec.errors
+    (knob,) = take.inputs
+    assert knob.item.name == "cutoff" and knob.item.value != knob.item.value

@@ -94,3 +94,24 @@ def test_recorded_audio_becomes_the_take_wav_exactly(tmp_path):
     assert sr == 8000 and data.shape == (768, 2)
     assert np.array_equal(data, np.concatenate(blocks))
     assert summary["audio"]["source"].startswith("the audio engine's output")
+
+
+def test_export_command_writes_every_take_of_a_folder(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    take_dir, _ = _record(tmp_path / "takes")
+    out = subprocess.run([sys.executable, "-m", "liveai", "export", str(tmp_path / "takes"), "--out",
+                          str(tmp_path / "out"), "--json"], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    (summary,) = json.loads(out.stdout)["takes"]
+    assert summary["take"] == "duet" and summary["players"]["lead"]["notes"] == 17   # beats 0, 0.5 ... 8
+    assert {p.name for p in (tmp_path / "out" / "duet").iterdir()} >= {"take.mid", "take.png", "take.json"}
+    assert not (take_dir / "take.mid").exists()          # --out leaves the take folder as it was
+    missing = subprocess.run([sys.executable, "-m", "liveai", "export", str(tmp_path / "nothing")],
+                             capture_output=True, text=True, timeout=120,
+                             env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert missing.returncode == 1 and "is not a folder of takes" in missing.stderr

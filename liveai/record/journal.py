@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 
 def encode_record(record: dict[str, Any]) -> bytes:
     """One journal line (bytes, newline included) for a record."""
-    text = json.dumps(record, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_jsonable)
+    text = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=jsonable)
     data = text.encode("ascii")
     return b"%08x %s\n" % (zlib.crc32(data), data)
 
@@ -33,7 +33,7 @@ def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(encode_record(r) for r in records)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Numpy scalars, tuples of odd things, paths: whatever describe() returns."""
     if hasattr(value, "item") and callable(value.item):
         try:

@@ -13,6 +13,7 @@ performer once, retries, and the music never waits for it.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import sys
@@ -28,7 +29,7 @@ import numpy as np
 from liveai.core.events import Scheduled
 from liveai.record.audioring import AudioRing
 from liveai.record.items import item_to_json
-from liveai.record.journal import FORMAT_VERSION, JOURNAL_NAME, AppendFile, encode_record
+from liveai.record.journal import FORMAT_VERSION, JOURNAL_NAME, AppendFile, jsonable, encode_record
 
 AUDIO_RAW_NAME = "audio.f32"
 MAX_PENDING_BYTES = 64 << 20          # journal bytes kept in memory while the disk refuses them
@@ -104,7 +105,7 @@ class Recorder:
         self._last_voices: dict[str, Any] | None = None
         self._agents_at = 0.0
         self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "out": 0, "in": 0,
-                       "evals": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
+                       "evals": 0, "unencodable_records": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
         self._last_flush: float | None = None
         self._cycles = 0
         self._cycled = threading.Condition()
@@ -251,8 +252,8 @@ class Recorder:
     # -- the writer thread ----------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.wait(self.flush_s):
-            self._cycle()
-        self._cycle(final=True)
+            self._guarded_cycle()
+        self._guarded_cycle(final=True)
         if not (self._pending or self._pending_audio):
             self._close_files()
 
@@ -267,6 +268,13 @@ class Recorder:
             target = self._cycles + 1
             return self._cycled.wait_for(lambda: self._cycles >= target or not self.running, timeout)
 
+    def _guarded_cycle(self, final: bool = False) -> None:
+        """A bug in one cycle is reported and the next cycle tries again: the writer never dies silently."""
+        try:
+            self._cycle(final)
+        except Exception as exc:
+            self._report("writer", f"the recorder's writer hit {type(exc).__name__}: {exc}; it goes on")
+
     def _cycle(self, final: bool = False) -> None:
         try:
             self._cycle_once(final)
@@ -277,9 +285,12 @@ class Recorder:
 
     def _cycle_once(self, final: bool) -> None:
         records = self._drain()
-        self._poll_tempo(records)
-        self._poll_voices(records)
-        self._poll_agents(records, force=final)
+        for poll in (self._poll_tempo, self._poll_voices, lambda r: self._poll_agents(r, force=final)):
+            try:
+                poll(records)
+            except Exception as exc:   # a poll's failure must not lose the events already drained
+                self._report("poll", f"the recorder could not read the session ({type(exc).__name__}: {exc}); "
+                                     f"events are still recorded")
         now_b, now_s = self._now()
         records.append({"k": "tick", "b": now_b, "s": now_s})
         if final:
@@ -359,17 +370,26 @@ class Recorder:
         self._agents_at = now
         described = {}
         for name, agent in dict(getattr(self.session, "agents", {}) or {}).items():
-            try:
-                described[name] = agent.describe()
+            try:   # as plain JSON values now, so comparing and writing them later cannot fail
+                described[name] = json.loads(json.dumps(agent.describe(), default=jsonable))
             except Exception as exc:  # an agent's bug must not stop the take
-                described[name] = {"error": f"describe() failed: {exc!r}"}
+                described[name] = {"error": f"describe() failed or is not writable: {exc!r}"}
         if described != self._last_agents:
             self._last_agents = described
             b, s = self._now()
             records.append({"k": "agents", "b": b, "s": s, "agents": described})
 
     def _queue_bytes(self, records: list[dict[str, Any]]) -> None:
-        data = b"".join(encode_record(r) for r in records)
+        lines = []
+        for r in records:
+            try:
+                lines.append(encode_record(r))
+            except (TypeError, ValueError, RecursionError) as exc:   # e.g. a describe() that refers to itself
+                self._stats["unencodable_records"] += 1
+                self._report(f"encode:{r.get('k')}", f"a {r.get('k')!r} record could not be written ({exc}); "
+                                                     f"skipped, the take goes on")
+                lines.append(encode_record({"k": "skipped", "kind": r.get("k"), "why": str(exc)}))
+        data = b"".join(lines)
         if len(self._pending) + len(data) > MAX_PENDING_BYTES:
             self._stats["dropped_records"] += len(records)
             return
