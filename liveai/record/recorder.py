@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -36,6 +37,7 @@ MAX_PENDING_BYTES = 64 << 20          # journal bytes kept in memory while the d
 MAX_PENDING_AUDIO_S = 120.0           # audio kept in memory while the disk refuses it
 RETRY_S = 1.0                         # how often a failing disk is tried again
 AGENTS_POLL_S = 0.5
+MAX_PER_CYCLE = 50_000                # queued items turned into records per cycle (bounds a cycle's time)
 
 
 class RecordError(RuntimeError):
@@ -121,6 +123,9 @@ class Recorder:
             self._journal = AppendFile(self.take_dir / JOURNAL_NAME, fsync=self.fsync)
             self._journal.append(encode_record(self._head()))
         except OSError as exc:
+            if self._journal is not None:
+                self._journal.close()
+            shutil.rmtree(self.take_dir, ignore_errors=True)   # no empty take left behind
             raise RecordError(f"cannot record into {self.take_dir}: {exc.strerror or exc}") from None
         self._stats["records"] += 1
         self._stop.clear()
@@ -284,15 +289,16 @@ class Recorder:
                 self._cycled.notify_all()
 
     def _cycle_once(self, final: bool) -> None:
-        records = self._drain()
+        now_b, now_s = self._now()      # before draining: every event sent before this time is in the queue
+        records, drained = self._drain(None if final else MAX_PER_CYCLE)
         for poll in (self._poll_tempo, self._poll_voices, lambda r: self._poll_agents(r, force=final)):
             try:
                 poll(records)
             except Exception as exc:   # a poll's failure must not lose the events already drained
                 self._report("poll", f"the recorder could not read the session ({type(exc).__name__}: {exc}); "
                                      f"events are still recorded")
-        now_b, now_s = self._now()
-        records.append({"k": "tick", "b": now_b, "s": now_s})
+        if drained:   # a tick promises: everything sent before it is in the journal
+            records.append({"k": "tick", "b": now_b, "s": now_s})
         if final:
             records.append({"k": "end", "b": now_b, "s": now_s, "stats": self.stats})
         self._queue_bytes(records)
@@ -300,24 +306,27 @@ class Recorder:
             block = self._ring.pop()
             if len(block):
                 self._queue_audio(block)
-        now = time.monotonic()
-        if now < self._retry_at and not final:
+        if time.monotonic() < self._retry_at and not final:
             return
         self._write()
+        now = time.monotonic()
         if self._failing_since is None:
             if self._last_flush is not None:
                 self._stats["max_flush_gap_s"] = max(self._stats["max_flush_gap_s"], now - self._last_flush)
             self._last_flush = now
             self._stats["flushes"] += 1
 
-    def _drain(self) -> list[dict[str, Any]]:
+    def _drain(self, limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+        """Queued items as records (at most `limit`); and whether the queue was emptied."""
         records: list[dict[str, Any]] = []
         leads = self._port_leads()
-        while True:
+        drained = False
+        while limit is None or len(records) < limit:
             try:
                 msg = self._q.get_nowait()
             except queue.Empty:
-                return records
+                drained = True
+                break
             kind = msg[0]
             if kind == "out":
                 _, beat, item, voice, grid, epoch, due_s, dur_s, sent_s, port = msg
@@ -336,6 +345,7 @@ class Recorder:
             elif kind == "audio":
                 _, sr, ch = msg
                 records.append({"k": "audio", "sr": sr, "ch": ch, "file": AUDIO_RAW_NAME, "dtype": "float32"})
+        return records, drained
 
     def _poll_tempo(self, records: list[dict[str, Any]]) -> None:
         tempo_map = self._tempo_map()
