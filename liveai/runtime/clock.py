@@ -90,7 +90,8 @@ class BaseClock:
                 return
             self._paused_beat = self.now_beat()
             self.state = PAUSED
-        self.scheduler.silence(self.now_s())
+        self.scheduler.request("silence")
+        self.flush_requests()
 
     def resume(self) -> None:
         """Go on from where pause() held, with no jump in phase."""
@@ -108,11 +109,15 @@ class BaseClock:
                 return
             self.state = STOPPED
             self._paused_beat = 0.0
-        self.scheduler.clear()
-        self.scheduler.silence(self.now_s())
+        self.scheduler.request("clear")
+        self.scheduler.request("silence")
+        self.flush_requests()
 
     def _started(self) -> None:
         pass
+
+    def flush_requests(self) -> None:
+        """Requests to the dispatcher are done (offline: at once; realtime: its thread does them)."""
 
 
 class OfflineClock(BaseClock):
@@ -159,6 +164,9 @@ class OfflineClock(BaseClock):
                 sched.dispatch_due(self._now)
         self._now = max(self._now, target)
         sched.run_commands()
+
+    def flush_requests(self) -> None:
+        self.scheduler.service(self._now)
 
     def advance(self, seconds: float) -> None:
         """Let `seconds` of virtual time pass (while paused, nothing plays)."""
@@ -245,12 +253,15 @@ class RealtimeClock(BaseClock):
     def _produce_loop(self) -> None:
         sched = self.scheduler
         while self._running.is_set():
-            if self.state == PLAYING:
-                sched.produce(self.now_beat())
-                wait = sched.tick_beats * 60.0 / self.bpm() / 2
-            else:
-                sched.run_commands()
-                wait = 0.05
+            wait = 0.05
+            try:
+                if self.state == PLAYING:
+                    sched.produce(self.now_beat())
+                    wait = sched.tick_beats * 60.0 / self.bpm() / 2
+                else:
+                    sched.run_commands()
+            except Exception as exc:  # never let the producer die: report and go on
+                sched.reporter.report(f"producer:{exc!r}", f"internal error while preparing events: {exc!r}")
             self._wake_producer.wait(min(wait, 0.1))
             self._wake_producer.clear()
 
@@ -262,10 +273,15 @@ class RealtimeClock(BaseClock):
         t0 = self._t0
         while self._running.is_set():
             if self.state != PLAYING:
+                sched.service(perf() - t0)
                 time.sleep(self.MAX_WAIT_S)
                 continue
             now = perf() - t0
-            nxt = sched.dispatch_due(now)
+            try:
+                nxt = sched.dispatch_due(now)
+            except Exception as exc:  # never let the clock die: report and go on
+                sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
+                nxt = now + self.MAX_WAIT_S
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
@@ -281,4 +297,5 @@ class RealtimeClock(BaseClock):
         for t in self._threads:
             t.join(2.0)
         self._threads = []
+        self.scheduler.service(self.now_s())   # what the dispatcher had not done yet
         sys.setswitchinterval(self._old_switch)
