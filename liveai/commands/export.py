@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", help="write here instead of into each take's folder (a subfolder per take)")
     parser.add_argument("--no-picture", action="store_true", help="skip the piano-roll PNG (faster)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (the summaries)")
+    parser.add_argument("--background", action="store_true",
+                        help="run at low priority (a recorder exports this way while the music plays)")
     args = parser.parse_args(argv)
+    if args.background:
+        _lower_priority()
     from liveai.record.export import export_take
     from liveai.record.take import find_takes
 
@@ -37,3 +42,15 @@ def main(argv: list[str]) -> int:
             where = Path(args.out) / t.name if args.out else t
             print(f"{t.name}: {', '.join(s['files'].values())}, take.json in {where}")
     return 0
+
+
+def _lower_priority() -> None:
+    """Normal scheduling (not the realtime class a performer's thread may have passed on), nice 10."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(10)
+    except OSError:
+        pass

@@ -102,6 +102,7 @@ def lateness_with_and_without(seconds: float, workdir: Path) -> dict[str, Any]:
         sent = [e for e in cap.sent if isinstance(e.item, Note)]
     finally:
         s.close()
+    exported = rec.wait_export(120)
     take = load_take(rec.take_dir)
     recorded = {(e.voice, e.beat) for e in take.sends}
     during = [e for e in sent if t_started <= e.sent_s <= t_stop]
@@ -112,7 +113,8 @@ def lateness_with_and_without(seconds: float, workdir: Path) -> dict[str, Any]:
         "around_start": _lateness_ms([e for e in sent if t_start - 0.25 <= e.sent_s <= t_started + 0.25]),
         "around_stop": _lateness_ms([e for e in sent if t_stop - 0.25 <= e.sent_s <= t_stopped + 0.25]),
         "start_call_ms": round((t_started - t_start) * 1000, 3),
-        "stop_call_ms_with_export": round((t_stopped - t_stop) * 1000, 3),
+        "stop_call_ms": round((t_stopped - t_stop) * 1000, 3),
+        "exported_in_background": exported,
         "events_sent_while_recording": len(during),
         "events_missing_from_take": len(missing),
         "writer": {k: rec.stats[k] for k in ("records", "bytes", "flushes", "max_flush_gap_s")},

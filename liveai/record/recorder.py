@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -112,6 +113,7 @@ class Recorder:
         self._cycles = 0
         self._cycled = threading.Condition()
         self.running = False
+        self.export_process: subprocess.Popen | None = None
 
     # -- the performer's side -------------------------------------------------
     def start(self) -> "Recorder":
@@ -180,14 +182,42 @@ class Recorder:
                          f"space and call .retry_write() on this recorder; what was written is intact")
             return self.take_dir
         if self.export:
-            from liveai.record.recover import finish_take
-
-            try:
-                finish_take(self.take_dir)
-            except OSError as exc:
-                self._report("export", f"take {self.take_dir} recorded, but its export failed: {exc}; "
-                             f"run `liveai recover {self.take_dir}` when the disk is fixed")
+            self._export_in_background()
         return self.take_dir
+
+    def _export_in_background(self) -> None:
+        """Export (MIDI, WAV, PNG, JSON) in a child process, at low priority.
+
+        In this process, matplotlib and mido would hold the GIL for tens of
+        milliseconds and make the clock late (measured: 29 ms); a child
+        process cannot. `wait_export()` waits for it.
+        """
+        import liveai
+
+        root = str(Path(liveai.__file__).resolve().parents[1])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        try:
+            self.export_process = subprocess.Popen(
+                [sys.executable, "-m", "liveai", "export", str(self.take_dir), "--background"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+        except OSError as exc:
+            self._report("export", f"take {self.take_dir} recorded, but its export could not start ({exc}); "
+                                   f"run `liveai recover {self.take_dir}`")
+
+    def wait_export(self, timeout: float | None = 60.0) -> bool:
+        """Wait for the background export; True when it wrote the take's files (else the error is reported)."""
+        proc = self.export_process
+        if proc is None:
+            return False
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        if proc.returncode != 0:
+            self._report("export", f"take {self.take_dir} recorded, but its export failed: {err.strip()[-500:]}; "
+                                   f"run `liveai recover {self.take_dir}`")
+            return False
+        return True
 
     def retry_write(self) -> bool:
         """After a failing disk at stop(): try writing what is held in memory again. True when all is on disk."""
@@ -196,16 +226,9 @@ class Recorder:
         self._write()
         if self._failing_since is None:
             self._close_files()
-        if self._failing_since is None and self.export:
-            from liveai.record.recover import finish_take
-
-            finish_take(self._require_dir())
+            if self.export:
+                self._export_in_background()
         return self._failing_since is None
-
-    def _require_dir(self) -> Path:
-        if self.take_dir is None:
-            raise RecordError("this recorder was never started")
-        return self.take_dir
 
     def __enter__(self) -> "Recorder":
         return self.start()
@@ -519,7 +542,9 @@ def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterato
         yield rec
     finally:
         rec.stop()
-        print(f"liveai: take saved in {rec.take_dir}", file=sys.stderr)
+        exported = rec.wait_export()
+        print(f"liveai: take saved in {rec.take_dir}" + ("" if exported else " (journal only: liveai recover it)"),
+              file=sys.stderr)
 
 
 def repl_helpers(session: Any) -> dict[str, Any]:
@@ -535,7 +560,7 @@ def repl_helpers(session: Any) -> dict[str, Any]:
         return rec.take_dir  # type: ignore[return-value]
 
     def stop_record() -> Path | None:
-        """Stop the running take; it is exported (MIDI, WAV, piano roll, JSON) into its folder."""
+        """Stop the running take; a background process exports it (MIDI, WAV, piano roll, JSON) into its folder."""
         return current.pop().stop() if current else None
 
     return {"record": record, "stop_record": stop_record}
