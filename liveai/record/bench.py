@@ -98,11 +98,12 @@ def lateness_with_and_without(seconds: float, workdir: Path) -> dict[str, Any]:
         t_stop = s.clock.now_s()
         rec.stop()
         t_stopped = s.clock.now_s()
-        done.wait(0.5)
+        exported = rec.wait_export(120)          # the music plays on while the take is exported
+        t_exported = s.clock.now_s()
+        done.wait(0.25)
         sent = [e for e in cap.sent if isinstance(e.item, Note)]
     finally:
         s.close()
-    exported = rec.wait_export(120)
     take = load_take(rec.take_dir)
     recorded = {(e.voice, e.beat) for e in take.sends}
     during = [e for e in sent if t_started <= e.sent_s <= t_stop]
@@ -112,6 +113,8 @@ def lateness_with_and_without(seconds: float, workdir: Path) -> dict[str, Any]:
         "with_recorder": _lateness_ms([e for e in sent if t_started + 0.5 <= e.sent_s < t_stop]),
         "around_start": _lateness_ms([e for e in sent if t_start - 0.25 <= e.sent_s <= t_started + 0.25]),
         "around_stop": _lateness_ms([e for e in sent if t_stop - 0.25 <= e.sent_s <= t_stopped + 0.25]),
+        "while_exporting": _lateness_ms([e for e in sent if t_stopped <= e.sent_s <= t_exported]),
+        "export_s": round(t_exported - t_stopped, 3),
         "start_call_ms": round((t_started - t_start) * 1000, 3),
         "stop_call_ms": round((t_stopped - t_stop) * 1000, 3),
         "exported_in_background": exported,
