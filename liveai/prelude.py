@@ -11,7 +11,7 @@ from typing import Any, Callable
 from liveai.core import patterns as _p
 from liveai.core.events import Control, Note, Param
 from liveai.core.pitch import chord, midi, scale
-from liveai.record.recorder import repl_helpers
+from liveai.record.frontends import repl_helpers
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {

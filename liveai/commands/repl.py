@@ -8,7 +8,7 @@ from pathlib import Path
 from liveai.frontends.options import add_session_options, build_session
 from liveai.frontends.repl import run_repl
 from liveai.prelude import namespace
-from liveai.record.recorder import recording
+from liveai.record.frontends import recording
 
 
 def main(argv: list[str]) -> int:

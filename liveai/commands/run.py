@@ -8,7 +8,7 @@ from pathlib import Path
 
 from liveai.frontends.options import add_session_options, build_session
 from liveai.frontends.script import load_script, run_script
-from liveai.record.recorder import recording
+from liveai.record.frontends import recording
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,18 @@ def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[
     tmp.write_text(json.dumps(summary, indent=2, default=repr))
     os.replace(tmp, out / SUMMARY_NAME)     # never a half-written summary
     return summary
+
+
+def export_in_background(take_dir: str | os.PathLike[str]) -> subprocess.Popen:
+    """Start `liveai export TAKE --background` (low priority) and return the process.
+
+    In a performer's process, matplotlib and mido would hold the GIL for
+    tens of milliseconds and make the clock late (measured: 29 ms); a child
+    process cannot. Its stderr is a pipe: `communicate()` gives the error.
+    """
+    import liveai
+
+    root = str(Path(liveai.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    return subprocess.Popen([sys.executable, "-m", "liveai", "export", str(take_dir), "--background"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)

@@ -23,8 +23,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -186,20 +185,11 @@ class Recorder:
         return self.take_dir
 
     def _export_in_background(self) -> None:
-        """Export (MIDI, WAV, PNG, JSON) in a child process, at low priority.
+        """Export in a child process (see export.export_in_background): never on the clock's GIL."""
+        from liveai.record.export import export_in_background
 
-        In this process, matplotlib and mido would hold the GIL for tens of
-        milliseconds and make the clock late (measured: 29 ms); a child
-        process cannot. `wait_export()` waits for it.
-        """
-        import liveai
-
-        root = str(Path(liveai.__file__).resolve().parents[1])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
         try:
-            self.export_process = subprocess.Popen(
-                [sys.executable, "-m", "liveai", "export", str(self.take_dir), "--background"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+            self.export_process = export_in_background(self._take())
         except OSError as exc:
             self._report("export", f"take {self.take_dir} recorded, but its export could not start ({exc}); "
                                    f"run `liveai recover {self.take_dir}`")
@@ -229,6 +219,11 @@ class Recorder:
             if self.export:
                 self._export_in_background()
         return self._failing_since is None
+
+    def _take(self) -> Path:
+        if self.take_dir is None:
+            raise RecordError("this recorder was never started")
+        return self.take_dir
 
     def __enter__(self) -> "Recorder":
         return self.start()
@@ -520,47 +515,3 @@ class Recorder:
                 pass
         print(f"liveai record: {message}", file=sys.stderr)
 
-
-@contextmanager
-def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterator[Recorder | None]:
-    """`--record DIR` for commands: record while the block runs; without a folder, do nothing.
-
-    A folder that cannot be written is reported on stderr and the
-    performance goes on unrecorded (the music matters more than the take).
-    """
-    if takes_dir is None:
-        yield None
-        return
-    try:
-        rec = Recorder(session, takes_dir).start()
-    except RecordError as exc:
-        print(f"liveai: {exc}; playing without recording", file=sys.stderr)
-        yield None
-        return
-    print(f"liveai: recording to {rec.take_dir}", file=sys.stderr)
-    try:
-        yield rec
-    finally:
-        rec.stop()
-        exported = rec.wait_export()
-        print(f"liveai: take saved in {rec.take_dir}" + ("" if exported else " (journal only: liveai recover it)"),
-              file=sys.stderr)
-
-
-def repl_helpers(session: Any) -> dict[str, Any]:
-    """`record()` and `stop_record()` for the prompt: start and stop takes without a glitch."""
-    current: list[Recorder] = []
-
-    def record(takes_dir: str = "takes") -> Path:
-        """Start a take in a new folder under `takes_dir` (stops the one running); returns its folder."""
-        if current:
-            stop_record()
-        rec = Recorder(session, takes_dir).start()
-        current.append(rec)
-        return rec.take_dir  # type: ignore[return-value]
-
-    def stop_record() -> Path | None:
-        """Stop the running take; a background process exports it (MIDI, WAV, piano roll, JSON) into its folder."""
-        return current.pop().stop() if current else None
-
-    return {"record": record, "stop_record": stop_record}

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from liveai.core.events import Note, NoteOff
+from liveai.core.events import NoteOff
 from liveai.core.patterns import Hap
 from liveai.ports.base import BACKENDS, CapturePort, OutputPort, open_output
 from liveai.record.take import Take, TimedNote, load_take
