@@ -12,7 +12,9 @@ from liveai.core.events import Note
 from liveai.frontends.evaluate import evaluate
 from liveai.prelude import namespace
 from liveai.record.recorder import Recorder
-from liveai.record.replay import agents_changed, compare_notes, landed_differently, render_playback, rerender
+from liveai.ports.base import CapturePort
+from liveai.record.replay import (agents_changed, compare_notes, landed_differently, outputs_like, render_playback,
+                                  rerender)
 from liveai.record.take import load_take
 from liveai.runtime.session import Session
 from test_record_recorder import Walker
@@ -158,3 +160,18 @@ def test_realtime_playback_plays_the_take_on_time(tmp_path):
     recorded = sorted((n.beat - origin, n.player, n.note.pitch) for n in original.notes(["bass", "human"]))
     assert played == recorded
     assert max(e.sent_s - e.due_s for e in port.sent if isinstance(e.item, Note)) < 0.02
+
+
+def test_outputs_like_reopens_the_takes_backends_and_says_what_it_could_not(tmp_path):
+    from liveai.ports.base import NullPort
+
+    s = Session(bpm=120, outputs={"null": NullPort(), "capture": CapturePort("capture", lead_s=0.01)})
+    with Recorder(s, tmp_path, export=False) as rec:
+        s.run_until(beat=1)
+    s.close()
+    take = load_take(rec.take_dir)
+    take.head["outputs"]["maxpatch"] = {"type": "MaxOscPort", "lead_s": 0.0, "wants_note_offs": True}
+    ports, problems = outputs_like(take)
+    assert type(ports["null"]).__name__ == "NullPort" and type(ports["capture"]).__name__ == "CapturePort"
+    assert isinstance(ports["maxpatch"], CapturePort) and ports["maxpatch"].wants_note_offs
+    assert problems == ["output 'maxpatch' (MaxOscPort): no such backend here; captured instead"]

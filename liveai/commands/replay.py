@@ -53,7 +53,9 @@ def _realtime(take, backends: list[str] | None, players: list[str] | None) -> di
     except Exception as exc:
         print(f"liveai replay: cannot open output: {exc}", file=sys.stderr)
         return None
-    outputs = outputs_like(take, overrides)
+    outputs, problems = outputs_like(take, overrides)
+    for problem in problems:
+        print(f"liveai replay: {problem}", file=sys.stderr)
     session, last = playback_session(take, outputs, realtime=True, players=players)
     done = threading.Event()
     session.taps.append(lambda ev, port: done.set() if ev.beat >= last - 1e-9 else None)

@@ -78,28 +78,33 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
     return session, last
 
 
-def outputs_like(take: Take, overrides: dict[str, OutputPort] | None = None) -> dict[str, OutputPort]:
-    """Ports like the ones the take was played through (by backend class), or `overrides`.
+def outputs_like(take: Take, overrides: dict[str, OutputPort] | None = None
+                 ) -> tuple[dict[str, OutputPort], list[str]]:
+    """Ports like the ones the take was played through, or `overrides`; and what could not be opened.
 
     Ports are found by their recorded name (`liveai run --output osc` names
     them by backend) or class; one that cannot be opened here (a patch
-    that is not running) is replaced by a capture port of the same name.
+    that is not running) is replaced by a capture port of the same name,
+    and the second list says why.
     """
     if overrides:
-        return dict(overrides)
+        return dict(overrides), []
     by_class = {target.rpartition(":")[2]: name for name, target in BACKENDS.items()}
     out: dict[str, OutputPort] = {}
+    problems: list[str] = []
     for name, info in (take.head.get("outputs") or {}).items():
         backend = name if name in BACKENDS else by_class.get(str(info.get("type")))
         port: OutputPort | None = None
-        if backend:
+        if backend is None:
+            problems.append(f"output {name!r} ({info.get('type')}): no such backend here; captured instead")
+        else:
             try:
                 port = open_output(backend)
-            except Exception:
-                port = None
+            except Exception as exc:
+                problems.append(f"output {name!r}: {backend} did not open ({exc}); captured instead")
         out[name] = port if port is not None else CapturePort(name, wants_note_offs=bool(info.get("wants_note_offs")),
                                                               lead_s=float(info.get("lead_s", 0.0)))
-    return out or {"capture": CapturePort()}
+    return (out or {"capture": CapturePort()}), problems
 
 
 def render_playback(take: Take) -> CapturePort:
