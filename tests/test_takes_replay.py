@@ -15,6 +15,7 @@ from liveai.record.recorder import Recorder
 from liveai.ports.base import CapturePort
 from liveai.record.replay import (agents_changed, compare_notes, landed_differently, outputs_like, render_playback,
                                   rerender)
+from liveai.core.patterns import seq
 from liveai.record.take import load_take
 from liveai.runtime.session import Session
 from test_record_recorder import Walker
@@ -141,7 +142,6 @@ def test_replay_command_rerenders_and_reports(tmp_path):
 
 def test_realtime_playback_plays_the_take_on_time(tmp_path):
     """`liveai replay TAKE` in real time: the same notes, at the take's beats, on the realtime clock."""
-    from liveai.ports.base import CapturePort
     from liveai.record.replay import playback_session
 
     original = load_take(record_offline(tmp_path))
@@ -175,3 +175,22 @@ def test_outputs_like_reopens_the_takes_backends_and_says_what_it_could_not(tmp_
     assert type(ports["null"]).__name__ == "NullPort" and type(ports["capture"]).__name__ == "CapturePort"
     assert isinstance(ports["maxpatch"], CapturePort) and ports["maxpatch"].wants_note_offs
     assert problems == ["output 'maxpatch' (MaxOscPort): no such backend here; captured instead"]
+
+
+def test_a_take_started_mid_performance_says_which_voices_it_cannot_rebuild(tmp_path):
+    s = Session(bpm=120, outputs={})
+    s.capture()
+    s.play("drone", seq(36), quantum=0)                     # playing before the take starts
+    s.start()
+    s.run_until(beat=4)
+    with Recorder(s, tmp_path, name="late", export=False) as rec:
+        s.note_eval("play('bells', seq(84, 86))")
+        evaluate("play('bells', seq(84, 86))", namespace(s))
+        s.run_until(beat=12)
+    s.close()
+    take = load_take(rec.take_dir)
+    result = rerender(take, tmp_path / "again")
+    assert result.warnings == ["voice 'drone' was playing before the take started: its code is not in the take, "
+                               "so the re-render cannot rebuild it"]
+    diffs = compare_notes(take, result.take)
+    assert diffs["bells"].identical and not diffs["drone"].identical

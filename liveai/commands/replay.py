@@ -103,6 +103,7 @@ def _rerender(take, out_dir: Path) -> dict:
     landed = landed_differently(take, new)
     return {
         "take": take.name, "mode": "rerender", "dir": str(new.dir), "errors": result.errors,
+        "warnings": result.warnings,
         "agents_changed": changed, "voice_changes_landed_differently": landed,
         "voices": {name: {"same": d.same, "only_original": len(d.only_original), "only_rerender": len(d.only_rerender),
                           "identical": d.identical} for name, d in diffs.items()},

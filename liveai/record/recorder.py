@@ -381,15 +381,18 @@ class Recorder:
         are replaced whole, never edited in place. This is where a change
         actually landed (play() decides its quantum on the clock's side).
         """
-        scheduler = getattr(self.session, "scheduler", None)
-        voices = dict(getattr(scheduler, "voices", None) or {})
-        from liveai.runtime.voice import describe_source
-
-        now = {name: [[d.start, d.epoch, describe_source(d.source)] for d in list(v.timeline)]
-               for name, v in voices.items()}
+        now = self._voice_definitions()
         if now != self._last_voices:
             self._last_voices = now
             records.append({"k": "voices", "s": self._clock_s(), "voices": now})
+
+    def _voice_definitions(self) -> dict[str, list[list[Any]]]:
+        from liveai.runtime.voice import describe_source
+
+        scheduler = getattr(self.session, "scheduler", None)
+        voices = dict(getattr(scheduler, "voices", None) or {})
+        return {name: [[d.start, d.epoch, describe_source(d.source)] for d in list(v.timeline)]
+                for name, v in voices.items()}
 
     def _poll_agents(self, records: list[dict[str, Any]], force: bool = False) -> None:
         now = time.monotonic()
@@ -502,6 +505,7 @@ class Recorder:
                                "wants_note_offs": bool(getattr(p, "wants_note_offs", False))}
                         for name, p in dict(outputs).items()},
             "flush_s": self.flush_s, "argv": list(sys.argv), "meta": self.meta,
+            "voices": self._voice_definitions(),   # playing already: their code is not in this take
         }
 
     def _report(self, key: str, message: str) -> None:

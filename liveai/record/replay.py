@@ -118,16 +118,28 @@ def render_playback(take: Take) -> CapturePort:
 
 # -- re-rendering: run the performer's code and the human's input again -----------------
 def default_namespace(session: Any) -> dict[str, Any]:
-    """What evaluated code sees: the REPL's namespace (liveai.prelude), bound to the re-render's session."""
+    """What evaluated code sees: the REPL's namespace (liveai.prelude), bound to the re-render's session.
+
+    record() and stop_record() do nothing here: a re-render must not start
+    takes of its own in the performer's folders.
+    """
     from liveai.prelude import namespace
 
-    return namespace(session)
+    ns = namespace(session)
+    ns.update(record=lambda *a, **k: None, stop_record=lambda *a, **k: None)
+    return ns
 
 
 @dataclass
 class Rerender:
     take: Take                      # the re-rendered take (recorded like the original)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)     # evaluations that failed, as the REPL showed them
+    warnings: list[str] = field(default_factory=list)   # what the re-render cannot rebuild
+
+
+def unrecorded_voices(take: Take) -> list[str]:
+    """Voices already playing when the take started: the code that made them is not in the take."""
+    return sorted(take.head.get("voices") or {})
 
 
 def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
@@ -177,7 +189,9 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
                 session.input(what.item, source=what.source)
         session.run_until(beat=end_beat + tail_beats)    # starts the clock if nothing did
     session.close()
-    return Rerender(load_take(recorder.take_dir), result_errors)  # type: ignore[arg-type]
+    warnings = [f"voice {v!r} was playing before the take started: its code is not in the take, so the "
+                f"re-render cannot rebuild it" for v in unrecorded_voices(original)]
+    return Rerender(load_take(recorder.take_dir), result_errors, warnings)  # type: ignore[arg-type]
 
 
 @dataclass
