@@ -89,6 +89,7 @@ def test_realtime_take_flushes_every_50ms_and_keeps_timing(tmp_path):
         assert rec.wait_cycle() and rec.wait_cycle()
         written = read_journal(rec.take_dir / "journal.jsonl")
         assert any(r["k"] == "out" for r in written.records)     # on disk while playing
+        played_at = s.input(Note(67, 100, 1.0), source="keys")   # a human, from another thread
         assert reached.wait(10.0)
         rec.stop()
         sent = list(cap.sent)
@@ -98,6 +99,8 @@ def test_realtime_take_flushes_every_50ms_and_keeps_timing(tmp_path):
     first = take.sends[0].beat
     assert [(e.beat, e.sent_s) for e in take.sends] == [(e.beat, e.sent_s) for e in sent if e.beat >= first][:len(take.sends)]
     assert len(take.sends) >= 16
+    assert [(i.beat, i.item, i.source) for i in take.inputs] == [(played_at, Note(67, 100, 1.0), "keys")]
+    assert abs(take.tempo_map.seconds(played_at) - take.inputs[0].seconds) < 0.01
     assert rec.stats["max_flush_gap_s"] < 0.1
     lat = take.lateness_ms()["cap"]
     assert lat["count"] == len(take.sends) and lat["p50"] >= 0.0
