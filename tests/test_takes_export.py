@@ -115,3 +115,16 @@ def test_export_command_writes_every_take_of_a_folder(tmp_path):
                              capture_output=True, text=True, timeout=120,
                              env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert missing.returncode == 1 and "is not a folder of takes" in missing.stderr
+
+
+def test_audio_cut_mid_frame_by_a_crash_keeps_every_whole_frame(tmp_path):
+    audio = AudioOut()
+    take_dir, blocks = _record(tmp_path, audio)
+    raw = take_dir / "audio.f32"
+    raw.write_bytes(raw.read_bytes()[:-6])               # a crash in the middle of the last frame
+    from liveai.record.recover import recover
+
+    (done,) = recover(take_dir, force=True)
+    data, _ = sf.read(take_dir / "take.wav", dtype="float32")
+    assert np.array_equal(data, np.concatenate(blocks)[:-1])
+    assert done.summary["audio"]["frames"] == 767
