@@ -41,13 +41,13 @@ def repl_helpers(session: Any) -> dict[str, Any]:
     """`record()` and `stop_record()` for the prompt: start and stop takes without a glitch."""
     current: list[Recorder] = []
 
-    def record(takes_dir: str = "takes") -> Path:
-        """Start a take in a new folder under `takes_dir` (stops the one running); returns its folder."""
+    def record(takes_dir: str = "takes") -> Recorder:
+        """Start a take in a new folder under `takes_dir` (stops the one running); returns its recorder."""
         if current:
             stop_record()
         rec = Recorder(session, takes_dir).start()
         current.append(rec)
-        return rec.take_dir  # type: ignore[return-value]
+        return rec
 
     def stop_record() -> Path | None:
         """Stop the running take; a background process exports it (MIDI, WAV, piano roll, JSON) into its folder."""

@@ -225,6 +225,10 @@ class Recorder:
             raise RecordError("this recorder was never started")
         return self.take_dir
 
+    def __repr__(self) -> str:
+        state = "recording" if self.running else ("stopped" if self.take_dir else "not started")
+        return f"<Recorder {self.take_dir or self.takes_dir} {state}>"
+
     def __enter__(self) -> "Recorder":
         return self.start()
 
