@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -162,7 +163,11 @@ class Take:
         return sorted({i.source for i in self.inputs})
 
     def unique_sends(self) -> list[Send]:
-        """Each musical event once (the first port that sent it)."""
+        """Each musical event once (the first port that sent it). Computed once per loaded take."""
+        return list(self._unique_sends)
+
+    @cached_property
+    def _unique_sends(self) -> list[Send]:
         seen: set[tuple] = set()
         out = []
         for e in self.sends:
@@ -174,10 +179,14 @@ class Take:
 
     def notes(self, players: list[str] | None = None) -> list[TimedNote]:
         """Every note played, machine voices and humans, in time order; `players` filters by name."""
-        out = [TimedNote(e.beat, e.item, e.voice, e.due_s) for e in self.unique_sends() if isinstance(e.item, Note)]
+        if players is None:
+            return list(self._all_notes)
+        return [n for n in self._all_notes if n.player in players]
+
+    @cached_property
+    def _all_notes(self) -> list[TimedNote]:
+        out = [TimedNote(e.beat, e.item, e.voice, e.due_s) for e in self._unique_sends if isinstance(e.item, Note)]
         out += [TimedNote(i.beat, i.item, i.source, i.seconds) for i in self.inputs if isinstance(i.item, Note)]
-        if players is not None:
-            out = [n for n in out if n.player in players]
         out.sort(key=lambda n: (n.beat, n.player, n.note.pitch))
         return out
 
