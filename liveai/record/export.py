@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from liveai.core.events import Note, Scheduled
+from liveai.core.events import Scheduled
 from liveai.record.take import Take, load_take
 
 WAV_NAME = "take.wav"
@@ -140,6 +140,17 @@ def summarize(take: Take) -> dict[str, Any]:
     }
 
 
+PARTIAL_WAV = "take.partial.wav"
+
+
+def _replace(write: Any, final: Path) -> str:
+    """Write to a partial file, then rename: a crash mid-export never leaves a half file under the real name."""
+    partial = final.with_name(final.stem + ".partial" + final.suffix)
+    write(partial)
+    os.replace(partial, final)
+    return final.name
+
+
 def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[str] | None = None,
                 *, picture: bool = True) -> dict[str, Any]:
     """Write take.mid, take.wav (if audio was recorded), take.png and take.json; return the summary."""
@@ -147,13 +158,14 @@ def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[
     out = Path(out_dir) if out_dir is not None else take.dir
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(take)
-    files = {"midi": write_take_midi(take, out / MIDI_NAME).name}
-    wav = write_take_wav(take, out / WAV_NAME) or write_rerendered_wav(take, out / WAV_NAME)
-    summary["audio"] = wav
+    files = {"midi": _replace(lambda p: write_take_midi(take, p), out / MIDI_NAME)}
+    wav = write_take_wav(take, out / PARTIAL_WAV) or write_rerendered_wav(take, out / PARTIAL_WAV)
     if wav:
-        files["wav"] = wav["file"]
-    if picture and any(isinstance(n.note, Note) for n in take.notes()):
-        files["pianoroll"] = write_take_pianoroll(take, out / PNG_NAME).name
+        os.replace(out / PARTIAL_WAV, out / WAV_NAME)
+        wav["file"] = files["wav"] = WAV_NAME
+    summary["audio"] = wav
+    if picture and take.notes():
+        files["pianoroll"] = _replace(lambda p: write_take_pianoroll(take, p), out / PNG_NAME)
     summary["files"] = files
     tmp = out / (SUMMARY_NAME + ".tmp")
     tmp.write_text(json.dumps(summary, indent=2, default=repr))

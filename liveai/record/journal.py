@@ -125,6 +125,8 @@ class AppendFile:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         self.size = 0
         self.fsync = fsync
+        if fsync:
+            _fsync_dir(self.path.parent)    # the new file's name survives a power cut too
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of `data` or raise OSError with the file as it was before."""
@@ -150,3 +152,16 @@ class AppendFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
