@@ -78,6 +78,10 @@ def test_rerender_reproduces_every_voice_and_agent_note(tmp_path):
     assert [(i.beat, i.item) for i in result.take.inputs] == [(i.beat, i.item) for i in original.inputs]
     assert agents_changed(original, result.take.final_agents) == []
     assert landed_differently(original, result.take) == []
+    from liveai.record.export import summarize
+
+    kinds = {name: p["kind"] for name, p in summarize(original)["players"].items()}
+    assert kinds == {"walker": "agent", "bass": "voice", "lead": "voice", "human": "human"}
     assert original.definition_starts() == {"walker": [(0.0, "ShiftedWalker")], "bass": [(0.0, "degraded")],
                                              "lead": [(8.0, "seq")]}
 

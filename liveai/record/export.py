@@ -112,11 +112,11 @@ def write_rerendered_wav(take: Take, path: str | os.PathLike[str], sr: int = 480
 def summarize(take: Take) -> dict[str, Any]:
     """The JSON summary: players and their note counts, lateness per port, evaluations, agents, what was lost."""
     notes = take.notes()
-    humans = set(take.sources())
+    humans, agents = set(take.sources()), {name for _, described in take.agents for name in described}
     players: dict[str, dict[str, Any]] = {}
     for n in notes:
-        p = players.setdefault(n.player, {"notes": 0, "first_beat": n.beat, "last_beat": n.beat,
-                                          "kind": "human" if n.player in humans else "voice"})
+        kind = "human" if n.player in humans else ("agent" if n.player in agents else "voice")
+        p = players.setdefault(n.player, {"notes": 0, "first_beat": n.beat, "last_beat": n.beat, "kind": kind})
         p["notes"] += 1
         p["last_beat"] = n.beat
     return {
