@@ -127,3 +127,17 @@ def test_recover_a_damaged_journal_keeps_what_is_valid_and_says_what_was_lost(tm
     take = load_take(tmp_path / "hurt")
     assert len(take.sends) == n_out - 1
     assert json.loads((tmp_path / "hurt" / "take.json").read_text())["journal"]["lost"].startswith("1 damaged")
+
+
+def test_quitting_without_stop_still_finishes_the_take(tmp_path):
+    """A performer who quits the REPL (or a script that ends) without stop_record(): the take is finished."""
+    code = ("from liveai.record.recorder import Recorder\nfrom liveai.runtime.session import Session\n"
+            "from liveai.core.patterns import seq\n"
+            "s = Session(outputs={}); s.capture(); s.play('a', seq(60, 62), quantum=0)\n"
+            f"rec = Recorder(s, {str(tmp_path)!r}, name='quit', export=False).start()\n"
+            "s.run_until(beat=8)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    take = load_take(tmp_path / "quit")
+    assert take.finished and len(take.sends) == 33

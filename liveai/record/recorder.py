@@ -13,6 +13,7 @@ performer once, retries, and the music never waits for it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -137,6 +138,7 @@ class Recorder:
         self._eval_hooks().append(self.note_eval)
         self._attach_audio()
         self.running = True
+        atexit.register(self.stop)   # a performer who quits without stopping still gets a finished take
         return self
 
     def _attach_audio(self) -> None:
@@ -170,6 +172,7 @@ class Recorder:
                 hooks.remove(fn)
             except ValueError:
                 pass
+        atexit.unregister(self.stop)
         self._stop.set()
         assert self._thread is not None
         self._thread.join()
