@@ -20,12 +20,13 @@ def _record_duet(takes_dir, name: str) -> None:
     s.play("bass", seq(36, 43), quantum=0)
     melody = [(4.0, 60), (4.5, 62), (5.0, 64), (5.5, 65),            # phrase 1
               (9.0, 67), (9.5, 65), (10.0, 64)]                       # phrase 2, after a 3-beat rest
-    drums = [(16.0 + b, p) for b, p in ((0, 36), (0.5, 42), (1.0, 38), (1.5, 42), (2.04, 36), (2.5, 42), (2.98, 38))]
+    drums = [(16.0 + b, p) for b, p in ((-0.03, 36), (0.5, 42), (1.0, 38), (1.5, 42), (2.04, 36), (2.5, 42),
+                                        (2.98, 38))]                # the first kick is early
     with Recorder(s, takes_dir, name=name, export=False):
         s.start()
         for beat, pitch in sorted(melody + drums):
             s.run_until(beat=beat)
-            ch = 9 if beat >= 16 else 0
+            ch = 9 if beat >= 15.5 else 0
             s.input(Note(pitch, 80 + pitch % 7, 0.5 if ch == 0 else 0.1, ch), source="human")
         s.run_until(beat=24)
     s.close()
@@ -53,9 +54,10 @@ def test_drum_performances_land_on_the_grid_with_their_offsets(tmp_path):
     perf = perfs[0]
     assert perf.bpm == 100 and perf.time_signature == (4, 4)
     assert [(round(h.beat, 6), CLASSES[h.cls]) for h in perf.hits] == [
-        (0.0, "kick"), (0.5, "hh_closed"), (1.0, "snare"), (1.5, "hh_closed"), (2.04, "kick"), (2.5, "hh_closed"),
+        (-0.03, "kick"), (0.5, "hh_closed"), (1.0, "snare"), (1.5, "hh_closed"), (2.04, "kick"), (2.5, "hh_closed"),
         (2.98, "snare")]
     grid = to_grid(perf)
     kick, snare = CLASSES.index("kick"), CLASSES.index("snare")
+    assert grid.hits[0, kick] == 1 and np.isclose(grid.offset[0, kick], -0.12, atol=1e-5)     # early downbeat
     assert grid.hits[8, kick] == 1 and np.isclose(grid.offset[8, kick], 0.16, atol=1e-5)     # 2.04 beats: late
     assert grid.hits[12, snare] == 1 and np.isclose(grid.offset[12, snare], -0.08, atol=1e-5)  # 2.98: early

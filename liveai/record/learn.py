@@ -67,7 +67,7 @@ def human_drum_performances(takes: Take | Iterable[Take] | str | os.PathLike[str
                             gap_bars: int = 2, min_hits: int = 4) -> list[Performance]:
     """The human's drumming as Performances starting on a bar line, cut at `gap_bars` empty bars.
 
-    Beats are counted from the bar line before the first hit, so
+    Beats are counted from the bar line of the first hit's 16th, so
     `drumgrid.to_grid` puts them on the same 16th grid the performer heard.
     The tempo is the take's at that bar (takes with tempo changes inside a
     performance keep beats, which is what the grid needs).
@@ -83,7 +83,7 @@ def human_drum_performances(takes: Take | Iterable[Take] | str | os.PathLike[str
             else:
                 groups.append([n])
         for group in groups:
-            first = group[0].beat
+            first = round(group[0].beat * 4) / 4     # its 16th: a downbeat played early is still the downbeat
             bar_start = tm.next_bar(first)
             if bar_start > first:
                 bar_start -= tm.beats_per_bar_at(first)
