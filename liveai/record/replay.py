@@ -67,13 +67,14 @@ def playback_session(take: Take, outputs: dict[str, OutputPort], *, realtime: bo
         if isinstance(i.item, NoteOff):
             continue
         if players is None or i.source in players:
-            parts.setdefault(i.source, []).append((i.beat - origin, i.beat - origin, i.item))
+            grid = round(i.beat * 4) / 4                    # a human's grid: the nearest 16th
+            parts.setdefault(i.source, []).append((grid - origin, i.beat - origin, i.item))
     session = Session(realtime=realtime, outputs=outputs)
     session.scheduler.tempo_map = take.tempo_map_from(origin)
     last = 0.0
     for player, events in parts.items():
-        events = [e for e in events if e[0] >= 0.0 or e[1] >= 0.0]
-        session.play(voice_name(player), TakePart([(max(g, 0.0), b, it) for g, b, it in events]), quantum=0)
+        events = [e for e in events if e[0] >= 0.0]        # the take's first bar on (an early note keeps its offset)
+        session.play(voice_name(player), TakePart(events), quantum=0)
         last = max([last] + [b for _, b, _ in events])
     return session, last
 

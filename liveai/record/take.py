@@ -126,9 +126,12 @@ class Take:
 
     @property
     def origin_beat(self) -> float:
-        """The bar line at or before the take's first note: exports and playback start there, at beat 0."""
+        """The bar line of the take's first note (to the 16th): exports and playback start there, at beat 0.
+
+        A note played just before that bar line keeps a slightly negative beat.
+        """
         notes = self.notes()
-        first = notes[0].beat if notes else self.start_beat
+        first = round((notes[0].beat if notes else self.start_beat) * 4) / 4   # an early downbeat is the downbeat
         tm = self.tempo_map
         bar = tm.next_bar(first)
         return bar if bar <= first else bar - tm.beats_per_bar_at(first)
