@@ -64,7 +64,10 @@ def test_sigkill_mid_take_then_recover(tmp_path):
     before = _digest(take_a)
     assert {"journal.jsonl", "take.mid", "take.json"} <= set(before)
     # Take B: killed mid-take.
-    child = _liveai(["run", str(script), "--record", str(takes), "--output", "null"], stdout=subprocess.PIPE)
+    err_path = tmp_path / "child.err"
+    with open(err_path, "w") as err:
+        child = _liveai(["run", str(script), "--record", str(takes), "--output", "null"], stdout=subprocess.PIPE,
+                        stderr=err)
     try:
         beat_b = None
         for line in child.stdout:          # let take B run for 3 beats (1.5 s) of music
@@ -72,6 +75,8 @@ def test_sigkill_mid_take_then_recover(tmp_path):
             beat_b = beat if beat_b is None else beat_b
             if beat >= beat_b + 3:
                 break
+        else:
+            raise AssertionError(f"the child stopped before 3 beats: {err_path.read_text()[-2000:]}")
         killed_mono = time.monotonic()
         child.send_signal(signal.SIGKILL)
         assert child.wait(10) == -signal.SIGKILL
