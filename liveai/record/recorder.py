@@ -66,6 +66,23 @@ def new_take_dir(takes_dir: str | os.PathLike[str], name: str | None = None) -> 
     raise RecordError(f"cannot record into {root}: 1000 takes named {base!r} already exist")
 
 
+def _writer_priority() -> str:
+    """SCHED_FIFO 1 for the writer thread, where allowed.
+
+    The writer holds the GIL for about a millisecond per cycle (turning
+    queued events into JSON). If the OS preempts it then, the clock thread
+    waits for the GIL: measured, p99 lateness went from 0.01 to 4 ms on a
+    loaded machine. At a realtime priority (below the clock's) it finishes
+    its short burst first. It sleeps 50 ms between bursts, so it cannot
+    starve anything.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return "SCHED_FIFO 1"
+    except (AttributeError, PermissionError, OSError):
+        return "normal (SCHED_FIFO not allowed)"
+
+
 class Recorder:
     """Journals a Session into a new take folder; start()/stop() or use as a context manager."""
 
@@ -112,6 +129,7 @@ class Recorder:
         self._last_flush: float | None = None
         self._cycles = 0
         self._cycled = threading.Condition()
+        self.priority = "not started"
         self.running = False
         self.export_process: subprocess.Popen | None = None
 
@@ -281,6 +299,7 @@ class Recorder:
 
     # -- the writer thread ----------------------------------------------------------
     def _run(self) -> None:
+        self.priority = _writer_priority() if getattr(self.session, "realtime", False) else "normal"
         while not self._stop.wait(self.flush_s):
             self._guarded_cycle()
         self._guarded_cycle(final=True)
