@@ -120,7 +120,8 @@ def lateness_with_and_without(seconds: float, workdir: Path) -> dict[str, Any]:
         "exported_in_background": exported,
         "events_sent_while_recording": len(during),
         "events_missing_from_take": len(missing),
-        "writer": {k: rec.stats[k] for k in ("records", "bytes", "flushes", "max_flush_gap_s")},
+        "writer": {k: rec.stats[k] for k in ("records", "bytes", "flushes", "max_flush_gap_s", "max_sync_gap_s")},
+        "writer_priority": rec.priority,
         "records_per_s": round(rec.stats["records"] / half, 1),
         "bytes_per_s": round(rec.stats["bytes"] / half, 1),
     }

@@ -113,20 +113,22 @@ def read_journal(path: str | os.PathLike[str]) -> JournalRead:
 class AppendFile:
     """Appends whole chunks (journal lines, audio frames) and never leaves half of one behind.
 
-    Used by the writer thread only. If a write fails (disk full, folder gone,
-    read-only), the file is cut back to its last complete line and the bytes
-    stay pending, so a later retry loses nothing and nothing already written
-    is damaged.
+    `append` is called by the writer thread only. If a write fails (disk
+    full, folder gone, read-only), the file is cut back to its last complete
+    chunk and the bytes stay with the caller, so a later retry loses nothing
+    and nothing already written is damaged. Written bytes survive the
+    process being killed (they are the kernel's); `sync` (fdatasync, from
+    another thread, so a slow disk never delays the next write) makes them
+    survive a power cut too.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         # O_EXCL: a take is never overwritten.
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         self.size = 0
-        self.fsync = fsync
-        if fsync:
-            _fsync_dir(self.path.parent)    # the new file's name survives a power cut too
+        self.synced = 0
+        _fsync_dir(self.path.parent)    # the new file's name survives a power cut too
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of `data` or raise OSError with the file as it was before."""
@@ -135,18 +137,23 @@ class AppendFile:
         try:
             while done < len(view):
                 done += os.write(self._fd, view[done:])
-            if self.fsync:
-                os.fdatasync(self._fd)
         except OSError:
             self._cut_back()
             raise
         self.size += len(view)
 
+    def sync(self) -> None:
+        """fdatasync what was appended since the last sync (raises OSError)."""
+        size = self.size
+        if size > self.synced and self._fd >= 0:
+            os.fdatasync(self._fd)
+            self.synced = size
+
     def _cut_back(self) -> None:
         try:
             os.ftruncate(self._fd, self.size)
         except OSError:
-            pass  # the lines before are intact; recover drops a cut tail anyway
+            pass  # the chunks before are intact; recover drops a cut tail anyway
 
     def close(self) -> None:
         if self._fd >= 0:

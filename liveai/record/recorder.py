@@ -111,6 +111,8 @@ class Recorder:
         self._q: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._syncer: threading.Thread | None = None
+        self._written = threading.Event()     # the writer's final cycle is done: the syncer does a last sync
         self._journal: AppendFile | None = None
         self._audio_file: AppendFile | None = None
         self._ring: AudioRing | None = None
@@ -124,7 +126,7 @@ class Recorder:
         self._last_agents: dict[str, Any] | None = None
         self._last_voices: dict[str, Any] | None = None
         self._agents_at = 0.0
-        self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "out": 0, "in": 0,
+        self._stats = {"records": 0, "bytes": 0, "flushes": 0, "max_flush_gap_s": 0.0, "max_sync_gap_s": 0.0, "out": 0, "in": 0,
                        "evals": 0, "unencodable_records": 0, "dropped_records": 0, "dropped_audio_frames": 0, "audio_frames": 0}
         self._last_flush: float | None = None
         self._cycles = 0
@@ -140,8 +142,9 @@ class Recorder:
             return self
         self.take_dir = new_take_dir(self.takes_dir, self.name)
         try:
-            self._journal = AppendFile(self.take_dir / JOURNAL_NAME, fsync=self.fsync)
+            self._journal = AppendFile(self.take_dir / JOURNAL_NAME)
             self._journal.append(encode_record(self._head()))
+            self._journal.sync()
         except OSError as exc:
             if self._journal is not None:
                 self._journal.close()
@@ -149,8 +152,12 @@ class Recorder:
             raise RecordError(f"cannot record into {self.take_dir}: {exc.strerror or exc}") from None
         self._stats["records"] += 1
         self._stop.clear()
+        self._written.clear()
         self._thread = threading.Thread(target=self._run, name="liveai-recorder", daemon=True)
         self._thread.start()
+        if self.fsync:
+            self._syncer = threading.Thread(target=self._sync_loop, name="liveai-recorder-sync", daemon=True)
+            self._syncer.start()
         self.session.taps.append(self._tap)
         self.session.input_listeners.append(self._on_input)
         self._eval_hooks().append(self.note_eval)
@@ -194,7 +201,11 @@ class Recorder:
         self._stop.set()
         assert self._thread is not None
         self._thread.join()
+        if self._syncer is not None:
+            self._syncer.join()
         self.running = False
+        if not (self._pending or self._pending_audio):
+            self._close_files()
         assert self.take_dir is not None
         if self._pending or self._pending_audio:
             self._report("incomplete", f"take {self.take_dir} is incomplete on disk: {len(self._pending)} journal bytes and "
@@ -236,6 +247,7 @@ class Recorder:
             return False
         self._write()
         if self._failing_since is None:
+            self._sync_files()
             self._close_files()
             if self.export:
                 self._export_in_background()
@@ -303,8 +315,29 @@ class Recorder:
         while not self._stop.wait(self.flush_s):
             self._guarded_cycle()
         self._guarded_cycle(final=True)
-        if not (self._pending or self._pending_audio):
-            self._close_files()
+        self._written.set()
+
+    def _sync_loop(self) -> None:
+        """fdatasync what the writer wrote, every flush_s, on its own thread: a slow disk (hundreds of ms
+        per fdatasync when it is busy) must not hold back the next write, which a process crash would lose."""
+        last = time.monotonic()
+        while True:
+            done = self._written.wait(self.flush_s)
+            self._sync_files()
+            now = time.monotonic()
+            self._stats["max_sync_gap_s"] = max(self._stats["max_sync_gap_s"], now - last)
+            last = now
+            if done:
+                return
+
+    def _sync_files(self) -> None:
+        for f in (self._journal, self._audio_file):
+            if f is not None:
+                try:
+                    f.sync()
+                except OSError as exc:
+                    self._report("sync", f"recording to {self.take_dir}: the disk refused to sync "
+                                         f"({exc.strerror or exc}); a power cut could lose recent seconds")
 
     def _close_files(self) -> None:
         for f in (self._journal, self._audio_file):
@@ -470,7 +503,7 @@ class Recorder:
                 self._pending = bytearray()
             if self._pending_audio:
                 if self._audio_file is None:
-                    self._audio_file = AppendFile(self.take_dir / AUDIO_RAW_NAME, fsync=self.fsync)
+                    self._audio_file = AppendFile(self.take_dir / AUDIO_RAW_NAME)
                 data = np.concatenate(self._pending_audio).astype("<f4", copy=False)
                 self._audio_file.append(data.tobytes())
                 self._stats["audio_frames"] += len(data)
