@@ -32,9 +32,11 @@ def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterato
         yield rec
     finally:
         rec.stop()
-        exported = rec.wait_export()
-        print(f"liveai: take saved in {rec.take_dir}" + ("" if exported else " (journal only: liveai recover it)"),
-              file=sys.stderr)
+        exported = rec.wait_export(120)
+        proc = rec.export_process
+        note = "" if exported else (" (still exporting in the background)" if proc is not None and proc.poll() is None
+                                    else " (journal only: `liveai recover` it)")
+        print(f"liveai: take saved in {rec.take_dir}{note}", file=sys.stderr)
 
 
 def repl_helpers(session: Any) -> dict[str, Any]:
