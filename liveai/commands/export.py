@@ -53,10 +53,12 @@ def _lower_priority() -> None:
     7 ms late, a plain CPU hog 10 ms.
     """
     try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
-    try:
         os.setpriority(os.PRIO_PROCESS, 0, 19)
     except (AttributeError, OSError):
         pass
+    for policy in ("SCHED_IDLE", "SCHED_OTHER"):   # SCHED_IDLE: only when nothing else wants the CPU (Linux)
+        try:
+            os.sched_setscheduler(0, getattr(os, policy), os.sched_param(0))
+            return
+        except (AttributeError, OSError):
+            continue
