@@ -170,6 +170,12 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
         actions += [(e.beat, 0, e) for e in original.evals]
     actions += [(i.beat, 1, i) for i in original.inputs]
     actions.sort(key=lambda a: (a[0], a[1]))
+    # A realtime clock sounds beat 0 a little after start(): code evaluated just after start() has a
+    # negative beat. Start the offline clock as far before beat 0, so it is evaluated at that beat too.
+    playing = [a[0] for a in actions if not (a[1] == 0 and a[2].clock == "stopped")]
+    first = min(playing, default=0.0)
+    if first < 0:
+        session.clock.START_LATENCY_S = -first * 60.0 / session.clock.tempo_map.bpm_at(0.0)
     result_errors: list[str] = []
     end_beat = max([original.tempo_map.beat(original.end_s)] + [a[0] for a in actions])
     recorder = Recorder(session, out_dir, name=f"{original.name}-rerender", export=False,
