@@ -2,13 +2,15 @@
 
 The clock thread only ever puts a tuple on a SimpleQueue (the tap); a writer
 thread turns what is queued into journal lines and appends them every
-`flush_s` (default 50 ms, so at most ~100 ms can be lost to a crash). If the
+`flush_s` (50 ms: a killed process loses at most what came after); a second
+thread fdatasyncs them (a power cut loses at most what came after). If the
 disk fails, the writer keeps what it could not write in memory, tells the
-performer once, retries, and the music never waits for it.
+performer once, retries, and the music never waits for it. After stop(), a
+low-priority child process exports the take.
 
     with Recorder(session, "takes") as rec:   # a new folder takes/take-<UTC time>
-        ...                                    # play; the REPL calls rec.note_eval(code)
-    rec.take_dir                               # journal.jsonl, take.wav, take.mid, take.png, take.json
+        ...                                    # play; the REPL and `liveai run` call session.note_eval(code)
+    rec.take_dir                               # journal.jsonl; then take.mid, .wav, .png, .json
 """
 
 from __future__ import annotations
