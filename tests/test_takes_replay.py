@@ -197,3 +197,17 @@ def test_a_take_started_mid_performance_says_which_voices_it_cannot_rebuild(tmp_
                                "so the re-render cannot rebuild it"]
     diffs = compare_notes(take, result.take)
     assert diffs["bells"].identical and not diffs["drone"].identical
+
+
+def test_replay_offline_command_writes_a_new_take_with_the_same_notes(tmp_path):
+    original = load_take(record_offline(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "liveai", "replay", str(original.dir), "--offline", str(tmp_path / "o"),
+                          "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    replayed = load_take(result["dir"])
+    origin = original.origin_beat
+    assert sorted((n.beat, n.player, n.note) for n in replayed.notes()) == \
+        sorted((n.beat - origin, n.player, n.note) for n in original.notes())
+    assert {"take.mid", "take.png", "take.json"} <= {p.name for p in Path(result["dir"]).iterdir()}
