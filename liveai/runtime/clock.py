@@ -207,10 +207,9 @@ class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
     START_LATENCY_S = 0.1   # beat 0 sounds this long after start(): the first window is ready by then
-    SPIN_S = 0.002       # wake this early and spin: absorbs the wait for the GIL
+    SPIN_S = 0.004       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
     SWITCH_INTERVAL_S = 0.0001   # others hand the GIL over quickly when the clock asks
-    HOLD_S = 0.005               # while the clock spins to a send, nobody forces it to let go
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -268,8 +267,6 @@ class RealtimeClock(BaseClock):
         sched = self.scheduler
         perf = time.perf_counter
         t0 = self._t0
-        setswitch = sys.setswitchinterval
-        short = self.SWITCH_INTERVAL_S
         while self._running.is_set():
             if self.state != PLAYING:
                 sched.service(perf() - t0)
@@ -281,14 +278,13 @@ class RealtimeClock(BaseClock):
             except Exception as exc:  # never let the clock die: report and go on
                 sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
                 nxt = now + self.MAX_WAIT_S
-            setswitch(short)                      # sent: let the other threads in again
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
                 time.sleep(sleep_for)
             if nxt <= target:
-                # We hold the GIL now, SPIN_S early: keep it until the send is done.
-                setswitch(self.HOLD_S)
+                # Spin the last stretch. Other threads (the audio callback
+                # above all) still get the GIL within the short switch interval.
                 while perf() - t0 < nxt:
                     pass
 
