@@ -15,27 +15,24 @@ def _mount(args: list[str]) -> bool:
     return subprocess.run(args, capture_output=True).returncode == 0
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path):
-    """A real 512 KiB tmpfs, to fill the disk for real (needs root; skipped elsewhere)."""
-    where = tmp_path / "small"
+def _tmpfs(where: Path, options: str, why: str):
+    """Mount a real tmpfs at `where` for one test (needs root: skipped elsewhere)."""
     where.mkdir()
-    if not _mount(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(where)]):
-        pytest.skip("cannot mount a tmpfs here (needs root): the full-disk test needs a real small disk")
+    if not _mount(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)]):
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {why}")
     try:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """A real 512 KiB tmpfs, to fill the disk for real."""
+    yield from _tmpfs(tmp_path / "small", "size=512k", "the full-disk test needs a real small disk")
 
 
 @pytest.fixture
 def readonly_dir(tmp_path: Path):
-    """A real read-only mount (root ignores chmod, so a remounted tmpfs is the honest test)."""
-    where = tmp_path / "ro"
-    where.mkdir()
-    if not _mount(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(where)]):
-        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    """A real read-only mount (root ignores chmod, so a read-only tmpfs is the honest test)."""
+    yield from _tmpfs(tmp_path / "ro", "size=1m,ro", "the read-only test needs a read-only mount")
