@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ap.add_argument("--from-takes", metavar="DIR", default=None,
-                    help="fine-tune the committed model to the MIDI takes in DIR (a new drummer's feel) instead")
+                    help="fine-tune the committed model to a drummer's takes in DIR (MIDI files, or liveai "
+                         "rehearsal takes: the human's drumming) and save that feel, instead of training")
     ap.add_argument("--seconds", type=float, default=10.0, help="fine-tuning time limit (--from-takes)")
     args = ap.parse_args(argv)
     if args.from_takes:
@@ -101,16 +102,26 @@ def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     folder = Path(args.from_takes)
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-    if not paths:
-        print(f"liveai train drums: no MIDI takes (*.mid) in {folder}", file=sys.stderr)
+    if not folder.is_dir():
+        print(f"liveai train drums: {folder} is not a folder of takes", file=sys.stderr)
         return 2
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
     takes, skipped = [], []
     for p in paths:
         try:
             takes.append(read_performance(p))
         except CorruptFile as exc:
             skipped.append(str(exc))
+    if not paths:   # liveai rehearsal recordings: the human's drumming in them
+        try:
+            from liveai.record.learn import human_drum_performances
+
+            takes = human_drum_performances(folder)
+        except Exception as exc:  # no takes there, or a take that cannot be read: say which
+            print(f"liveai train drums: no MIDI files in {folder} and no rehearsal takes could be read: {exc}",
+                  file=sys.stderr)
+            return 2
+        paths = [folder]
     base = load(DEFAULT_WEIGHTS)
     try:
         model, emb, report = finetune(takes, base, seconds=args.seconds, seed=args.seed)
