@@ -66,7 +66,7 @@ def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds
              embed_steps: int = 60, seed: int = 0) -> tuple[DrumsNet, torch.Tensor, dict]:
     """Learn a drummer's feel from takes: (model sharing base's core, its embedding (E,), report).
 
-    First a drummer embedding (at most `embed_steps` minibatch steps, half the
+    First a drummer embedding (at most `embed_steps` minibatch steps, 30% of the
     time budget), then the output layer on the core's features at each hit.
     Stops on steps or `seconds`, whichever comes first; deterministic when it
     stops on steps (the usual case: a few seconds on this CPU).
@@ -79,7 +79,7 @@ def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds
     torch.manual_seed(seed)
     for p in base.parameters():
         p.requires_grad_(False)
-    emb, e_steps = learn_embedding(data, base, embed_steps, seconds / 2, seed=seed)
+    emb, e_steps = learn_embedding(data, base, embed_steps, seconds * 0.3, seed=seed)
     with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
         h = base.hidden(torch.from_numpy(data.x), embedding=emb.expand(len(data), -1))   # (B, C, T)
     mask = torch.from_numpy(data.hits) > 0
