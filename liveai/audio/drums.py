@@ -46,12 +46,13 @@ def pitch_class(pitch: int) -> int:
 
 class DrumKit(Instrument):
     name = "drums"
+    N_COEF = 9
+    N_RATES = 1
     scalar_params = {"gain": (0.0, 4.0), "tune": (0.25, 4.0), "decay": (0.1, 4.0)}
 
     def __init__(self, sr: int = 48000, max_block: int = 4096, *, max_voices: int = 24, spare: int = 8) -> None:
         super().__init__(sr, max_block, max_voices=max_voices, spare=spare)
-        table = np.array([_KIT[c] for c in CLASSES], dtype=np.float64)
-        self.kit = table
+        self.kit = np.array([_KIT[c] for c in CLASSES], dtype=np.float64)
         self.tune = 1.0
         self.decay_scale = 1.0
         self.mid_noise = band_noise(800.0, 6000.0, sr, seed=11).astype(np.float32)
@@ -60,7 +61,6 @@ class DrumKit(Instrument):
         self.noise_len = self.mid_noise.size
         n = self.n_slots
         self.cls = np.full(n, -1, np.int64)
-        self.p = np.zeros((n, 9))                 # per-slot copy of the params used by _body
         self.noise_at = np.zeros(n, np.int64)
         self.hits = 0
 
@@ -74,46 +74,61 @@ class DrumKit(Instrument):
         c = pitch_class(pitch)
         choked = _CHOKES.get(c)
         if choked is not None:
-            ring = np.flatnonzero((self.cls == choked) & (self.end > frame))
+            ring = ((self.cls == choked) & (self.end > frame)).nonzero()[0]
             for j in ring:
                 new_end = min(int(self.end[j]), frame + self.steal_fade)
                 self.fade[j] = float(max(1, new_end - frame))
                 self.end[j] = new_end
         f0, f1, sweep, tdec, tone, mid, mdec, bright, bdec, length, pan = self.kit[c]
-        sr, d = self.sr, self.decay_scale
+        sr, d, k = self.sr, self.decay_scale, 2.0 * np.pi / self.sr
+        f0, f1 = f0 * self.tune, f1 * self.tune
         self.cls[i] = c
-        self.p[i] = (f0 * self.tune, f1 * self.tune, sweep * sr, tdec * d * sr, tone, mid, mdec * d * sr,
-                     bright, bdec * d * sr)
         v = velocity / 127.0
-        self.amp[i] = 0.5 * v ** 1.5
+        amp = 0.5 * v ** 1.5
+        self.amp[i] = amp
+        big = k * (f0 - f1) * sweep * sr
+        # columns: k f1, sweep phase, -1/sweep, -1/tone decay, tone amp, -1/mid decay, mid amp,
+        #          -1/bright decay, bright amp (decays in samples)
+        self.coef[i] = (k * f1, big, -1.0 / (sweep * sr), -1.0 / (tdec * d * sr), tone * amp,
+                        -1.0 / (mdec * d * sr), mid * amp, -1.0 / (bdec * d * sr), bright * amp)
+        self.rates[i] = (k * f1,)
         self.attack[i] = 8.0                      # 1/6 ms: a hard hit, not a click
         total = max(16, int(round(length * d * sr)))
         self.off[i] = frame + total               # "held" while ringing: the oldest is stolen past max_voices
         self.end[i] = frame + total
         self.fade[i] = float(min(total // 2, int(0.03 * sr)))
-        self.gl[i], self.gr[i] = pan_gains(pan)
+        self.pan[i] = pan_gains(pan)
         self.noise_at[i] = (self.hits * 7919) % self.noise_len
         self.hits += 1
 
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int) -> np.ndarray:
-        f32 = np.float32
-        p = self.p[idx]
-        f0, f1, sweep = p[:, 0], p[:, 1], p[:, 2]
-        k = 2.0 * np.pi / self.sr
-        # phase(age) = k f1 age + k (f0 - f1) sweep (1 - exp(-age / sweep)): the linear part
-        # is split at the block start (float64, wrapped), the bounded sweep part is float32.
-        a = np.maximum(age, f32(0.0))
-        lin = self._phase0(k * f1, idx)[:, None] + (k * f1).astype(f32)[:, None] * self._j[None, :n]
-        big = (k * (f0 - f1) * sweep).astype(f32)[:, None]
-        y = np.sin(lin + big * (f32(1.0) - np.exp(-a / sweep.astype(f32)[:, None])))
-        q = p.astype(f32)
-        y *= q[:, 4:5] * np.exp(-a / q[:, 3:4])
+    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
+              since: np.ndarray) -> np.ndarray:
+        # phase(age) = k f1 age + big (1 - exp(-age / sweep)): the linear part starts from the
+        # wrapped float64 phase at the block start; the bounded sweep part is float32.
+        a = np.maximum(age, np.float32(0.0))
+        ph = c[:, 0:1] * self._j[None, :n]
+        ph += ph0[:, 0:1]
+        bend = a * c[:, 2:3]
+        np.exp(bend, out=bend)
+        bend *= -c[:, 1:2]
+        bend += c[:, 1:2]
+        ph += bend
+        y = np.sin(ph)
+        env = a * c[:, 3:4]
+        np.exp(env, out=env)
+        env *= c[:, 4:5]
+        y *= env
         mask = self.noise_len - 1
-        start = ((self.frame0 - self.start[idx] + self.noise_at[idx]) & mask)[:, None]
-        kk = (start + self._jint[None, :n]) & mask
-        y += q[:, 5:6] * np.exp(-a / q[:, 6:7]) * self.mid_noise[kk]
-        y += q[:, 7:8] * np.exp(-a / q[:, 8:9]) * self.bright_noise[kk]
-        y *= self.amp[idx].astype(f32)[:, None]
+        kk = ((since + self.noise_at[idx]) & mask)[:, None] + self._jint[None, :n]
+        kk &= mask
+        for table, col in ((self.mid_noise, 5), (self.bright_noise, 7)):
+            if not c[:, col + 1].any():
+                continue
+            env = a * c[:, col:col + 1]
+            np.exp(env, out=env)
+            env *= c[:, col + 1:col + 2]
+            env *= table[kk]
+            y += env
         return y
 
 

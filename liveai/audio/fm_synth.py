@@ -20,6 +20,8 @@ from liveai.audio.instrument import Instrument
 
 class FMSynth(Instrument):
     name = "synth"
+    N_COEF = 8
+    N_RATES = 2
     scalar_params = {
         "gain": (0.0, 4.0),
         "index": (0.0, 20.0),          # modulation index at the attack
@@ -37,14 +39,6 @@ class FMSynth(Instrument):
         super().__init__(sr, max_block, max_voices=max_voices, spare=spare)
         self.settings = {"index": 2.0, "index_sustain": 0.6, "index_decay": 0.15, "ratio": 1.0,
                          "attack": 0.005, "decay": 0.3, "sustain": 0.6, "release": 0.12, "spread": 0.5}
-        n = self.n_slots
-        self.ratio = np.ones(n)
-        self.i0 = np.zeros(n)
-        self.i1 = np.zeros(n)
-        self.itau = np.ones(n)
-        self.dtau = np.ones(n)
-        self.sus = np.ones(n)
-        self.w = np.zeros(n)                      # radians per sample
 
     def _apply_param(self, name: str, value: Any, offset: int) -> None:
         self.settings[name] = float(value)
@@ -53,33 +47,42 @@ class FMSynth(Instrument):
         s, sr = self.settings, self.sr
         f = midi_to_hz(pitch)
         self.freq[i] = f
-        self.w[i] = 2.0 * np.pi * f / sr
+        w = 2.0 * np.pi * f / sr
         v = velocity / 127.0
-        self.amp[i] = 0.25 * v * v
-        self.ratio[i] = s["ratio"]
-        self.i0[i] = s["index"] * (0.5 + 0.5 * v)
-        self.i1[i] = s["index_sustain"]
-        self.itau[i] = s["index_decay"] * sr
-        self.dtau[i] = s["decay"] * sr
-        self.sus[i] = s["sustain"]
+        amp = 0.25 * v * v
+        self.amp[i] = amp
+        i0 = s["index"] * (0.5 + 0.5 * v)
+        i1 = s["index_sustain"]
+        sus = s["sustain"]
+        # columns: -1/index_tau, i0 - i1, i1, -1/decay_tau, (1 - sus) amp, sus amp, w, ratio w
+        self.coef[i] = (-1.0 / (s["index_decay"] * sr), i0 - i1, i1, -1.0 / (s["decay"] * sr),
+                        (1.0 - sus) * amp, sus * amp, w, w * s["ratio"])
+        self.rates[i] = (w, w * s["ratio"])
         self.attack[i] = max(1.0, s["attack"] * sr)
         release = max(1, int(round(s["release"] * sr)))
         self.off[i] = frame + dur_frames
         self.end[i] = frame + dur_frames + release
         self.fade[i] = float(release)
-        self.gl[i], self.gr[i] = pan_gains(s["spread"] * (pitch - 60) / 36.0)
+        self.pan[i] = pan_gains(s["spread"] * (pitch - 60) / 36.0)
 
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int) -> np.ndarray:
-        f32 = np.float32
-        w = self.w[idx]
-        mw = w * self.ratio[idx]
-        wj = w.astype(f32)[:, None] * self._j[None, :n]
-        carrier = self._phase0(w, idx)[:, None] + wj
-        mod = self._phase0(mw, idx)[:, None] + self.ratio[idx].astype(f32)[:, None] * wj
-        a = np.maximum(age, f32(0.0))
-        i1 = self.i1[idx].astype(f32)[:, None]
-        index = i1 + (self.i0[idx].astype(f32)[:, None] - i1) * np.exp(-a / self.itau[idx].astype(f32)[:, None])
-        y = np.sin(carrier + index * np.sin(mod))
-        sus = self.sus[idx].astype(f32)[:, None]
-        y *= self.amp[idx].astype(f32)[:, None] * (sus + (f32(1.0) - sus) * np.exp(-a / self.dtau[idx].astype(f32)[:, None]))
+    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
+              since: np.ndarray) -> np.ndarray:
+        j = self._j[None, :n]
+        a = np.maximum(age, np.float32(0.0))
+        index = a * c[:, 0:1]
+        np.exp(index, out=index)
+        index *= c[:, 1:2]
+        index += c[:, 2:3]
+        mod = c[:, 7:8] * j
+        mod += ph0[:, 1:2]
+        mod = np.sin(mod)
+        mod *= index
+        mod += ph0[:, 0:1]
+        mod += c[:, 6:7] * j
+        y = np.sin(mod)
+        env = a * c[:, 3:4]
+        np.exp(env, out=env)
+        env *= c[:, 4:5]
+        env += c[:, 5:6]
+        y *= env
         return y

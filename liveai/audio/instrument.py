@@ -6,8 +6,9 @@ block computes every sounding slot at once as a (voices x frames) matrix from
 each slot's age in samples, so a note starts on its exact frame whatever the
 block boundaries are.
 
-The shared envelope is  attack(age) * body(age) * fade(end - t):
-- attack: linear from 1/A at the onset frame to 1 after A samples;
+The shared envelope is  body(age) * clip(min(attack, fade), 0, 1):
+- attack: linear from 1/A at the onset frame to 1 after A samples (0 before
+  the onset frame: nothing sounds early);
 - fade: linear to exactly 0 at `end` over `fade` samples (a synth's release,
   a drum's tail, a stolen voice's short fade), so no voice ever ends on a jump.
 
@@ -33,6 +34,8 @@ class Instrument:
     name = "instrument"
     # name -> (low, high) for scalar params; subclasses add their own.
     scalar_params: dict[str, tuple[float, float]] = {"gain": (0.0, 4.0)}
+    N_COEF = 1      # per-voice float32 constants the body reads
+    N_RATES = 1     # per-voice phase increments (radians per sample)
 
     def __init__(self, sr: int = 48000, max_block: int = 4096, *, max_voices: int = 16, spare: int = 8,
                  steal_fade_s: float = 0.005) -> None:
@@ -48,8 +51,9 @@ class Instrument:
         self.attack = np.ones(n, np.float64)      # samples of the linear attack
         self.amp = np.zeros(n, np.float64)
         self.freq = np.zeros(n, np.float64)
-        self.gl = np.zeros(n, np.float64)         # pan gains
-        self.gr = np.zeros(n, np.float64)
+        self.pan = np.zeros((n, 2), np.float32)   # left, right gains
+        self.coef = np.zeros((n, self.N_COEF), np.float32)
+        self.rates = np.zeros((n, self.N_RATES), np.float64)
         self.steal_fade = max(1, int(round(steal_fade_s * self.sr)))
         self.frame0 = 0                           # start of the block being rendered
         self.gain = 1.0
@@ -116,38 +120,54 @@ class Instrument:
     def active(self) -> int:
         return int(np.count_nonzero(self.end > self.frame0))
 
-    def render(self, out: np.ndarray, n: int) -> None:
-        """Add this block (frames frame0 .. frame0+n) into out[:n, 0:2].
+    def render(self, buf: np.ndarray, n: int) -> None:
+        """Add this block (frames frame0 .. frame0+n) into buf[0:2, :n] (float32, left/right).
 
         Per-sample maths is float32 (numpy's SIMD sin/exp are ~30x faster
-        than float64); anything that grows with time (phases, ages in
-        frames) is reduced per voice in float64 at the block start first.
+        than float64); what grows with time (phases) is reduced per voice in
+        float64 at the block start first. Per-voice constants are gathered in
+        one go from `coef` (float32) and `rates` (float64, radians/sample), so
+        the numpy call count per block does not grow with the voice count.
+        The attack and the fade are computed only for the voices that are in
+        one of them during this block; the others are at 1.
         """
-        idx = np.flatnonzero(self.end > self.frame0)
+        idx = (self.end > self.frame0).nonzero()[0]
         if idx.size == 0:
             return
         j = self._j[:n]
-        a0 = np.minimum(self.frame0 - self.start[idx], 1 << 24).astype(np.float32)
-        age = a0[:, None] + j[None, :]                                   # (V, n) samples since onset
-        env = np.clip((age + 1.0) / self.attack[idx, None].astype(np.float32), 0.0, 1.0)
-        left = np.minimum(self.end[idx] - self.frame0, 1 << 24).astype(np.float32)
-        env *= np.clip((left[:, None] - j[None, :]) / self.fade[idx, None].astype(np.float32), 0.0, 1.0)
-        y = self._body(idx, age, n)
-        y *= env
-        out[:n, 0] += (self.gain * self.gl[idx]).astype(np.float32) @ y
-        out[:n, 1] += (self.gain * self.gr[idx]).astype(np.float32) @ y
+        since = self.frame0 - self.start[idx]                            # int64: samples since onset
+        left = self.end[idx] - self.frame0                               # int64: samples to silence
+        age = np.minimum(since, 1 << 24).astype(np.float32)[:, None] + j[None, :]
+        ph0 = ((self.rates[idx] * since[:, None]) % (2.0 * np.pi)).astype(np.float32)
+        y = self._body(idx, age, n, self.coef[idx], ph0, since)
+        edge = ((since + 1 < self.attack[idx]) | (left - n < self.fade[idx])).nonzero()[0]
+        if edge.size:
+            k = idx[edge]
+            att = age[edge] + np.float32(1.0)
+            att *= (1.0 / self.attack[k]).astype(np.float32)[:, None]
+            fad = np.minimum(left[edge], 1 << 24).astype(np.float32)[:, None] - j[None, :]
+            fad *= (1.0 / self.fade[k]).astype(np.float32)[:, None]
+            np.minimum(att, fad, out=att)
+            np.maximum(att, 0.0, out=att)
+            np.minimum(att, 1.0, out=att)
+            y[edge] *= att
+        mix = self.pan[idx].T @ y
+        if self.gain != 1.0:
+            mix *= np.float32(self.gain)
+        buf[:, :n] += mix
 
-    def _phase0(self, w: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Phase (radians, wrapped, float32) at the block start for per-sample increments w."""
-        return ((w * (self.frame0 - self.start[idx])) % (2.0 * np.pi)).astype(np.float32)
+    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
+              since: np.ndarray) -> np.ndarray:
+        """Per-voice signal (V, n) float32 times amplitude, before attack and fade.
 
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int) -> np.ndarray:
-        """Per-voice signal (V, n) float32 times amplitude, before attack and fade."""
+        `age`: (V, n) samples since onset (float32); `c`: (V, N_COEF) this
+        instrument's per-voice constants; `ph0`: (V, N_RATES) phases at the block start.
+        """
         raise NotImplementedError
 
     # -- slots ----------------------------------------------------------------------
     def _allocate(self, frame: int) -> int:
-        held = np.flatnonzero((self.off > frame) & (self.end > self.frame0))
+        held = ((self.off > frame) & (self.end > self.frame0)).nonzero()[0]
         if held.size >= self.max_voices:
             j = int(held[np.argmin(self.start[held])])
             new_end = min(int(self.end[j]), frame + self.steal_fade)
@@ -155,7 +175,7 @@ class Instrument:
             self.end[j] = new_end
             self.fade[j] = float(max(1, new_end - frame))
             self.stolen += 1
-        free = np.flatnonzero(self.end <= self.frame0)
+        free = (self.end <= self.frame0).nonzero()[0]
         if free.size:
             return int(free[0])
         self.hard_stolen += 1

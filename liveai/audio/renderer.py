@@ -51,6 +51,7 @@ class Renderer:
         self._index = {name: i for i, name in enumerate(self.instruments)}
         self.inbox: deque[tuple] = deque()
         self._heap: list[tuple] = []
+        self._buf = np.zeros((2, self.max_block), np.float32)   # left, right: contiguous rows to mix into
         self._seq = itertools.count()
         self.frame = 0
         self.offset_s = 0.0
@@ -112,8 +113,13 @@ class Renderer:
 
     def render(self, out: np.ndarray, n: int) -> None:
         """Fill out[:n] (float32, 2 channels) with the next n frames; never raises."""
+        if n > self.max_block:
+            for s in range(0, n, self.max_block):
+                self.render(out[s:], min(self.max_block, n - s))
+            return
         f0 = self.frame
-        out[:n] = 0.0
+        buf = self._buf
+        buf[:, :n] = 0.0
         try:
             self._dispatch(f0, n)
         except Exception as e:  # noqa: BLE001 - the callback must not raise
@@ -122,15 +128,16 @@ class Renderer:
             if name in self.failed:
                 continue
             try:
-                inst.render(out, n)
+                inst.render(buf, n)
             except Exception as e:  # noqa: BLE001
                 self._fail(name, e)
-        block = out[:n]
+        block = buf[:, :n]
         if self.master_gain != 1.0:
-            block *= self.master_gain
-        if np.abs(block).max(initial=0.0) > 1.0:
+            block *= np.float32(self.master_gain)
+        if max(block.max(initial=0.0), -block.min(initial=0.0)) > 1.0:
             self.clipped_blocks += 1
             np.clip(block, -1.0, 1.0, out=block)
+        out[:n] = block.T
         self.frame = f0 + n
 
     def _dispatch(self, f0: int, n: int) -> None:

@@ -98,6 +98,7 @@ class CapturePort(OutputPort):
 BACKENDS: dict[str, str] = {
     "null": "liveai.ports.base:NullPort",
     "capture": "liveai.ports.base:CapturePort",
+    "audio": "liveai.audio.port:AudioPort",       # liveai/audio: the realtime callback engine
 }
 
 
