@@ -28,6 +28,7 @@ Callback contract (kept by Renderer.render and this module):
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -44,7 +45,17 @@ DRIFT_WINDOW = 2048
 def _sounddevice() -> Any:
     import sounddevice  # PortAudio initialises here: start jackd first (PLATFORM.md)
 
+    if not sounddevice._initialized:      # released by release_portaudio()
+        sounddevice._initialize()
     return sounddevice
+
+
+def release_portaudio() -> None:
+    """Terminate PortAudio (all its streams closed), e.g. before stopping a JACK server:
+    killing jackd under a live PortAudio JACK client aborts the process."""
+    sd = sys.modules.get("sounddevice")
+    while sd is not None and sd._initialized:
+        sd._terminate()
 
 
 def rescan_portaudio() -> None:
@@ -91,6 +102,7 @@ class AudioEngine:
         self._k = 0                    # blocks counted in the stats rings since reset_stats()
         self.blocks = 0
         self.xruns = 0
+        self.xruns_startup = 0       # underflows while the stream settles (first anchor_blocks), kept apart
         self.status_flags = 0        # callbacks with any other PortAudio status flag
         self.callback_errors = 0
         self.odd_blocks = 0          # callbacks with frames != blocksize
@@ -157,10 +169,12 @@ class AudioEngine:
         c0 = time.thread_time()
         try:
             if status:
-                if status.output_underflow:
-                    self.xruns += 1
-                else:
+                if not status.output_underflow:
                     self.status_flags += 1
+                elif self.blocks < self.anchor_blocks:
+                    self.xruns_startup += 1
+                else:
+                    self.xruns += 1
             self._render(outdata, frames, t0)
         except BaseException:  # noqa: BLE001 - never raise into PortAudio
             self.callback_errors += 1
@@ -230,7 +244,7 @@ class AudioEngine:
         r = self.renderer
         return {
             "backend": self.backend, "running": self.running, "sr": self.sr, "blocksize": self.blocksize,
-            "blocks": self.blocks, "blocks_counted": self._k, "xruns": self.xruns, "status_flags": self.status_flags,
+            "blocks": self.blocks, "blocks_counted": self._k, "xruns": self.xruns, "xruns_startup": self.xruns_startup, "status_flags": self.status_flags,
             "callback_errors": self.callback_errors, "odd_blocks": self.odd_blocks,
             "load_p50": pct(wall, 50), "load_p99": pct(wall, 99), "load_max": round(float(wall.max()), 4) if n else 0.0,
             "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": round(float(cpu.max()), 4) if n else 0.0,

@@ -1,0 +1,223 @@
+"""Measurements of the engine through real JACK: onset error, callback load, xruns, offline speed.
+
+Used by `liveai bench audio` and by the tests (short versions). Each function
+returns a plain dict of figures, so the benchmark can print one JSON object.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liveai.audio.engine import AudioEngine, release_portaudio
+from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
+from liveai.audio.offline import render
+from liveai.audio.port import AudioPort
+from liveai.core.events import Note, Scheduled
+
+SUSTAINED = [("synth", p) for p in (36, 43, 48, 52, 55, 59, 62, 64, 67, 71, 74, 79)] + \
+            [("hnoise", p) for p in (48, 55, 60, 67)]     # 16 notes held through a run
+
+
+class PerfClock:
+    """A stand-in for the session clock: seconds of time.perf_counter() since creation."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def now_s(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def use_server(name: str | None) -> None:
+    """Point this process's PortAudio at JACK server `name` (None: the default server)."""
+    release_portaudio()
+    if name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+    else:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+
+
+def _new_out_ports(before: set[str], server: str | None) -> list[str]:
+    ports = sorted(p for p in list_ports(server) if p not in before and ":out_" in p)
+    if len(ports) < 2:
+        raise RuntimeError(f"could not find the engine's JACK output ports (new ports: {ports})")
+    return ports[:2]
+
+
+def _feed(port: AudioPort, events: list[Scheduled], clock: PerfClock, stop: threading.Event) -> None:
+    """Hand each event over `lead_s` before it is due, as the scheduler does."""
+    for ev in events:
+        wait = ev.due_s - port.lead_s - clock.now_s()
+        if wait > 0 and stop.wait(wait):
+            return
+        ev.sent_s = clock.now_s()
+        port.send(ev)
+
+
+def measure_onsets(server: str | None = None, *, hits: int = 24, spacing_s: float = 0.25, blocksize: int = 128,
+                   sr: int = 48000, pitch: int = 42) -> dict[str, Any]:
+    """Play `hits` drum hits at odd frame offsets, record them with jack_rec, find each onset.
+
+    Due times are exact sample multiples apart (spacing plus 37 samples per
+    hit, so onsets fall everywhere within blocks); the reference is the
+    offline render of the same events.
+    """
+    use_server(server)
+    step = int(round(spacing_s * sr)) + 37
+    before = set(list_ports(server))
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    wav = Path(tempfile.mkstemp(prefix="liveai-onsets-", suffix=".wav")[1])
+    try:
+        ports = _new_out_ports(before, server)
+        clock = PerfClock()
+        port = AudioPort(engine=engine, clock=clock, lead_s=0.05)
+        rec = JackRecorder(wav, ports, 0.6 + hits * step / sr + 0.6, server=server).start()
+        t_first = clock.now_s() + 0.3
+        events = [Scheduled(0.0, Note(pitch, 110, 0.1, channel=9), "probe", 0.0,
+                            due_s=t_first + i * step / sr, dur_s=0.05) for i in range(hits)]
+        stop = threading.Event()
+        _feed(port, events, clock, stop)
+        rec.wait()
+        stats = engine.stats()
+    finally:
+        engine.stop()
+        release_portaudio()
+    import soundfile
+
+    captured, file_sr = soundfile.read(str(wav), dtype="float64", always_2d=True)
+    wav.unlink()
+    margin = 2400
+    ref_events = [Scheduled(0.0, e.item, "probe", 0.0, due_s=(margin + i * step) / sr, dur_s=e.dur_s)
+                  for i, e in enumerate(events)]
+    reference = render(ref_events, sr=sr, tail_s=0.5)
+    from liveai.audio.onsets import onset_errors
+
+    found = onset_errors(captured, reference, [margin + i * step for i in range(hits)])
+    found.update({"blocksize": blocksize, "capture_sr": file_sr, "xruns": stats["xruns"], "late": stats["late"]})
+    return found
+
+
+def _load_scenario(port: AudioPort, clock: PerfClock, seconds: float) -> None:
+    """16 notes held for the whole run, sent through the port like any voice's notes."""
+    t = clock.now_s() + port.lead_s + 0.01
+    for k, (inst, pitch) in enumerate(SUSTAINED):
+        port.send(Scheduled(0.0, Note(pitch, 90, 1.0, instrument=inst), "load", 0.0, due_s=t + k * 1e-3,
+                            dur_s=seconds + 1.0, sent_s=clock.now_s()))
+
+
+class TorchLoad:
+    """A torch LSTM (2 x 256) stepping at batch 1 on a worker thread, flat out, as an agent would."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="torch-load", daemon=True)
+        self.ready = threading.Event()
+
+    def _run(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        lstm = torch.nn.LSTM(64, 256, num_layers=2, batch_first=True)
+        head = torch.nn.Linear(256, 64)
+        x = torch.zeros(1, 1, 64)
+        h = None
+        self.ready.set()
+        with torch.inference_mode():
+            while not self._stop.is_set():
+                y, h = lstm(x, h)
+                x = torch.softmax(head(y), dim=-1)
+                self.steps += 1
+
+    def start(self) -> "TorchLoad":
+        self._thread.start()
+        self.ready.wait(60)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
+               session: bool = True) -> dict[str, Any]:
+    """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
+    pattern, and optionally a torch model inferring); return its stats after a 1 s warm-up."""
+    use_server(server)
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    load = TorchLoad().start() if torch_load else None
+    sess = None
+    try:
+        if session:
+            from liveai.core.patterns import hits, stack
+            from liveai.runtime.session import Session
+
+            sess = Session(bpm=120, realtime=True)
+            port = AudioPort(engine=engine, clock=sess.clock)
+            sess.add_output("audio", port)
+            sess.play("drums", stack(hits("x...x...x...x...", 36), hits("....x.......x...", 38),
+                                     hits("xxxxxxxxxxxxxxxx", 42, vel=70)), quantum=0)
+            sess.start()
+            clock: Any = sess.clock
+        else:
+            clock = PerfClock()
+            port = AudioPort(engine=engine, clock=clock)
+        _load_scenario(port, clock, seconds + 1.0)  # type: ignore[arg-type]
+        pause = threading.Event()
+        pause.wait(1.0)                               # warm-up: notes start, stream settles
+        engine.reset_stats()
+        voices = []
+        t_end = time.perf_counter() + seconds
+        while not pause.wait(min(0.5, max(0.0, t_end - time.perf_counter()))):
+            voices.append(engine.renderer.voices())
+            if time.perf_counter() >= t_end:
+                break
+        stats = engine.stats()
+        if sess is not None:
+            stats["scheduler"] = sess.scheduler.stats.summary()
+    finally:
+        if sess is not None:
+            sess.close()
+        if load is not None:
+            load.stop()
+        engine.stop()
+        release_portaudio()
+    stats["voices_p50"] = float(np.median(voices)) if voices else 0.0
+    stats["voices_min"] = int(min(voices)) if voices else 0
+    stats["seconds"] = seconds
+    if load is not None:
+        stats["torch_steps_per_s"] = round(load.steps / (seconds + 1.0), 1)
+    return stats
+
+
+def offline_speed(seconds: float = 20.0, sr: int = 48000) -> dict[str, Any]:
+    """Render `seconds` of 16 held notes plus a 16th-note drum pattern offline; x real time."""
+    events = [Scheduled(0.0, Note(p, 90, 1.0, instrument=i), "load", 0.0, due_s=k * 1e-3, dur_s=seconds)
+              for k, (i, p) in enumerate(SUSTAINED)]
+    step = 0.125
+    for k in range(int(seconds / step)):
+        pitch = (36, 42, 38, 42)[k % 4]
+        events.append(Scheduled(0.0, Note(pitch, 100, 0.25, channel=9), "drums", 0.0, due_s=k * step, dur_s=0.1))
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    audio = render(events, sr=sr, tail_s=0.0)
+    wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+    dur = audio.shape[0] / sr
+    return {"audio_s": round(dur, 2), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "x_realtime_wall": round(dur / wall, 1), "x_realtime_cpu": round(dur / cpu, 1),
+            "voices": len(SUSTAINED), "drum_hits": int(seconds / step)}
+
+
+def private_server(frames: int, sr: int = 48000) -> JackServer:
+    """A fresh jackd just for a measurement, named after this process and the block size."""
+    return JackServer(f"liveai-bench-{os.getpid()}-{frames}", sr=sr, frames=frames)
+
+
+def default_server_up() -> bool:
+    return server_running(None)
