@@ -14,8 +14,13 @@ is the perf_counter time at which frame 0 was rendered. Then
     frame(t) = round((origin + t - anchor - output_latency) * sr)
 with `origin` the perf_counter reading of clock second 0 (see AudioPort), so
 an event sounds at its due time once the output latency has passed.
-Afterwards the engine keeps measuring the same quantity (`drift_us` in
-stats) but does not move the anchor: onsets stay exactly where they were put.
+Afterwards the engine keeps measuring the same quantity: its slow minimum
+is reported as `drift_us`; if even the least delayed of the last 8
+callbacks is more than half a period late, JACK has skipped our callback
+(an xrun) and the stream has fallen behind the clock by whole periods: the
+anchor moves on by that many periods (`resyncs`, `lost_frames`), so later
+onsets are again on time. Between xruns the anchor never moves, so onsets
+keep exact sample distances.
 
 Callback contract (kept by Renderer.render and this module):
 - no allocation beyond small numpy temporaries, no lock taken, no I/O, no
@@ -40,6 +45,7 @@ from liveai.audio.renderer import Renderer
 BACKENDS = ("jack", "default", "null")
 STATS_LEN = 1 << 14
 DRIFT_WINDOW = 2048
+RESYNC_WINDOW = 8
 
 
 def _sounddevice() -> Any:
@@ -100,6 +106,10 @@ class AudioEngine:
         self._win_min = float("inf")
         self._win_count = 0
         self._k = 0                    # blocks counted in the stats rings since reset_stats()
+        self._short_min = float("inf")
+        self._short_count = 0
+        self.resyncs = 0               # times the anchor moved on after JACK skipped our callback
+        self.lost_frames = 0
         self.blocks = 0
         self.xruns = 0
         self.xruns_startup = 0       # underflows while the stream settles (first anchor_blocks), kept apart
@@ -196,17 +206,34 @@ class AudioEngine:
         est = t0 - r.frame / self.sr
         if self.blocks < self.anchor_blocks:
             if est < self._anchor:
-                self._anchor = est
-                lat = self.output_latency if self.latency_compensation else 0.0
-                r.offset_s = self._anchor - self.origin + lat
+                self._set_anchor(est)
         else:
             d = est - self._anchor
             if d < self._win_min:
                 self._win_min = d
+            if d < self._short_min:
+                self._short_min = d
+            self._short_count += 1
+            if self._short_count >= RESYNC_WINDOW:
+                # Even the least delayed of the last few callbacks is late by whole periods:
+                # JACK skipped us (an xrun) and the stream's frames fell behind the clock.
+                period = self.blocksize / self.sr
+                if self._short_min > 0.5 * period:
+                    k = round(self._short_min / period)
+                    self._set_anchor(self._anchor + k * period)
+                    self.resyncs += 1
+                    self.lost_frames += k * self.blocksize
+                    self._win_min = float("inf")
+                self._short_min, self._short_count = float("inf"), 0
             self._win_count += 1
             if self._win_count >= DRIFT_WINDOW:
                 self._drift, self._win_min, self._win_count = self._win_min, float("inf"), 0
         r.render(outdata, frames)
+
+    def _set_anchor(self, anchor: float) -> None:
+        self._anchor = anchor
+        lat = self.output_latency if self.latency_compensation else 0.0
+        self.renderer.offset_s = anchor - self.origin + lat
 
     def _null_loop(self) -> None:
         """The null backend: render on a thread at the stream's pace, output discarded."""
@@ -228,8 +255,7 @@ class AudioEngine:
         """perf_counter() at clock second 0; takes effect before the next callback."""
         self.origin = float(origin_perf)
         if self._anchor != float("inf"):
-            lat = self.output_latency if self.latency_compensation else 0.0
-            self.renderer.offset_s = self._anchor - self.origin + lat
+            self._set_anchor(self._anchor)
 
     def frame_at(self, t_s: float) -> int:
         """The stream frame that clock second `t_s` maps to (after the anchor is known)."""
@@ -252,6 +278,7 @@ class AudioEngine:
             "started": r.started, "dropped": r.dropped, "clipped_blocks": r.clipped_blocks,
             "silenced": dict(r.failed), "errors": list(r.errors),
             "output_latency_ms": round(self.output_latency * 1000, 3),
+            "resyncs": self.resyncs, "lost_frames": self.lost_frames,
             "drift_us": round(self._drift * 1e6, 1) if self._drift != float("inf") else None,
         }
 
