@@ -118,6 +118,7 @@ class AudioEngine:
         self.odd_blocks = 0          # callbacks with frames != blocksize
         self._wall = np.zeros(STATS_LEN, np.float64)   # callback wall time / block duration
         self._cpu = np.zeros(STATS_LEN, np.float64)    # callback thread CPU time / block duration
+        self._entry = np.zeros(STATS_LEN, np.float64)  # how late the callback began vs its anchored time (s)
         self._stream: Any = None
         self._null_thread: threading.Thread | None = None
         self._null_stop = threading.Event()
@@ -204,6 +205,8 @@ class AudioEngine:
         if frames != self.blocksize:
             self.odd_blocks += 1
         est = t0 - r.frame / self.sr
+        if self._anchor != float("inf"):
+            self._entry[self._k & (STATS_LEN - 1)] = est - self._anchor
         if self.blocks < self.anchor_blocks:
             if est < self._anchor:
                 self._set_anchor(est)
@@ -265,7 +268,7 @@ class AudioEngine:
     def stats(self) -> dict[str, Any]:
         """xruns, load (callback wall time / block, p50 p99 max over recent blocks), voices..."""
         n = min(self._k, STATS_LEN)
-        wall, cpu = self._wall[:n], self._cpu[:n]
+        wall, cpu, entry = self._wall[:n], self._cpu[:n], self._entry[:n]
         pct = (lambda a, q: round(float(np.percentile(a, q)), 4) if n else 0.0)
         r = self.renderer
         return {
@@ -274,6 +277,8 @@ class AudioEngine:
             "callback_errors": self.callback_errors, "odd_blocks": self.odd_blocks,
             "load_p50": pct(wall, 50), "load_p99": pct(wall, 99), "load_max": round(float(wall.max()), 4) if n else 0.0,
             "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": round(float(cpu.max()), 4) if n else 0.0,
+            "entry_late_p99_ms": round(float(np.percentile(entry, 99)) * 1000, 3) if n else 0.0,
+            "entry_late_max_ms": round(float(entry.max()) * 1000, 3) if n else 0.0,
             "voices": r.voices(), "pending": r.pending(), "late": r.late, "max_late_frames": r.max_late_frames,
             "started": r.started, "dropped": r.dropped, "clipped_blocks": r.clipped_blocks,
             "silenced": dict(r.failed), "errors": list(r.errors),

@@ -112,47 +112,107 @@ def _load_scenario(port: AudioPort, clock: PerfClock, seconds: float) -> None:
                             dur_s=seconds + 1.0, sent_s=clock.now_s()))
 
 
+def _step_model() -> Any:
+    import torch
+
+    class StepModel(torch.nn.Module):
+        """One step of a 2 x 256 LSTM and an output head: the shape of an agent's model."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(64, 256, num_layers=2, batch_first=True)
+            self.head = torch.nn.Linear(256, 64)
+
+        def forward(self, x: torch.Tensor, h: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+            y, h2 = self.lstm(x, h)
+            return torch.softmax(self.head(y), dim=-1), h2
+
+    return StepModel()
+
+
 class TorchLoad:
     """A torch LSTM (2 x 256) stepping at batch 1 on a worker thread, flat out, as an agent would."""
 
-    def __init__(self) -> None:
-        self.steps = 0
+    def __init__(self, style: str = "thread", nice: int = 0) -> None:
+        if style not in ("thread", "process"):
+            raise ValueError(f"style is 'thread' or 'process', got {style!r}")
+        self.style, self.nice = style, nice
+        self._steps = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="torch-load", daemon=True)
         self.ready = threading.Event()
+        if style == "thread":
+            self._thread: Any = threading.Thread(target=self._run, name="torch-load", daemon=True)
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")     # no fork of a process holding a JACK client
+            self._shared = ctx.Value("l", 0)
+            self._pstop = ctx.Event()
+            self._pready = ctx.Event()
+            self._thread = ctx.Process(target=_torch_process, args=(self._shared, self._pstop, self._pready, nice),
+                                       daemon=True)
+
+    @property
+    def steps(self) -> int:
+        return self._steps if self.style == "thread" else int(self._shared.value)
 
     def _run(self) -> None:
         import torch
 
         torch.set_num_threads(1)
-        lstm = torch.nn.LSTM(64, 256, num_layers=2, batch_first=True)
-        head = torch.nn.Linear(256, 64)
+        if self.nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        model = _step_model()
         x = torch.zeros(1, 1, 64)
-        h = None
+        h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
         self.ready.set()
         with torch.inference_mode():
             while not self._stop.is_set():
-                y, h = lstm(x, h)
-                x = torch.softmax(head(y), dim=-1)
-                self.steps += 1
+                x, h = model(x, h)
+                self._steps += 1
 
     def start(self) -> "TorchLoad":
         self._thread.start()
-        self.ready.wait(60)
+        if self.style == "thread":
+            self.ready.wait(60)
+        else:
+            self._pready.wait(60)
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self.style == "process":
+            self._pstop.set()
         self._thread.join(10)
 
 
+def _torch_process(steps: Any, stop: Any, ready: Any, nice: int) -> None:
+    """The same model stepping in a child process (no GIL shared with the audio callback)."""
+    import torch
+
+    torch.set_num_threads(1)
+    if nice:
+        os.nice(nice)
+    model = _step_model()
+    x = torch.zeros(1, 1, 64)
+    h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
+    ready.set()
+    n = 0
+    with torch.inference_mode():
+        while not stop.is_set():
+            x, h = model(x, h)
+            n += 1
+            if n % 64 == 0:
+                steps.value = n
+
+
 def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
-               session: bool = True) -> dict[str, Any]:
+               session: bool = True, torch_style: str = "thread", torch_nice: int = 0) -> dict[str, Any]:
     """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
     pattern, and optionally a torch model inferring); return its stats after a 1 s warm-up."""
     use_server(server)
     engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
-    load = TorchLoad().start() if torch_load else None
+    load = TorchLoad(torch_style, torch_nice).start() if torch_load else None
     sess = None
     try:
         if session:
