@@ -123,6 +123,7 @@ class AudioEngine:
         self._null_thread: threading.Thread | None = None
         self._null_stop = threading.Event()
         self._first = threading.Event()
+        self._waiters: list[tuple[int, threading.Event]] = []
         self.running = False
         self.callback_thread: str = ""
         self.priority = ""
@@ -196,6 +197,8 @@ class AudioEngine:
         self._cpu[i] = (time.thread_time() - c0) / dur
         self.blocks += 1
         self._k += 1
+        if self._waiters and self.blocks >= self._waiters[0][0]:
+            self._waiters.pop(0)[1].set()
         if not self._first.is_set():
             self.callback_thread = threading.current_thread().name
             self._first.set()
@@ -254,6 +257,14 @@ class AudioEngine:
                 next_t = time.perf_counter()
 
     # -- producer side ------------------------------------------------------------------------------
+    def after_blocks(self, n: int) -> threading.Event:
+        """An Event set once `n` more blocks have been rendered (for tests and tools to wait on).
+
+        Call it from one thread at a time; the callback sets at most one Event per block."""
+        ev = threading.Event()
+        self._waiters = sorted([*self._waiters, (self.blocks + int(n), ev)], key=lambda w: w[0])
+        return ev
+
     def set_origin(self, origin_perf: float) -> None:
         """perf_counter() at clock second 0; takes effect before the next callback."""
         self.origin = float(origin_perf)

@@ -15,7 +15,7 @@ perf_counter() - sent_s seen, which converges to within microseconds).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from liveai.audio.engine import AudioEngine
 from liveai.core.events import Scheduled
@@ -27,8 +27,10 @@ class AudioPort(OutputPort):
     wants_note_offs = False
 
     def __init__(self, name: str = "audio", *, engine: AudioEngine | None = None, clock: Any = None,
-                 lead_s: float = 0.05, **engine_kw: Any) -> None:
+                 lead_s: float = 0.05, report: Callable[[str, str], None] | None = None, **engine_kw: Any) -> None:
         super().__init__(name)
+        self.report = report
+        self._errors_seen = 0
         if lead_s <= 0:
             raise ValueError(f"the audio port needs lead_s > 0 (events must arrive before they are due), got {lead_s}")
         self.lead_s = float(lead_s)
@@ -40,6 +42,11 @@ class AudioPort(OutputPort):
             self.bind_clock(clock)
         if not self.engine.running:
             self.engine.start()
+
+    @classmethod
+    def for_session(cls, session: Any, **kw: Any) -> "AudioPort":
+        """An audio port on the session's clock whose engine errors go to the session's reporter."""
+        return cls(clock=session.clock, report=session.reporter.report, **kw)
 
     def bind_clock(self, clock: Any) -> None:
         """Take clock second 0 from `clock.now_s()` (a perf_counter-based clock)."""
@@ -62,6 +69,11 @@ class AudioPort(OutputPort):
                 self._origin_est = est
                 self.engine.set_origin(est)
         r.push(events)
+        if r.error_count != self._errors_seen and self.report is not None:
+            fresh = list(r.errors)[-(r.error_count - self._errors_seen):]
+            self._errors_seen = r.error_count
+            for msg in fresh:
+                self.report(f"audio:{msg}", f"audio engine: {msg}")
 
     def _panic(self) -> None:
         self.engine.renderer.push_panic()

@@ -63,6 +63,7 @@ class Renderer:
         self.clipped_blocks = 0
         self.failed: dict[str, str] = {}   # instrument name -> its error (silenced)
         self.errors: deque[str] = deque(maxlen=32)
+        self.error_count = 0
 
     # -- producer side (clock thread): validate, then hand over ---------------------------
     def instrument_for(self, item: Note) -> str:
@@ -180,6 +181,7 @@ class Renderer:
     def _fail(self, name: str, e: BaseException) -> None:
         self.failed[name] = f"{type(e).__name__}: {e}"
         self.errors.append(f"{name} silenced: {type(e).__name__}: {e}")
+        self.error_count += 1
 
     # -- cheap state for toolbars ----------------------------------------------------------
     def voices(self) -> int:
