@@ -6,6 +6,9 @@ scheduler reports to the performer) and appends it to the renderer's deque,
 never blocking. The callback turns its `due_s` into a stream frame and starts
 it exactly there (engine.py explains the mapping).
 
+`driver` picks the engine's backend when the port makes its own engine:
+"jack" (default, or $LIVEAI_AUDIO), "default", "null", or a PortAudio device.
+
 Clock seconds: the port needs perf_counter() at clock second 0. Give it the
 session's clock (`AudioPort(clock=session.clock)` or `port.bind_clock(clock)`);
 otherwise it estimates it from the events' `sent_s` stamps (the earliest
@@ -14,6 +17,7 @@ perf_counter() - sent_s seen, which converges to within microseconds).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
@@ -27,7 +31,8 @@ class AudioPort(OutputPort):
     wants_note_offs = False
 
     def __init__(self, name: str = "audio", *, engine: AudioEngine | None = None, clock: Any = None,
-                 lead_s: float = 0.05, report: Callable[[str, str], None] | None = None, **engine_kw: Any) -> None:
+                 lead_s: float = 0.05, report: Callable[[str, str], None] | None = None, driver: str | None = None,
+                 **engine_kw: Any) -> None:
         super().__init__(name)
         self.report = report
         self._errors_seen = 0
@@ -35,7 +40,9 @@ class AudioPort(OutputPort):
             raise ValueError(f"the audio port needs lead_s > 0 (events must arrive before they are due), got {lead_s}")
         self.lead_s = float(lead_s)
         self._owns = engine is None
-        self.engine = engine if engine is not None else AudioEngine(**engine_kw)
+        if engine is None:
+            engine = AudioEngine(backend=driver or os.environ.get("LIVEAI_AUDIO", "jack"), **engine_kw)
+        self.engine = engine
         self._origin_known = False
         self._origin_est = float("inf")
         if clock is not None:
