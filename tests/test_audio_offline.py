@@ -197,7 +197,8 @@ def test_a_failing_instrument_is_silenced_and_reported_while_the_others_play():
     r = Renderer(SR, 256, inst)
     events = [ev(Note(60, 100, 1.0), 0.0, 1.0)] + [ev(Note(36, 100, 0.25, channel=9), 0.1 * k, 0.05)
                                                    for k in range(10)]
-    audio = render(events, tail_s=0.2, renderer=r, block=256)
+    with pytest.warns(UserWarning, match="synth silenced: FloatingPointError: boom"):
+        audio = render(events, tail_s=0.2, renderer=r, block=256)
     assert r.failed == {"synth": "FloatingPointError: boom"}
     assert r.errors[-1] == "synth silenced: FloatingPointError: boom"
     assert np.abs(audio[int(0.9 * SR):int(0.95 * SR)]).max() > 0.01    # the drums go on

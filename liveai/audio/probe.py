@@ -7,6 +7,8 @@ returns a plain dict of figures, so the benchmark can print one JSON object.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -131,7 +133,8 @@ def _step_model() -> Any:
 
 
 class TorchLoad:
-    """A torch LSTM (2 x 256) stepping at batch 1 on a worker thread, flat out, as an agent would."""
+    """A torch LSTM (2 x 256) stepping at batch 1 flat out, as an agent would: on a worker thread of
+    this process (sharing the GIL with the audio callback) or in a child process (sharing nothing)."""
 
     def __init__(self, style: str = "thread", nice: int = 0) -> None:
         if style not in ("thread", "process"):
@@ -140,21 +143,13 @@ class TorchLoad:
         self._steps = 0
         self._stop = threading.Event()
         self.ready = threading.Event()
-        if style == "thread":
-            self._thread: Any = threading.Thread(target=self._run, name="torch-load", daemon=True)
-        else:
-            import multiprocessing as mp
-
-            ctx = mp.get_context("spawn")     # no fork of a process holding a JACK client
-            self._shared = ctx.Value("l", 0)
-            self._pstop = ctx.Event()
-            self._pready = ctx.Event()
-            self._thread = ctx.Process(target=_torch_process, args=(self._shared, self._pstop, self._pready, nice),
-                                       daemon=True)
+        self._proc: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._run if style == "thread" else self._watch_child,
+                                        name="torch-load", daemon=True)
 
     @property
     def steps(self) -> int:
-        return self._steps if self.style == "thread" else int(self._shared.value)
+        return self._steps
 
     def _run(self) -> None:
         import torch
@@ -171,39 +166,48 @@ class TorchLoad:
                 x, h = model(x, h)
                 self._steps += 1
 
+    def _watch_child(self) -> None:
+        """Start `python -c 'torch_child()'` and read the step counts it prints."""
+        code = "from liveai.audio.probe import torch_child; torch_child()"
+        self._proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("ready"):
+                self.ready.set()
+            elif line.strip().isdigit():
+                self._steps = int(line)
+
     def start(self) -> "TorchLoad":
         self._thread.start()
-        if self.style == "thread":
-            self.ready.wait(60)
-        else:
-            self._pready.wait(60)
+        if not self.ready.wait(120):
+            raise RuntimeError("the torch load did not start")
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self.style == "process":
-            self._pstop.set()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
         self._thread.join(10)
 
 
-def _torch_process(steps: Any, stop: Any, ready: Any, nice: int) -> None:
-    """The same model stepping in a child process (no GIL shared with the audio callback)."""
+def torch_child() -> None:
+    """The child side of TorchLoad('process'): step the model, print the count now and then."""
     import torch
 
     torch.set_num_threads(1)
-    if nice:
-        os.nice(nice)
     model = _step_model()
     x = torch.zeros(1, 1, 64)
     h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
-    ready.set()
+    print("ready", flush=True)
     n = 0
     with torch.inference_mode():
-        while not stop.is_set():
+        while True:
             x, h = model(x, h)
             n += 1
             if n % 64 == 0:
-                steps.value = n
+                print(n, flush=True)
 
 
 def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,

@@ -8,7 +8,8 @@ itself, one per block size, so it never disturbs a server already running:
 3. onset error through JACK: hits at odd frame offsets captured by jack_rec
    (a second JACK client) and located by matched filtering, in samples;
 4. xruns over `--seconds` at 128 frames with a torch LSTM inferring flat out
-   on a worker thread of the same process, plus the same load as in 2.
+   on a worker thread of the same process (or, with --torch-in process, in
+   a child process), plus the same load as in 2.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--onset-hits", type=int, default=48, help="hits captured for the onset error (default 48)")
     p.add_argument("--offline-seconds", type=float, default=20.0, help="audio rendered for the offline speed")
     p.add_argument("--no-torch", action="store_true", help="xrun run without the torch model")
+    p.add_argument("--torch-in", choices=("thread", "process"), default="thread",
+                   help="where the model infers during the xrun run: a thread of this process (default; the "
+                        "issue's case) or a child process (no GIL shared with the callback)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns")
     return p.parse_args(argv)
 
@@ -66,14 +70,17 @@ def main(argv: list[str]) -> int:
     if "xruns" not in skip:
         t0 = time.perf_counter()
         with probe.private_server(128) as srv:
-            r = probe.run_engine(128, args.seconds, torch_load=not args.no_torch, server=srv.name)
+            r = probe.run_engine(128, args.seconds, torch_load=not args.no_torch, server=srv.name,
+                                 torch_style=args.torch_in)
             r["jackd_xruns"] = srv.xruns()
         out["xrun_run"] = _pick(r, ("seconds", "xruns", "xruns_startup", "jackd_xruns", "resyncs", "lost_frames",
                                     "load_p50", "load_p99", "load_max", "cpu_p50", "cpu_p99", "cpu_max",
-                                    "voices_p50", "torch_steps_per_s", "late", "scheduler"))
+                                    "entry_late_p99_ms", "entry_late_max_ms", "voices_p50", "torch_steps_per_s",
+                                    "late", "scheduler"))
         out["xrun_run"]["torch"] = not args.no_torch
+        out["xrun_run"]["torch_in"] = args.torch_in
         out["xrun_run"]["wall_s"] = round(time.perf_counter() - t0, 1)
-        say(f"xrun run ({args.seconds:g} s, 128 frames, torch={'on' if not args.no_torch else 'off'}): "
+        say(f"xrun run ({args.seconds:g} s, 128 frames, torch={'off' if args.no_torch else args.torch_in}): "
             f"{r['xruns']} xruns, callback p99 {r['load_p99']:.3f}")
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["targets"] = _targets(out)
