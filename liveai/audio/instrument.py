@@ -61,6 +61,9 @@ class Instrument:
         self.hard_stolen = 0                      # slots reused while still sounding (no spare)
         self._ar = np.arange(self.max_block, dtype=np.float64)
         self._j = np.arange(self.max_block, dtype=np.float32)
+        self._gen = 0                             # bumped whenever a slot changes: the render cache is stale
+        self._cgen = -1
+        self._c_next_end = 0
 
     # -- clock thread -------------------------------------------------------------
     def check_param(self, name: str, value: Any) -> Any:
@@ -102,6 +105,7 @@ class Instrument:
 
     def note_on(self, frame: int, pitch: int, velocity: int, dur_frames: int) -> None:
         """Start a note at absolute `frame` (inside the current block)."""
+        self._gen += 1
         i = self._allocate(frame)
         self.start[i] = frame
         self._start_note(i, frame, pitch, velocity, max(1, dur_frames))
@@ -111,6 +115,7 @@ class Instrument:
 
     def reset(self, frame: int) -> None:
         """Panic: everything still sounding fades out over the steal fade from `frame`."""
+        self._gen += 1
         live = self.end > frame
         ends = np.minimum(self.end, frame + self.steal_fade)
         self.fade[live] = np.maximum(1.0, (ends - frame)[live])
@@ -131,30 +136,53 @@ class Instrument:
         The attack and the fade are computed only for the voices that are in
         one of them during this block; the others are at 1.
         """
-        idx = (self.end > self.frame0).nonzero()[0]
+        f0 = self.frame0
+        if self._cgen != self._gen or f0 >= self._c_next_end:
+            self._gather()
+        idx = self._c_idx
         if idx.size == 0:
             return
         j = self._j[:n]
-        since = self.frame0 - self.start[idx]                            # int64: samples since onset
-        left = self.end[idx] - self.frame0                               # int64: samples to silence
+        since = f0 - self._c_start                                       # int64: samples since onset
         age = np.minimum(since, 1 << 24).astype(np.float32)[:, None] + j[None, :]
-        ph0 = ((self.rates[idx] * since[:, None]) % (2.0 * np.pi)).astype(np.float32)
-        y = self._body(idx, age, n, self.coef[idx], ph0, since)
-        edge = ((since + 1 < self.attack[idx]) | (left - n < self.fade[idx])).nonzero()[0]
-        if edge.size:
-            k = idx[edge]
+        ph0 = ((self._c_rates * since[:, None]) % (2.0 * np.pi)).astype(np.float32)
+        y = self._body(idx, age, n, self._c_coef, ph0, since)
+        if f0 < self._c_attack_until or f0 + n > self._c_fade_from:
+            left = self._c_end - f0                                      # int64: samples to silence
+            edge = ((since + 1 < self._c_attack) | (left - n < self._c_fade)).nonzero()[0]
             att = age[edge] + np.float32(1.0)
-            att *= (1.0 / self.attack[k]).astype(np.float32)[:, None]
+            att *= self._c_inv_attack[edge, None]
             fad = np.minimum(left[edge], 1 << 24).astype(np.float32)[:, None] - j[None, :]
-            fad *= (1.0 / self.fade[k]).astype(np.float32)[:, None]
+            fad *= self._c_inv_fade[edge, None]
             np.minimum(att, fad, out=att)
             np.maximum(att, 0.0, out=att)
             np.minimum(att, 1.0, out=att)
             y[edge] *= att
-        mix = self.pan[idx].T @ y
+        mix = self._c_panT @ y
         if self.gain != 1.0:
             mix *= np.float32(self.gain)
         buf[:, :n] += mix
+
+    def _gather(self) -> None:
+        """Cache the sounding voices' constants; redone only when a note starts, ends or is cut."""
+        idx = (self.end > self.frame0).nonzero()[0]
+        self._c_idx = idx
+        self._cgen = self._gen
+        self._c_start = self.start[idx]
+        self._c_end = self.end[idx]
+        self._c_coef = self.coef[idx]
+        self._c_rates = self.rates[idx]
+        self._c_panT = np.ascontiguousarray(self.pan[idx].T)
+        self._c_attack = self.attack[idx]
+        self._c_fade = self.fade[idx]
+        self._c_inv_attack = (1.0 / self._c_attack).astype(np.float32)
+        self._c_inv_fade = (1.0 / self._c_fade).astype(np.float32)
+        if idx.size:
+            self._c_next_end = int(self._c_end.min())
+            self._c_attack_until = float((self._c_start + self._c_attack).max())
+            self._c_fade_from = float((self._c_end - self._c_fade).min())
+        else:
+            self._c_next_end = 1 << 62
 
     def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
               since: np.ndarray) -> np.ndarray:
