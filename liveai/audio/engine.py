@@ -298,6 +298,15 @@ class AudioEngine:
             "drift_us": round(self._drift * 1e6, 1) if self._drift != float("inf") else None,
         }
 
+    def summary(self) -> str:
+        """One short line for a toolbar: 'audio jack 128@48000 xruns 0 load 12%/31% voices 16'."""
+        n = min(self._k, STATS_LEN)
+        p50 = float(np.median(self._wall[:n])) if n else 0.0
+        p99 = float(np.percentile(self._wall[:n], 99)) if n else 0.0
+        extra = f" silenced {','.join(self.renderer.failed)}" if self.renderer.failed else ""
+        return (f"audio {self.backend} {self.blocksize}@{self.sr} xruns {self.xruns} "
+                f"load {p50:.0%}/{p99:.0%} voices {self.renderer.voices()}{extra}")
+
     def reset_stats(self) -> None:
         """Start counting xruns and load afresh (e.g. after a warm-up)."""
         self.xruns = self.status_flags = self.callback_errors = self.odd_blocks = 0
