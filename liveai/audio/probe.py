@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from liveai.audio.engine import AudioEngine, release_portaudio
+from liveai.audio.engine import AudioEngine, realtime_worker, release_portaudio
 from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
@@ -136,10 +136,11 @@ class TorchLoad:
     """A torch LSTM (2 x 256) stepping at batch 1 flat out, as an agent would: on a worker thread of
     this process (sharing the GIL with the audio callback) or in a child process (sharing nothing)."""
 
-    def __init__(self, style: str = "thread", nice: int = 0) -> None:
+    def __init__(self, style: str = "thread", fifo: int = 0) -> None:
         if style not in ("thread", "process"):
             raise ValueError(f"style is 'thread' or 'process', got {style!r}")
-        self.style, self.nice = style, nice
+        self.style, self.fifo = style, fifo
+        self.priority = "normal"
         self._steps = 0
         self._stop = threading.Event()
         self.ready = threading.Event()
@@ -155,8 +156,8 @@ class TorchLoad:
         import torch
 
         torch.set_num_threads(1)
-        if self.nice:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        if self.fifo:
+            self.priority = realtime_worker(self.fifo)
         model = _step_model()
         x = torch.zeros(1, 1, 64)
         h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
@@ -211,12 +212,12 @@ def torch_child() -> None:
 
 
 def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
-               session: bool = True, torch_style: str = "thread", torch_nice: int = 0) -> dict[str, Any]:
+               session: bool = True, torch_style: str = "thread", torch_fifo: int = 0) -> dict[str, Any]:
     """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
     pattern, and optionally a torch model inferring); return its stats after a 1 s warm-up."""
     use_server(server)
     engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
-    load = TorchLoad(torch_style, torch_nice).start() if torch_load else None
+    load = TorchLoad(torch_style, torch_fifo).start() if torch_load else None
     sess = None
     try:
         if session:
@@ -258,6 +259,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
     stats["seconds"] = seconds
     if load is not None:
         stats["torch_steps_per_s"] = round(load.steps / (seconds + 1.0), 1)
+        stats["torch_priority"] = load.priority
     return stats
 
 

@@ -33,6 +33,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--torch-in", choices=("thread", "process"), default="thread",
                    help="where the model infers during the xrun run: a thread of this process (default; the "
                         "issue's case) or a child process (no GIL shared with the callback)")
+    p.add_argument("--torch-fifo", type=int, default=0, metavar="PRIO",
+                   help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see engine.realtime_worker")
     p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns")
     return p.parse_args(argv)
 
@@ -71,12 +73,12 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         with probe.private_server(128) as srv:
             r = probe.run_engine(128, args.seconds, torch_load=not args.no_torch, server=srv.name,
-                                 torch_style=args.torch_in)
+                                 torch_style=args.torch_in, torch_fifo=args.torch_fifo)
             r["jackd_xruns"] = srv.xruns()
         out["xrun_run"] = _pick(r, ("seconds", "xruns", "xruns_startup", "jackd_xruns", "resyncs", "lost_frames",
                                     "load_p50", "load_p99", "load_max", "cpu_p50", "cpu_p99", "cpu_max",
                                     "entry_late_p99_ms", "entry_late_max_ms", "voices_p50", "torch_steps_per_s",
-                                    "late", "scheduler"))
+                                    "torch_priority", "late", "scheduler"))
         out["xrun_run"]["torch"] = not args.no_torch
         out["xrun_run"]["torch_in"] = args.torch_in
         out["xrun_run"]["wall_s"] = round(time.perf_counter() - t0, 1)
