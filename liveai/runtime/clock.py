@@ -182,28 +182,21 @@ def _try_realtime_priority(priority: int = 50) -> str:
         return "normal (SCHED_FIFO not allowed)"
 
 
-def _raise_process_priority() -> str:
-    """Keep every thread of this process from being preempted while it holds the GIL.
+def _raise_process_priority(nice: int = -10) -> str:
+    """Give every thread of this process a larger CPU share (nice < 0) where allowed.
 
-    The clock thread needs the GIL to send. If the thread holding it (a
-    model's worker, the REPL, the producer) is preempted by another process,
-    the clock waits for it, for milliseconds. So every thread gets SCHED_FIFO
-    at priority 1 (below the clock's 50; threads started later inherit it),
-    or, where that is refused, a higher CPU share (nice -10).
+    The clock thread needs the GIL to send; if the thread holding it (a
+    model's worker, the REPL) is preempted by another process, the clock
+    waits for it. A larger share keeps that wait short. (SCHED_FIFO for
+    those threads was tried and refused: a CPU-bound thread at a realtime
+    priority starves every other thread of its priority.) Threads started
+    later inherit the value from the thread that starts them.
     """
-    threads = [t.native_id for t in threading.enumerate() if t.native_id is not None]
     try:
-        for tid in threads:
-            if os.sched_getscheduler(tid) == os.SCHED_OTHER:
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
-        return "others SCHED_FIFO 1"
-    except (AttributeError, PermissionError, OSError):
-        pass
-    try:
-        for tid in threads:
-            if os.getpriority(os.PRIO_PROCESS, tid) > -10:
-                os.setpriority(os.PRIO_PROCESS, tid, -10)
-        return "others nice -10"
+        for t in threading.enumerate():
+            if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > nice:
+                os.setpriority(os.PRIO_PROCESS, t.native_id, nice)
+        return f"others nice {nice}"
     except (AttributeError, PermissionError, OSError):
         return "others unchanged"
 
