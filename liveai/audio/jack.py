@@ -61,8 +61,18 @@ class JackServer:
         self._log = Path(tempfile.mkstemp(prefix=f"jackd-{self.name}-", suffix=".log")[1])
 
     def start(self, timeout_s: float = 10.0) -> "JackServer":
+        """Start jackd and wait until it answers; without realtime scheduling if -R is refused."""
         if shutil.which("jackd") is None:
             raise RuntimeError("jackd is not installed (apt-get install jackd2; see PLATFORM.md)")
+        try:
+            return self._start(timeout_s)
+        except RuntimeError:
+            if not self.realtime:
+                raise
+            self.realtime = False            # e.g. a container that refuses SCHED_FIFO
+            return self._start(timeout_s)
+
+    def _start(self, timeout_s: float) -> "JackServer":
         cmd = ["jackd", "-n", self.name, *(["-R"] if self.realtime else []),
                "-d", "dummy", "-r", str(self.sr), "-p", str(self.frames)]
         with open(self._log, "wb") as log:
@@ -120,7 +130,7 @@ class JackRecorder:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 10.0) -> "JackRecorder":
-        self.proc = subprocess.Popen(["jack_rec", "-f", str(self.path), "-d", f"{self.seconds:g}", "-b", "24",
+        self.proc = subprocess.Popen(["jack_rec", "-f", str(self.path), "-d", f"{self.seconds:g}", "-b", "24", "-B", "262144",
                                       *self.ports], env=_env(self.server),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         # recording has begun once jack_rec's input ports are connected to ours

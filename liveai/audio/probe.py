@@ -101,8 +101,9 @@ def measure_onsets(server: str | None = None, *, hits: int = 24, spacing_s: floa
     reference = render(ref_events, sr=sr, tail_s=0.5)
     from liveai.audio.onsets import onset_errors
 
-    found = onset_errors(captured, reference, [margin + i * step for i in range(hits)])
-    found.update({"blocksize": blocksize, "capture_sr": file_sr, "xruns": stats["xruns"], "late": stats["late"]})
+    found = onset_errors(captured, reference, [margin + i * step for i in range(hits)], block=blocksize)
+    found.update({"blocksize": blocksize, "capture_sr": file_sr, "xruns": stats["xruns"], "late": stats["late"],
+                  "resyncs": stats["resyncs"]})
     return found
 
 

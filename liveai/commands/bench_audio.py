@@ -68,7 +68,8 @@ def main(argv: list[str]) -> int:
         with probe.private_server(128) as srv:
             out["onsets"] = probe.measure_onsets(srv.name, hits=args.onset_hits)
         o = out["onsets"]
-        say(f"onsets through JACK: max error {o['max_abs_error']} samples, {o['exact']}/{o['count']} exact")
+        say(f"onsets through JACK: max error {o['max_abs_error']} samples, {o['exact']}/{o['count']} exact, "
+            f"{o['block_jumps']} whole-block jump(s) with {o['xruns']} xrun(s)")
     if "xruns" not in skip:
         t0 = time.perf_counter()
         with probe.private_server(128) as srv:
