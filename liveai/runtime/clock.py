@@ -22,6 +22,8 @@ STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
 
 class BaseClock:
+    START_LATENCY_S = 0.0   # how far ahead of start() beat 0 sounds
+
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.state = STOPPED
@@ -77,7 +79,7 @@ class BaseClock:
         with self._lock:
             if self.state == PLAYING:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s())
+            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s() + self.START_LATENCY_S)
             for v in self.scheduler.voices.values():
                 v.frontier = max(0.0, min(d.start for d in v.timeline))
             self.state = PLAYING
@@ -98,7 +100,7 @@ class BaseClock:
         with self._lock:
             if self.state != PAUSED:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s())
+            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s() + self.START_LATENCY_S)
             self.state = PLAYING
         self._started()
 
@@ -204,9 +206,10 @@ def _raise_process_priority(nice: int = -10) -> str:
 class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
-    SPIN_S = 0.002       # wake this early and spin: absorbs the wait for the GIL
+    START_LATENCY_S = 0.1   # beat 0 sounds this long after start(): the first window is ready by then
+    SPIN_S = 0.004       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
-    SWITCH_INTERVAL_S = 0.0001
+    SWITCH_INTERVAL_S = 0.0001   # others hand the GIL over quickly when the clock asks
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -280,6 +283,8 @@ class RealtimeClock(BaseClock):
             if sleep_for > 0:
                 time.sleep(sleep_for)
             if nxt <= target:
+                # Spin the last stretch. Other threads (the audio callback
+                # above all) still get the GIL within the short switch interval.
                 while perf() - t0 < nxt:
                     pass
 
