@@ -37,7 +37,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any
+from typing import Callable, Any
 
 import numpy as np
 
@@ -120,6 +120,8 @@ class AudioEngine:
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
         self.origin = 0.0            # perf_counter() at clock second 0 (set by AudioPort)
+        self.channels = 2
+        self.audio_taps: list[Callable[[np.ndarray], None]] = []   # called with each rendered block; must not block
         self.output_latency = 0.0
         self._anchor = float("inf")
         self._drift = float("inf")     # min over the last window of (callback time - anchored time)
@@ -208,6 +210,8 @@ class AudioEngine:
                 else:
                     self.xruns += 1
             self._render(outdata, frames, t0)
+            for tap in self.audio_taps:  # a recorder's lock-free ring: never blocks
+                tap(outdata)
         except BaseException:  # noqa: BLE001 - never raise into PortAudio
             self.callback_errors += 1
             outdata.fill(0.0)
