@@ -1,0 +1,1 @@
+"""The runtime: scheduler, clocks (realtime and offline), voices, session."""

@@ -1,0 +1,255 @@
+"""The clock: one transport, two ways time passes.
+
+`OfflineClock` jumps from event to event (a whole piece renders in a blink,
+and tests assert exact times). `RealtimeClock` runs two threads: the
+dispatcher (sleeps, then spins the last stretch; SCHED_FIFO where allowed)
+and the producer (renders voices a window ahead). Both share the transport
+logic below, so tempo changes, pause and resume mean the same in each.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+
+from liveai.core.tempo import TempoMap, next_quantum
+from liveai.runtime.scheduler import Scheduler
+
+STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
+
+
+class BaseClock:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.state = STOPPED
+        self._paused_beat = 0.0
+        self._lock = threading.Lock()  # transport changes only; never taken by the dispatcher
+
+    # -- time ---------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def tempo_map(self) -> TempoMap:
+        return self.scheduler.tempo_map
+
+    def now_beat(self) -> float:
+        if self.state == PLAYING:
+            return self.tempo_map.beat(self.now_s())
+        return self._paused_beat
+
+    def bpm(self) -> float:
+        return self.tempo_map.bpm_at(self.now_beat())
+
+    def decision_beat(self) -> float:
+        """The earliest beat a change can still affect: now plus the largest port lead."""
+        if self.state != PLAYING:
+            return self._paused_beat
+        return self.tempo_map.beat(self.now_s() + self.scheduler.max_lead_s())
+
+    # -- tempo ---------------------------------------------------------------------------------
+    def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
+        """Change tempo at the next multiple of `quantum` beats (0: now); returns that beat."""
+        with self._lock:
+            at = next_quantum(self.decision_beat(), quantum) if quantum > 0 else self.decision_beat()
+            self.scheduler.tempo_map = self.tempo_map.with_tempo(bpm, at)
+            return at
+
+    def set_meter(self, beats_per_bar: int) -> float:
+        """New meter from the next bar line."""
+        with self._lock:
+            at = self.tempo_map.next_bar(self.decision_beat())
+            self.scheduler.tempo_map = self.tempo_map.with_meter(beats_per_bar, at)
+            return at
+
+    def align(self, beat: float, at_s: float) -> None:
+        """Make `beat` sound at clock time `at_s` (phase sync to Link or MIDI clock)."""
+        with self._lock:
+            self.scheduler.tempo_map = self.tempo_map.rebased(beat, at_s)
+
+    # -- transport -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start from beat 0 now."""
+        with self._lock:
+            if self.state == PLAYING:
+                return
+            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s())
+            for v in self.scheduler.voices.values():
+                v.frontier = max(0.0, min(d.start for d in v.timeline))
+            self.state = PLAYING
+        self._started()
+
+    def pause(self) -> None:
+        """Hold the position; sounding notes are silenced."""
+        with self._lock:
+            if self.state != PLAYING:
+                return
+            self._paused_beat = self.now_beat()
+            self.state = PAUSED
+        self.scheduler.silence(self.now_s())
+
+    def resume(self) -> None:
+        """Go on from where pause() held, with no jump in phase."""
+        with self._lock:
+            if self.state != PAUSED:
+                return
+            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s())
+            self.state = PLAYING
+        self._started()
+
+    def stop(self) -> None:
+        """Stop and forget queued events; start() begins again at beat 0."""
+        with self._lock:
+            if self.state == STOPPED:
+                return
+            self.state = STOPPED
+            self._paused_beat = 0.0
+        self.scheduler.clear()
+        self.scheduler.silence(self.now_s())
+
+    def _started(self) -> None:
+        pass
+
+
+class OfflineClock(BaseClock):
+    """Virtual time: run_until jumps straight to each next event."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__(scheduler)
+        self._now = 0.0
+        self._next_tick = 0.0
+
+    def now_s(self) -> float:
+        return self._now
+
+    def _started(self) -> None:
+        tick = self.scheduler.tick_beats
+        self._next_tick = math.floor(self.now_beat() / tick) * tick
+        self.scheduler.produce(self.now_beat())
+        self._next_tick += tick
+
+    def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
+        """Advance virtual time to `seconds` (or the time of `beat`), doing all that falls due."""
+        if (beat is None) == (seconds is None):
+            raise ValueError("give beat= or seconds=")
+        if self.state == STOPPED:
+            self.start()
+        sched = self.scheduler
+        while True:
+            if self.state != PLAYING:
+                target = seconds if seconds is not None else self._now
+                self._now = max(self._now, target)
+                return
+            tm = sched.tempo_map
+            target = seconds if seconds is not None else tm.seconds(beat)
+            t_tick = tm.seconds(self._next_tick)
+            t_event = sched.next_release_s()
+            t = min(t_tick, t_event)
+            if t > target:
+                break
+            self._now = max(self._now, t)
+            if t_tick <= t_event:
+                sched.produce(tm.beat(self._now))
+                self._next_tick += sched.tick_beats
+            else:
+                sched.dispatch_due(self._now)
+        self._now = max(self._now, target)
+        sched.run_commands()
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass (while paused, nothing plays)."""
+        self.run_until(seconds=self._now + seconds)
+
+
+def _try_realtime_priority(priority: int = 50) -> str:
+    """SCHED_FIFO for the calling thread where the OS allows it; otherwise say so."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return f"SCHED_FIFO {priority}"
+    except (AttributeError, PermissionError, OSError):
+        return "normal (SCHED_FIFO not allowed)"
+
+
+class RealtimeClock(BaseClock):
+    """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
+
+    SPIN_S = 0.001       # spin the last millisecond before a send
+    MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
+    SWITCH_INTERVAL_S = 0.0005
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__(scheduler)
+        self._t0 = time.perf_counter()
+        self._threads: list[threading.Thread] = []
+        self._running = threading.Event()
+        self._wake_producer = threading.Event()
+        self.priority = "not started"
+        self._old_switch = sys.getswitchinterval()
+
+    def now_s(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _started(self) -> None:
+        if self._threads:
+            self._wake_producer.set()
+            return
+        # A shorter GIL switch interval lets the clock thread in quickly when
+        # other Python threads (a model, the REPL) are busy.
+        sys.setswitchinterval(min(self._old_switch, self.SWITCH_INTERVAL_S))
+        self._running.set()
+        ready = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._dispatch_loop, args=(ready,), name="liveai-clock", daemon=True),
+            threading.Thread(target=self._produce_loop, name="liveai-voices", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        ready.wait(1.0)
+
+    def wake(self) -> None:
+        """Ask the producer to look at commands now (play, stop...)."""
+        self._wake_producer.set()
+
+    def _produce_loop(self) -> None:
+        sched = self.scheduler
+        while self._running.is_set():
+            if self.state == PLAYING:
+                sched.produce(self.now_beat())
+                wait = sched.tick_beats * 60.0 / self.bpm() / 2
+            else:
+                sched.run_commands()
+                wait = 0.05
+            self._wake_producer.wait(min(wait, 0.1))
+            self._wake_producer.clear()
+
+    def _dispatch_loop(self, ready: threading.Event) -> None:
+        self.priority = _try_realtime_priority()
+        ready.set()
+        sched = self.scheduler
+        perf = time.perf_counter
+        t0 = self._t0
+        while self._running.is_set():
+            if self.state != PLAYING:
+                time.sleep(self.MAX_WAIT_S)
+                continue
+            now = perf() - t0
+            nxt = sched.dispatch_due(now)
+            target = min(nxt, now + self.MAX_WAIT_S)
+            sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
+            if sleep_for > 0:
+                time.sleep(sleep_for)
+            if nxt <= target:
+                while perf() - t0 < nxt:
+                    pass
+
+    def shutdown(self) -> None:
+        """Stop the threads (after stop()); the clock can't be restarted."""
+        self._running.clear()
+        self._wake_producer.set()
+        for t in self._threads:
+            t.join(2.0)
+        self._threads = []
+        sys.setswitchinterval(self._old_switch)

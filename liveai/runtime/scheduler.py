@@ -1,0 +1,265 @@
+"""One queue of timed events per output port, filled a window ahead, emptied on time.
+
+Two roles, two threads in realtime (one thread offline):
+- the producer (`produce`) asks every voice for its next window of grid beats
+  and hands the events over through a SimpleQueue (no lock is shared);
+- the dispatcher (`dispatch_due`) moves them into per-port heaps and sends
+  each when its time comes, recording lateness.
+Commands from the performer (play, stop, tempo...) run on the producer side
+between windows, so voices are only ever touched by one thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import traceback
+from itertools import count
+from queue import Empty, SimpleQueue
+from typing import Callable
+
+from liveai.core.events import Note, NoteOff, Scheduled
+from liveai.core.tempo import TempoMap
+from liveai.ports.base import OutputPort
+from liveai.runtime.reporter import Reporter
+from liveai.runtime.stats import LatenessStats
+from liveai.runtime.voice import RenderContext, Voice
+from liveai.runtime.watchdog import VoiceTimeout, Watchdog
+
+EARLIEST_OFFSET = -0.5  # beats: a hit may sound this far before its grid line
+
+
+class Scheduler:
+    def __init__(self, tempo_map: TempoMap, reporter: Reporter, *, ahead_beats: float = 1.0,
+                 voice_budget_s: float = 0.1) -> None:
+        if ahead_beats <= -EARLIEST_OFFSET:
+            raise ValueError(f"ahead_beats must exceed {-EARLIEST_OFFSET} so early hits fit the window")
+        self.tempo_map = tempo_map            # replaced whole, never mutated
+        self.reporter = reporter
+        self.ahead_beats = ahead_beats
+        self.tick_beats = ahead_beats / 2     # windows are rendered in chunks aligned to this
+        self.voice_budget_s = voice_budget_s
+        self.outputs: dict[str, OutputPort] = {}
+        self.voices: dict[str, Voice] = {}    # producer side only
+        self.taps: list[Callable[[Scheduled, str], None]] = []
+        self.stats = LatenessStats()
+        self.session = None                   # set by Session, for RenderContext
+        self._heaps: dict[str, list] = {}
+        self._inbox: SimpleQueue = SimpleQueue()
+        self._commands: SimpleQueue = SimpleQueue()
+        self._seq = count()
+        self._void: dict[str, tuple[int, float]] = {}   # voice -> (epoch, grid): older events from grid on are dropped
+        self.muted: frozenset[str] = frozenset()
+        self.soloed: frozenset[str] = frozenset()
+        self._sounding: dict[tuple[str, int, int], int] = {}
+        self.watchdog = Watchdog()
+
+    # -- ports -----------------------------------------------------------------------------
+    def add_output(self, name: str, port: OutputPort) -> None:
+        self.outputs = {**self.outputs, name: port}
+        self._heaps.setdefault(name, [])
+
+    def max_lead_s(self) -> float:
+        return max((p.lead_s for p in self.outputs.values()), default=0.0)
+
+    # -- commands (any thread -> producer) ----------------------------------------------
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        self._commands.put(fn)
+
+    def run_commands(self) -> None:
+        while True:
+            try:
+                fn = self._commands.get_nowait()
+            except Empty:
+                return
+            try:
+                fn()
+            except Exception as exc:  # a command must never kill the producer
+                self.reporter.report(f"command:{exc!r}", f"command failed: {exc}")
+
+    def void(self, voice: str, epoch: int, from_grid: float) -> None:
+        """Drop queued events of `voice` older than `epoch` whose grid is >= from_grid."""
+        self._void = {**self._void, voice: (epoch, from_grid)}
+
+    # -- producer ---------------------------------------------------------------------------
+    def produce(self, now_beat: float) -> None:
+        """Run pending commands, then render every voice up to the window ahead of now."""
+        self.run_commands()
+        target = (math.floor((now_beat + self.ahead_beats) / self.tick_beats) + 1) * self.tick_beats
+        for voice in list(self.voices.values()):
+            if voice.frontier < target:
+                self._render_voice(voice, voice.frontier, target, now_beat)
+
+    def _render_voice(self, voice: Voice, start: float, end: float, now_beat: float) -> None:
+        ctx = RenderContext(self.session, self.tempo_map, voice.name, now_beat, self.reporter.report)
+        try:
+            with self.watchdog.limit(self.voice_budget_s):
+                haps = voice.render(start, end, ctx)
+        except VoiceTimeout:
+            self._silence_voice(voice, start, f"voice {voice.name!r} took longer than "
+                                f"{self.voice_budget_s * 1000:.0f} ms to compute and was stopped")
+            return
+        except Exception as exc:
+            epoch, silenced = voice.revert(start)
+            self.void(voice.name, epoch, start)
+            where = _user_frame(exc)
+            what = "is muted (it never worked)" if silenced else "went back to its last good version"
+            self.reporter.report(f"voice:{voice.name}:{type(exc).__name__}:{exc}",
+                                 f"voice {voice.name!r} raised {type(exc).__name__}: {exc}{where}; it {what}")
+            try:
+                with self.watchdog.limit(self.voice_budget_s):
+                    haps = voice.render(start, end, ctx)
+            except Exception:
+                self._silence_voice(voice, start, f"voice {voice.name!r} failed again and was stopped")
+                return
+        voice.frontier = end
+        self._enqueue(voice, haps)
+
+    def _silence_voice(self, voice: Voice, start: float, message: str) -> None:
+        voice.last_good = None
+        epoch, _ = voice.revert(start)
+        self.void(voice.name, epoch, start)
+        voice.frontier = max(voice.frontier, start)
+        self.reporter.report(f"voice:{voice.name}:stopped", message)
+
+    def _enqueue(self, voice: Voice, haps: list) -> None:
+        if not haps:
+            return
+        names = voice.to if voice.to is not None else tuple(self.outputs)
+        batch = []
+        for hap, epoch in haps:
+            offset = hap.offset if hap.offset >= EARLIEST_OFFSET else EARLIEST_OFFSET
+            beat = hap.grid + offset
+            item = hap.item
+            for name in names:
+                port = self.outputs.get(name)
+                if port is None:
+                    continue
+                batch.append((name, Scheduled(beat, item, voice.name, hap.grid, epoch)))
+                if port.wants_note_offs and isinstance(item, Note):
+                    batch.append((name, Scheduled(beat + item.duration, NoteOff(item.pitch, item.channel),
+                                                  voice.name, hap.grid, epoch)))
+        self._inbox.put(batch)
+
+    def unknown_outputs(self, names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if n not in self.outputs]
+
+    # -- dispatcher -------------------------------------------------------------------------
+    def _drain(self) -> None:
+        heaps, seq = self._heaps, self._seq
+        while True:
+            try:
+                batch = self._inbox.get_nowait()
+            except Empty:
+                return
+            for name, ev in batch:
+                heap = heaps.get(name)
+                if heap is not None:
+                    heapq.heappush(heap, (ev.beat, next(seq), ev))
+
+    def next_release_s(self) -> float:
+        """Clock seconds at which the earliest queued event must be handed over."""
+        self._drain()
+        tm = self.tempo_map
+        best = math.inf
+        for name, heap in self._heaps.items():
+            if heap:
+                t = tm.seconds(heap[0][0]) - self.outputs[name].lead_s
+                if t < best:
+                    best = t
+        return best
+
+    def dispatch_due(self, now_s: float) -> float:
+        """Send everything due by `now_s`; return the next release time (seconds)."""
+        self._drain()
+        tm = self.tempo_map
+        best = math.inf
+        for name, heap in self._heaps.items():
+            port = self.outputs[name]
+            lead = port.lead_s
+            while heap:
+                beat = heap[0][0]
+                release = tm.seconds(beat) - lead
+                if release > now_s:
+                    if release < best:
+                        best = release
+                    break
+                ev = heapq.heappop(heap)[2]
+                self._send(name, port, ev, release, now_s, tm)
+        return best
+
+    def _send(self, name: str, port: OutputPort, ev: Scheduled, release: float, now_s: float, tm: TempoMap) -> None:
+        void = self._void.get(ev.voice)
+        if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
+            return
+        item = ev.item
+        if isinstance(item, Note):
+            if ev.voice in self.muted or (self.soloed and ev.voice not in self.soloed):
+                return
+            key = (name, item.channel, item.pitch)
+            if port.wants_note_offs:
+                self._sounding[key] = self._sounding.get(key, 0) + 1
+            ev.dur_s = tm.seconds(ev.beat + item.duration) - tm.seconds(ev.beat)
+        elif isinstance(item, NoteOff):
+            key = (name, item.channel, item.pitch)
+            n = self._sounding.get(key, 0)
+            if n <= 0:
+                return
+            if n == 1:
+                del self._sounding[key]
+            else:
+                self._sounding[key] = n - 1
+        ev.due_s = release + port.lead_s
+        ev.sent_s = now_s
+        try:
+            port.send(ev)
+        except Exception as exc:
+            self.stats.send_errors += 1
+            self.reporter.report(f"port:{name}:{type(exc).__name__}", f"output {name!r} failed to send: {exc}")
+            return
+        self.stats.add(now_s - release)
+        for tap in self.taps:
+            try:
+                tap(ev, name)
+            except Exception as exc:
+                self.reporter.report(f"tap:{exc!r}", f"a recorder/listener failed: {exc}")
+
+    def silence(self, now_s: float) -> None:
+        """Note-offs for every sounding note, and panic on every port (pause, stop, panic)."""
+        for (name, channel, pitch) in list(self._sounding):
+            port = self.outputs.get(name)
+            if port is not None:
+                try:
+                    port.send(Scheduled(0.0, NoteOff(pitch, channel), "", 0.0, 0, now_s, 0.0, now_s))
+                except Exception:
+                    pass
+        self._sounding.clear()
+        for name, port in self.outputs.items():
+            try:
+                port.panic()
+            except Exception as exc:
+                self.reporter.report(f"panic:{name}", f"output {name!r} failed to silence: {exc}")
+
+    def clear(self) -> None:
+        """Forget every queued event (stop, panic); voices render again from their frontier."""
+        self._drain()
+        for heap in self._heaps.values():
+            heap.clear()
+
+    def queued(self) -> int:
+        self._drain()
+        return sum(len(h) for h in self._heaps.values())
+
+
+def _user_frame(exc: BaseException) -> str:
+    """' (line N of <liveai>)' for errors in performer code, to point at the culprit."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for fr in reversed(frames):
+        if not fr.filename.startswith(_PKG_DIR):
+            return f" (line {fr.lineno} of {fr.filename})"
+    return ""
+
+
+import os as _os  # noqa: E402
+
+_PKG_DIR = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))

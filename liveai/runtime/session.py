@@ -1,0 +1,273 @@
+"""The Session: the one object a performer (or a patch, or a test) plays through.
+
+It owns the scheduler, the clock (realtime or offline: the same voices play
+under both), the output ports, the agents and the input listeners. Every
+change a performer makes is checked here, on the caller's thread, so a
+mistake is reported at the prompt and the music is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from liveai.core.events import Control, Item, Note, NoteOff, Param
+from liveai.core.patterns import Pattern, check_swing
+from liveai.core.tempo import TempoMap, check_bpm, next_quantum
+from liveai.ports.base import CapturePort, NullPort, OutputPort
+from liveai.runtime.clock import PLAYING, OfflineClock, RealtimeClock
+from liveai.runtime.reporter import Reporter
+from liveai.runtime.scheduler import Scheduler
+from liveai.runtime.voice import Voice, check_source
+from liveai.runtime.watchdog import VoiceTimeout
+
+InputListener = Callable[[str, Item, float], None]
+
+
+class Session:
+    def __init__(self, bpm: float = 120.0, beats_per_bar: int = 4, *, realtime: bool = False,
+                 outputs: dict[str, OutputPort] | None = None, ahead_beats: float = 1.0,
+                 voice_budget_s: float = 0.1, seed: int = 0, reporter: Reporter | None = None) -> None:
+        self.reporter = reporter or Reporter()
+        self.scheduler = Scheduler(TempoMap(bpm, beats_per_bar), self.reporter, ahead_beats=ahead_beats,
+                                   voice_budget_s=voice_budget_s)
+        self.scheduler.session = self
+        self.realtime = realtime
+        self.clock: OfflineClock | RealtimeClock = RealtimeClock(self.scheduler) if realtime else OfflineClock(self.scheduler)
+        self.seed = seed
+        self.agents: dict[str, Any] = {}
+        self.input_listeners: list[InputListener] = []
+        self.eval_listeners: list[Callable[[str], None]] = []
+        self._voice_names: set[str] = set()
+        for name, port in (outputs if outputs is not None else {"null": NullPort()}).items():
+            self.add_output(name, port)
+
+    # -- ports and taps -----------------------------------------------------------------------
+    @property
+    def outputs(self) -> dict[str, OutputPort]:
+        return self.scheduler.outputs
+
+    @property
+    def taps(self) -> list:
+        return self.scheduler.taps
+
+    def add_output(self, name: str, port: OutputPort) -> OutputPort:
+        if not isinstance(port, OutputPort):
+            raise TypeError(f"an output must be an OutputPort, got {type(port).__name__}")
+        self.scheduler.add_output(name, port)
+        return port
+
+    def capture(self, name: str = "capture", **kw: Any) -> CapturePort:
+        """Add a CapturePort and return it: what it records is what would have been sent."""
+        return self.add_output(name, CapturePort(name, **kw))  # type: ignore[return-value]
+
+    # -- voices ---------------------------------------------------------------------------------
+    @property
+    def voices(self) -> list[str]:
+        return sorted(self._voice_names)
+
+    def play(self, name: str, source: Any, *, quantum: float | None = None, to: str | list[str] | None = None,
+             swing: float = 0.0, swing_grid: float = 0.25, length: float | None = None) -> str:
+        """Play `source` as voice `name` from the next quantum (default: the next bar).
+
+        Redefining a playing voice swaps it at that quantum; if the new source
+        fails, the voice keeps (or goes back to) its last good version.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"a voice name is an identifier like 'bass' or 'hats', got {name!r}")
+        check_source(source)
+        check_swing(swing)
+        targets = (to,) if isinstance(to, str) else (tuple(to) if to is not None else None)
+        if targets is not None:
+            missing = self.scheduler.unknown_outputs(targets)
+            if missing:
+                raise ValueError(f"unknown output(s) {missing}; outputs are {sorted(self.outputs)}")
+        bar = self.clock.tempo_map.beats_per_bar_at(self.clock.now_beat())
+        q = float(bar if quantum is None else quantum)
+        L = float(length if length is not None else bar)
+        if isinstance(source, Pattern):
+            self._trial(name, source, L)
+        self._voice_names.add(name)
+
+        def apply() -> None:
+            at = next_quantum(self.clock.decision_beat(), q) if self.clock.state == PLAYING or self.clock.now_beat() > 0 \
+                else 0.0
+            voices = self.scheduler.voices
+            v = voices.get(name)
+            if v is None:
+                voices[name] = Voice(name, source, start=at, quantum=q, to=targets, swing=swing,
+                                     swing_grid=swing_grid, length=L)
+            else:
+                v.quantum, v.to, v.swing, v.swing_grid, v.length = q, targets, swing, swing_grid, L
+                epoch = v.redefine(source, at)
+                self.scheduler.void(name, epoch, at)
+
+        self._command(apply)
+        return name
+
+    def _trial(self, name: str, pattern: Pattern, length: float) -> None:
+        """Query one cycle now, so a broken pattern is reported at the prompt, not on the clock."""
+        beat = self.clock.now_beat()
+        try:
+            with self.scheduler.watchdog.limit(self.scheduler.voice_budget_s):
+                pattern.query(beat, beat + max(length, pattern.period))
+        except VoiceTimeout:
+            raise ValueError(f"voice {name!r}: the pattern took longer than "
+                             f"{self.scheduler.voice_budget_s * 1000:.0f} ms to compute; not played") from None
+
+    def _command(self, fn: Callable[[], None]) -> None:
+        if self.realtime:
+            self.scheduler.call_soon(fn)
+            self.clock.wake()  # type: ignore[union-attr]
+        else:
+            fn()
+
+    def _check_voice(self, name: str) -> str:
+        if name not in self._voice_names:
+            raise KeyError(f"no voice named {name!r}; voices: {', '.join(self.voices) or '(none)'}")
+        return name
+
+    def stop(self, name: str | None = None) -> None:
+        """Stop one voice (or all, with no name) at once; its sounding notes end."""
+        names = [self._check_voice(name)] if name is not None else self.voices
+        for n in names:
+            self._voice_names.discard(n)
+
+        def apply() -> None:
+            for n in names:
+                v = self.scheduler.voices.pop(n, None)
+                if v is not None:
+                    self.scheduler.void(n, v.epoch + 1, float("-inf"))
+
+        self._command(apply)
+
+    def mute(self, name: str) -> None:
+        self.scheduler.muted = self.scheduler.muted | {self._check_voice(name)}
+
+    def unmute(self, name: str) -> None:
+        self.scheduler.muted = self.scheduler.muted - {self._check_voice(name)}
+
+    def solo(self, name: str) -> None:
+        self.scheduler.soloed = self.scheduler.soloed | {self._check_voice(name)}
+
+    def unsolo(self, name: str | None = None) -> None:
+        self.scheduler.soloed = frozenset() if name is None else self.scheduler.soloed - {name}
+
+    def panic(self) -> None:
+        """Silence everything now: stop all voices, all notes off on every port."""
+        self.stop()
+        self._command(lambda: (self.scheduler.clear(), self.scheduler.silence(self.clock.now_s())))
+
+    # -- tempo and transport -------------------------------------------------------------------
+    @property
+    def bpm(self) -> float:
+        return self.clock.bpm()
+
+    def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
+        """Tempo from the next multiple of `quantum` beats (0 = now); returns that beat."""
+        check_bpm(bpm)
+        return self.clock.set_tempo(bpm, quantum)
+
+    def set_meter(self, beats_per_bar: int) -> float:
+        return self.clock.set_meter(beats_per_bar)
+
+    def start(self) -> None:
+        self.clock.start()
+        if self.realtime:
+            self.reporter.start()
+
+    def pause(self) -> None:
+        self.clock.pause()
+
+    def resume(self) -> None:
+        self.clock.resume()
+
+    def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
+        """Offline sessions: advance virtual time, doing all that falls due."""
+        if self.realtime:
+            raise RuntimeError("run_until is for offline sessions; a realtime session runs by itself")
+        self.clock.run_until(beat=beat, seconds=seconds)  # type: ignore[union-attr]
+        self.reporter.flush()
+
+    def close(self) -> None:
+        """Stop the clock, silence and close every port."""
+        self.clock.stop()
+        if isinstance(self.clock, RealtimeClock):
+            self.clock.shutdown()
+        for agent in list(self.agents.values()):
+            close = getattr(agent, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    self.reporter.report(f"agent-close:{exc!r}", f"agent failed to close: {exc}")
+        for port in list(self.outputs.values()):
+            try:
+                port.close()
+            except Exception as exc:
+                self.reporter.report(f"close:{exc!r}", f"output failed to close: {exc}")
+        self.reporter.stop()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- human input ---------------------------------------------------------------------------
+    def input(self, item: Item, source: str = "human") -> float:
+        """A human's note or control, from any thread; listeners hear it with the beat it arrived on."""
+        if not isinstance(item, (Note, NoteOff, Control, Param)):
+            raise TypeError(f"input takes a Note, NoteOff, Control or Param, got {type(item).__name__}")
+        beat = self.clock.now_beat()
+        for fn in list(self.input_listeners):
+            try:
+                fn(source, item, beat)
+            except Exception as exc:
+                self.reporter.report(f"input:{exc!r}", f"an input listener failed: {exc}")
+        return beat
+
+    def note_eval(self, code: str) -> None:
+        """Tell listeners (the recorder) what the performer evaluated."""
+        for fn in list(self.eval_listeners):
+            try:
+                fn(code)
+            except Exception as exc:
+                self.reporter.report(f"eval-listener:{exc!r}", f"an evaluation listener failed: {exc}")
+
+    # -- status ----------------------------------------------------------------------------------
+    def status(self) -> dict:
+        """What the REPL toolbar shows: position, tempo, voices, lateness, xruns, CPU."""
+        beat = self.clock.now_beat()
+        bar, within = self.clock.tempo_map.bar_beat(beat)
+        s = self.scheduler.stats
+        xruns = 0
+        for port in self.outputs.values():
+            stats = getattr(port, "stats", None)
+            if callable(stats):
+                try:
+                    xruns += int(stats().get("xruns", 0))
+                except Exception:
+                    pass
+        return {
+            "state": self.clock.state, "bar": bar + 1, "beat": int(within) + 1, "bpm": round(self.bpm, 2),
+            "voices": self.voices, "muted": sorted(self.scheduler.muted), "events": s.count,
+            "late": s.late_over_1ms, "max_late_ms": round(s.max_s * 1000, 2), "xruns": xruns,
+            "cpu": _cpu_percent(), "priority": getattr(self.clock, "priority", "offline"),
+        }
+
+
+_last_cpu = [time.process_time(), time.perf_counter()]
+
+
+def _cpu_percent() -> float:
+    """This process's CPU use since the last call, in % of one core."""
+    pt, wt = time.process_time(), time.perf_counter()
+    dp, dw = pt - _last_cpu[0], wt - _last_cpu[1]
+    _last_cpu[0], _last_cpu[1] = pt, wt
+    return round(100.0 * dp / dw, 1) if dw > 0 else 0.0
+
+
+def default_cores() -> int:
+    return os.cpu_count() or 1
