@@ -148,23 +148,45 @@ class Continuator:
         for ph in phrases:
             self.learn(ph)
 
-    def _update(self, notes: list[NoteEvent], w: float) -> None:
+    def observe(self, history: Sequence[NoteEvent], weight: float = 1.0) -> None:
+        """Learn incrementally as a phrase arrives: the pitch transitions into the newest note and
+        the rhythm transition of the note before it (whose IOI the newest note has just fixed).
+        Calling this after each note learns exactly what `learn` learns from the phrase, except
+        the last note's IOI, which is unknown until something follows it."""
+        notes = list(history[-(self.order + 2):])
+        n = len(notes)
+        if n == 0:
+            return
+        pitches, iois, mets = self._views(notes)
+        self._add_pitch(pitches, mets, n - 1, float(weight))
+        if n >= 2:
+            self._add_ioi(iois, mets, n - 2, float(weight))
+        self.n_notes += weight
+
+    def _views(self, notes: list[NoteEvent]) -> tuple[list[int], list[int], list[int]]:
         for n in notes:
             if not 0 <= n.pitch < N_PITCH:
                 raise ValueError(f"pitch must be 0..127, got {n.pitch!r}")
-        pitches = [n.pitch for n in notes]
-        iois = [ioi_class(n.ioi) for n in notes]
-        mets = [metric_class(n.pos) for n in notes]
+        return [n.pitch for n in notes], [ioi_class(n.ioi) for n in notes], [metric_class(n.pos) for n in notes]
+
+    def _update(self, notes: list[NoteEvent], w: float) -> None:
+        pitches, iois, mets = self._views(notes)
         for i in range(len(notes)):
-            # rhythm: what ioi follows note i, given its position and the previous iois
-            self.tables["ioi"].add(self._ioi_context(iois[:i], mets[i]), iois[i], w)
-            if i == 0:
-                continue
-            self.tables["pitch"].add(tuple(pitches[max(0, i - self.order):i]), pitches[i], w)
-            ivs = _intervals(pitches[max(0, i - self.order - 1):i + 1])
-            self.tables["interval"].add(tuple(ivs[:-1]), ivs[-1], w)
-            self.tables["pitch_at_beat"].add(self._beat_context(pitches[:i], mets[i]), pitches[i], w)
+            self._add_ioi(iois, mets, i, w)
+            self._add_pitch(pitches, mets, i, w)
         self.n_notes += w * len(notes)
+
+    def _add_ioi(self, iois: list[int], mets: list[int], i: int, w: float) -> None:
+        # rhythm: what ioi follows note i, given its position and the previous iois
+        self.tables["ioi"].add(self._ioi_context(iois[:i], mets[i]), iois[i], w)
+
+    def _add_pitch(self, pitches: list[int], mets: list[int], i: int, w: float) -> None:
+        if i == 0:
+            return
+        self.tables["pitch"].add(tuple(pitches[max(0, i - self.order):i]), pitches[i], w)
+        ivs = _intervals(pitches[max(0, i - self.order - 1):i + 1])
+        self.tables["interval"].add(tuple(ivs[:-1]), ivs[-1], w)
+        self.tables["pitch_at_beat"].add(self._beat_context(pitches[:i], mets[i]), pitches[i], w)
 
     def _ioi_context(self, prev_iois: list[int], met: int) -> tuple:
         # linked viewpoint: the metric class of the current onset is the newest symbol

@@ -1,0 +1,193 @@
+"""The duet agent's musical brain: a GRU primed note by note, mixed with a session continuator.
+
+The GRU carries the corpus (what folk melodies do); the continuator learns
+only from this human, during the session (what *they* do); the mixture weight
+grows with how much the human has played. Answers are sampled note by note:
+first when the next note comes (IOI class, biased by density), then its pitch
+(temperature, key lock, register), from a numpy Generator seeded per answer,
+so an answer is a pure function of (seed, weights, heard notes, params).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH, Continuator, NoteEvent, ioi_class
+from liveai.models.duet import BOS_IOI, BOS_PITCH, DuetNet, pos_class
+
+_LOG2_IOI = np.log2(np.array(IOI_VALUES))
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_TRIPLET = np.array([abs(v * 4 - round(v * 4)) > 1e-6 for v in IOI_VALUES])
+MAX_GAP_BEATS = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """A human note as the agent keeps it: onset beat, pitch, velocity, duration (beats), bar position."""
+
+    beat: float
+    pitch: int
+    velocity: int
+    duration: float
+    pos: float
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An answer note: onset beat, pitch, velocity, duration (beats)."""
+
+    beat: float
+    pitch: int
+    velocity: int
+    duration: float
+
+
+def scale_of(pitches: list[int], weights: list[float] | None = None) -> frozenset[int]:
+    """The diatonic pitch-class set (any of the 12 major/modal rotations) covering most of the notes."""
+    hist = np.zeros(12)
+    for i, p in enumerate(pitches):
+        hist[p % 12] += 1.0 if weights is None else weights[i]
+    best, best_cover = 0, -1.0
+    for tonic in range(12):
+        cover = sum(hist[(tonic + d) % 12] for d in MAJOR)
+        if cover > best_cover + 1e-9:
+            best, best_cover = tonic, cover
+    return frozenset((best + d) % 12 for d in MAJOR)
+
+
+class Improviser:
+    """Holds the GRU state primed by the human's notes and the session continuator; plans answers."""
+
+    def __init__(self, model: DuetNet, order: int = 5) -> None:
+        self.model = model
+        self.markov = Continuator(order=order, ioi_order=3)
+        self.heard: list[Heard] = []
+        self.events: list[NoteEvent] = []   # the heard notes as continuator events (ioi filled in when known)
+        self.state: torch.Tensor | None = None
+        self.h: torch.Tensor | None = None  # GRU output after the last heard note
+        self.n_learned = 0
+
+    # -- listening ------------------------------------------------------------------------
+    @torch.no_grad()
+    def hear(self, note: Heard, max_history: int = 512) -> None:
+        """Advance the GRU by one human note and teach the continuator the transition into it."""
+        if self.heard:
+            prev = self.heard[-1]
+            gap = min(max(note.beat - prev.beat, IOI_VALUES[0]), MAX_GAP_BEATS)
+            dt = ioi_class(gap)
+            self.events[-1] = NoteEvent(prev.pitch, gap, prev.pos)
+        else:
+            dt = BOS_IOI
+        self.heard.append(note)
+        self.events.append(NoteEvent(note.pitch, 1.0, note.pos))
+        if len(self.heard) > max_history:
+            del self.heard[: len(self.heard) - max_history]
+            del self.events[: len(self.events) - max_history]
+        # the continuator learns the finished transitions: ioi of the previous note, pitch of this one
+        self._learn_last()
+        self.h, self.state = self._step(note.pitch, dt, note.pos, self.state)
+
+    def _learn_last(self) -> None:
+        self.markov.observe(self.events)
+        self.n_learned += 1
+
+    @torch.no_grad()
+    def _step(self, pitch: int, dt: int, pos: float, state: torch.Tensor | None):
+        m = self.model
+        with torch.backends.mkldnn.flags(enabled=False):
+            x = torch.cat([m.pitch_in.weight[pitch], m.ioi_in.weight[dt], m.pos_in.weight[pos_class(pos)]])
+            h, state = m.rnn(x.view(1, 1, -1), state)
+        return h[0, 0], state
+
+    # -- answering ------------------------------------------------------------------------
+    @torch.no_grad()
+    def plan(self, start: float, length: float, rng: np.random.Generator, params: dict[str, float],
+             beats_per_bar: float, only_since: int = 0) -> list[Planned]:
+        """Notes for an answer from beat `start` lasting `length` beats, continuing what was heard.
+
+        `only_since` = index of the first heard note of the phrase being answered
+        (for key, register and velocity); the whole history primes the models.
+        """
+        if length <= 0:
+            return []
+        m = self.model
+        phrase = self.heard[only_since:] or self.heard[-16:]
+        temp = max(params["temperature"], 1e-3)
+        mix = params["mix"] * self.n_learned / (self.n_learned + 32.0)
+        density_bias = (params["density"] - 0.5) * 4.0 * -_LOG2_IOI   # >0.5 favours short notes
+        if params.get("triplets", 1.0) < 0.5:
+            density_bias = np.where(_TRIPLET, -np.inf, density_bias)
+        key_mask = None
+        if params["key_lock"] >= 0.5 and phrase:
+            scale = scale_of([n.pitch for n in phrase], [n.duration for n in phrase])
+            key_mask = np.array([(p % 12) in scale for p in range(N_PITCH)])
+        center = (np.mean([n.pitch for n in phrase]) if phrase else 67.0) + params["register"]
+        register_logp = -0.5 * ((np.arange(N_PITCH) - center) / 7.0) ** 2
+        velocity = int(np.clip(np.mean([n.velocity for n in phrase]) if phrase else 90, 1, 127))
+
+        h, state = self.h, self.state
+        hist = list(self.events[-(self.markov.order + 2):])
+        if self.heard:
+            last = self.heard[-1]
+            gap = min(max(start - last.beat, IOI_VALUES[0]), MAX_GAP_BEATS)
+            ioi = ioi_class(gap)
+            hist[-1] = NoteEvent(last.pitch, gap, last.pos)
+        else:
+            ioi = BOS_IOI
+        out: list[Planned] = []
+        onset = start
+        end = start + length
+        while onset < end - 1e-9 and len(out) < 256:
+            pos = onset % beats_per_bar
+            # pitch of the note at `onset`
+            if h is None:
+                logits = torch.zeros(N_PITCH)
+            else:
+                logits = m.pitch_head(torch.cat([h, m.next_ioi.weight[min(ioi, N_IOI - 1)],
+                                                 m.next_pos.weight[pos_class(pos)]]))
+            p = _softmax(logits.numpy().astype(np.float64))
+            if mix > 0 and hist:
+                p = (1 - mix) * p + mix * self.markov.pitch_distribution(hist, pos)
+            logp = np.log(np.maximum(p, 1e-12)) / temp + register_logp
+            if key_mask is not None:
+                logp = np.where(key_mask, logp, -np.inf)
+            pitch = int(_sample(logp, rng))
+            # when the next note comes
+            if h is None:
+                dt_in = BOS_IOI
+            else:
+                dt_in = min(ioi, N_IOI - 1)
+            h, state = self._step(pitch, dt_in, pos, state)
+            pi = _softmax(m.ioi_head(h).numpy().astype(np.float64))
+            hist.append(NoteEvent(pitch, 1.0, pos))
+            if mix > 0:
+                pi = (1 - mix) * pi + mix * self.markov.ioi_distribution(hist, pos)
+            ioi = int(_sample(np.log(np.maximum(pi, 1e-12)) / temp + density_bias, rng))
+            step = IOI_VALUES[ioi]
+            hist[-1] = NoteEvent(pitch, step, pos)
+            hist = hist[-(self.markov.order + 2):]
+            dur = min(step, end - onset) * 0.9
+            accent = 8 if abs(pos) < 1e-6 else 0
+            out.append(Planned(onset, pitch, int(np.clip(velocity + accent, 1, 127)), max(dur, 1e-3)))
+            onset += step
+        return out
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max()
+    e = np.exp(x)
+    return e / e.sum()
+
+
+def _sample(logp: np.ndarray, rng: np.random.Generator) -> int:
+    finite = np.isfinite(logp)
+    if not finite.any():
+        return int(rng.integers(len(logp)))
+    z = np.where(finite, logp - logp[finite].max(), -np.inf)
+    p = np.exp(z)
+    p /= p.sum()
+    return int(rng.choice(len(p), p=p))
