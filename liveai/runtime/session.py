@@ -16,7 +16,7 @@ from liveai.core.events import Control, Item, Note, NoteOff, Param
 from liveai.core.patterns import Pattern, check_swing
 from liveai.core.tempo import TempoMap, check_bpm, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
-from liveai.runtime.clock import PLAYING, OfflineClock, RealtimeClock
+from liveai.runtime.clock import STOPPED, OfflineClock, RealtimeClock
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.voice import Voice, check_source
@@ -89,10 +89,10 @@ class Session:
         if isinstance(source, Pattern):
             self._trial(name, source, L)
         self._voice_names.add(name)
+        # Decided now, on the performer's thread: "from the next bar after I pressed Enter".
+        at = 0.0 if self.clock.state == STOPPED else next_quantum(self.clock.decision_beat(), q)
 
         def apply() -> None:
-            at = next_quantum(self.clock.decision_beat(), q) if self.clock.state == PLAYING or self.clock.now_beat() > 0 \
-                else 0.0
             voices = self.scheduler.voices
             v = voices.get(name)
             if v is None:

@@ -1,8 +1,10 @@
 """A time budget for user code: a voice stuck in a loop is stopped, not the clock.
 
-One watchdog thread waits for the armed deadline and, if the code is still
-running, raises VoiceTimeout inside that thread (PyThreadState_SetAsyncExc).
-This stops Python loops; code blocked inside a C call sees it on return.
+The budget counts the CPU time of the thread running the voice, so a busy
+machine that preempts it never trips it; a generous wall-clock limit also
+catches code that blocks. When either runs out, VoiceTimeout is raised inside
+that thread (PyThreadState_SetAsyncExc): this stops Python loops; code
+blocked inside a C call sees it when the call returns.
 """
 
 from __future__ import annotations
@@ -13,15 +15,25 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+WALL_FACTOR = 20.0   # wall-clock limit = this x the CPU budget (at least MIN_WALL_S)
+MIN_WALL_S = 2.0
+
 
 class VoiceTimeout(Exception):
     """Raised inside user code that ran past its time budget."""
 
 
+def _thread_cpu(ident: int) -> float | None:
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (AttributeError, OSError):
+        return None
+
+
 class Watchdog:
     def __init__(self) -> None:
         self._cv = threading.Condition()
-        self._job: tuple[int, float, int] | None = None  # (thread id, deadline, serial)
+        self._job: dict | None = None
         self._serial = 0
         self._thread: threading.Thread | None = None
 
@@ -30,28 +42,38 @@ class Watchdog:
             self._thread = threading.Thread(target=self._loop, name="liveai-watchdog", daemon=True)
             self._thread.start()
 
+    def _expired(self, job: dict) -> bool:
+        if time.monotonic() >= job["wall_deadline"]:
+            return True
+        cpu = _thread_cpu(job["ident"])
+        if cpu is None:  # no per-thread CPU clock here: fall back to wall time
+            return time.monotonic() >= job["start"] + job["budget"]
+        return cpu - job["cpu0"] >= job["budget"]
+
     def _loop(self) -> None:
         with self._cv:
             while True:
-                if self._job is None:
+                job = self._job
+                if job is None:
                     self._cv.wait()
                     continue
-                ident, deadline, serial = self._job
-                left = deadline - time.monotonic()
-                if left > 0:
-                    self._cv.wait(left)
-                    continue
-                if self._job is not None and self._job[2] == serial:
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(VoiceTimeout))
+                if self._expired(job):
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(job["ident"]),
+                                                               ctypes.py_object(VoiceTimeout))
                     self._job = None
+                    continue
+                self._cv.wait(job["budget"] / 4)
 
     @contextmanager
     def limit(self, seconds: float) -> Iterator[None]:
-        """Run the body with a budget; VoiceTimeout escapes if it runs past it."""
+        """Run the body with a CPU-time budget; VoiceTimeout escapes if it runs past it."""
         self._ensure_thread()
+        ident = threading.get_ident()
         with self._cv:
             self._serial += 1
-            self._job = (threading.get_ident(), time.monotonic() + seconds, self._serial)
+            now = time.monotonic()
+            self._job = {"ident": ident, "budget": seconds, "start": now, "cpu0": _thread_cpu(ident) or 0.0,
+                         "wall_deadline": now + max(MIN_WALL_S, WALL_FACTOR * seconds), "serial": self._serial}
             self._cv.notify()
         try:
             yield

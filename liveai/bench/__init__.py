@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one JSON object so runs can be compared."""

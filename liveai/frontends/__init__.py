@@ -1,0 +1,1 @@
+"""Front ends: the REPL, the script runner and the OSC server."""

@@ -1,0 +1,48 @@
+"""Evaluate performer code: never lets an error reach the clock.
+
+Shared by the REPL and `liveai run` so both behave the same.
+"""
+
+from __future__ import annotations
+
+import codeop
+import traceback
+from typing import Any
+
+FILENAME = "<liveai>"
+
+
+def is_complete(source: str) -> bool:
+    """True when `source` is a whole statement (or a syntax error to report): Enter runs it."""
+    if not source.strip():
+        return True
+    if source.endswith("\n\n") or source.endswith("\n \n"):
+        return True
+    try:
+        return codeop.compile_command(source, FILENAME, "exec") is not None
+    except (SyntaxError, ValueError, OverflowError):
+        return True
+
+
+def evaluate(source: str, namespace: dict[str, Any]) -> tuple[bool, str]:
+    """Run `source` in `namespace`; returns (ok, text to show). Expressions echo their value."""
+    if not source.strip():
+        return True, ""
+    try:
+        try:
+            code = compile(source, FILENAME, "eval")
+        except SyntaxError:
+            code = compile(source, FILENAME, "exec")
+            exec(code, namespace)
+            return True, ""
+        value = eval(code, namespace)
+        return True, "" if value is None else repr(value)
+    except SyntaxError as exc:
+        return False, f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    except KeyboardInterrupt:
+        return False, "interrupted"
+    except Exception as exc:
+        tb = traceback.extract_tb(exc.__traceback__)
+        user = [f for f in tb if f.filename == FILENAME]
+        where = f" (line {user[-1].lineno})" if user else ""
+        return False, f"{type(exc).__name__}: {exc}{where}"

@@ -1,0 +1,36 @@
+"""Command-line options shared by the commands that open a session (repl, run, serve)."""
+
+from __future__ import annotations
+
+import argparse
+
+from liveai.ports.base import BACKENDS, open_output
+from liveai.runtime.session import Session
+
+
+def add_session_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bpm", type=float, default=120.0, help="starting tempo (default 120)")
+    parser.add_argument("--meter", type=int, default=4, help="beats per bar (default 4)")
+    parser.add_argument("--output", action="append", default=None, metavar="BACKEND",
+                        help=f"an output port by backend name, repeatable ({', '.join(sorted(BACKENDS))}); "
+                             "default: audio if available, else null")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the agents' randomness")
+
+
+def default_outputs() -> list[str]:
+    return ["audio"] if "audio" in BACKENDS else ["null"]
+
+
+def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
+    """A session with the requested outputs; a port that cannot open is reported and skipped."""
+    session = Session(bpm=args.bpm, beats_per_bar=args.meter, realtime=realtime, seed=args.seed)
+    for backend in args.output or default_outputs():
+        try:
+            session.add_output(backend, open_output(backend))
+        except Exception as exc:
+            print(f"liveai: output {backend!r} not opened: {exc}")
+    if not session.outputs:
+        from liveai.ports.base import NullPort
+
+        session.add_output("null", NullPort())
+    return session

@@ -1,0 +1,55 @@
+"""The live-coding namespace: short names bound to one session.
+
+Opt-in (nothing happens at import): `namespace(session)` returns the dict the
+REPL and `liveai run` evaluate code in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from liveai.core import patterns as _p
+from liveai.core.events import Control, Note, Param
+from liveai.core.pitch import chord, midi, scale
+from liveai.runtime.session import Session
+
+PATTERN_FUNCTIONS = {
+    "seq": _p.seq, "deg": _p.deg, "euclid": _p.euclid, "hits": _p.hits, "stack": _p.stack, "cat": _p.cat,
+    "choose": _p.choose, "rest": _p.rest, "parse": _p.parse, "chord": chord, "scale": scale, "midi": midi,
+    "Hap": _p.Hap, "Note": Note, "Control": Control, "Param": Param,
+}
+
+
+def namespace(session: Session) -> dict[str, Any]:
+    """Names for the prompt: patterns, play/stop/mute/solo/panic, tempo, the session as `s`."""
+
+    def voice(name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator: @voice('bass') def bass(cycle): return seq(...) plays the function per cycle."""
+
+        def wrap(fn: Callable) -> Callable:
+            session.play(name, fn, **options)
+            return fn
+
+        return wrap
+
+    def tempo(bpm: float | None = None, quantum: float = 1.0) -> float:
+        """tempo() reads the BPM; tempo(90) sets it from the next beat."""
+        if bpm is None:
+            return session.bpm
+        session.set_tempo(bpm, quantum)
+        return float(bpm)
+
+    ns: dict[str, Any] = dict(PATTERN_FUNCTIONS)
+    ns.update({
+        "s": session, "session": session, "play": session.play, "stop": session.stop, "mute": session.mute,
+        "unmute": session.unmute, "solo": session.solo, "unsolo": session.unsolo, "panic": session.panic,
+        "tempo": tempo, "meter": session.set_meter, "pause": session.pause, "resume": session.resume,
+        "voice": voice, "agents": session.agents, "status": session.status,
+    })
+    ns.update(_agent_helpers(session))
+    return ns
+
+
+def _agent_helpers(session: Session) -> dict[str, Any]:
+    """Agents add their REPL helpers here when their packages are installed."""
+    return {}

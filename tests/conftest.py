@@ -1,0 +1,30 @@
+"""Shared fixtures. Tests that need JACK or Pd say so with markers and skip cleanly without them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+
+def jack_running() -> bool:
+    if shutil.which("jack_lsp") is None:
+        return False
+    try:
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook
+    need_jack = [i for i in items if "jack" in i.keywords]
+    if need_jack and not jack_running():
+        skip = pytest.mark.skip(reason="no JACK server running (./dev test starts one)")
+        for item in need_jack:
+            item.add_marker(skip)
+    if shutil.which("pd") is None:
+        skip = pytest.mark.skip(reason="Pure Data (pd) is not installed")
+        for item in items:
+            if "pd" in item.keywords:
+                item.add_marker(skip)
