@@ -85,6 +85,7 @@ class DuetAgent:
         self._candidate: tuple[tuple, list[Planned]] | None = None
         self._cand_lock = threading.Lock()
         self._absorbed = 0
+        self.on_candidate: Any = None    # fn(key) after the worker computes an answer (tests, the REPL)
         self.stats = {"heard": 0, "answers": 0, "fallbacks": 0, "ignored_note_offs": 0, "flood_dropped": 0}
         self.session = None
         self._worker: threading.Thread | None = None
@@ -365,5 +366,7 @@ class DuetAgent:
                 with self._cand_lock:
                     self._candidate = (key, plan)
                 last = (key, id(params))
+                if self.on_candidate is not None:
+                    self.on_candidate(key)
             except Exception as exc:  # the agent keeps listening; the clock never sees this
                 self._report(f"worker:{type(exc).__name__}", f"worker error: {exc!r}")

@@ -11,6 +11,7 @@ so an answer is a pure function of (seed, weights, heard notes, params).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,24 +90,25 @@ class Improviser:
             del self.events[: len(self.events) - max_history]
         # the continuator learns the finished transitions: ioi of the previous note, pitch of this one
         self._learn_last()
-        self.h, self.state = self._step(note.pitch, dt, note.pos, self.state)
+        prev = self.heard[-2].pitch if len(self.heard) >= 2 else BOS_PITCH
+        self.h, self.state = self._step(note.pitch, prev, dt, note.pos, self.state)
 
     def _learn_last(self) -> None:
         self.markov.observe(self.events)
         self.n_learned += 1
 
     @torch.no_grad()
-    def _step(self, pitch: int, dt: int, pos: float, state: torch.Tensor | None):
+    def _step(self, pitch: int, prev: int, dt: int, pos: float, state: torch.Tensor | None):
         m = self.model
         with torch.backends.mkldnn.flags(enabled=False):
-            x = torch.cat([m.pitch_in.weight[pitch], m.ioi_in.weight[dt], m.pos_in.weight[pos_class(pos)]])
+            x = m.inputs(torch.tensor(pitch), torch.tensor(prev), torch.tensor(dt), torch.tensor(pos_class(pos)))
             h, state = m.rnn(x.view(1, 1, -1), state)
         return h[0, 0], state
 
     # -- answering ------------------------------------------------------------------------
     @torch.no_grad()
     def plan(self, start: float, length: float, rng: np.random.Generator, params: dict[str, float],
-             beats_per_bar: float, only_since: int = 0) -> list[Planned]:
+             beats_per_bar: float, only_since: int = 0, timings: list[float] | None = None) -> list[Planned]:
         """Notes for an answer from beat `start` lasting `length` beats, continuing what was heard.
 
         `only_since` = index of the first heard note of the phrase being answered
@@ -139,16 +141,18 @@ class Improviser:
         else:
             ioi = BOS_IOI
         out: list[Planned] = []
+        last_pitch = self.heard[-1].pitch if self.heard else BOS_PITCH
         onset = start
         end = start + length
+        t_note = time.perf_counter()
         while onset < end - 1e-9 and len(out) < 256:
             pos = onset % beats_per_bar
             # pitch of the note at `onset`
             if h is None:
                 logits = torch.zeros(N_PITCH)
             else:
-                logits = m.pitch_head(torch.cat([h, m.next_ioi.weight[min(ioi, N_IOI - 1)],
-                                                 m.next_pos.weight[pos_class(pos)]]))
+                logits = m.pitch_logits(h, torch.tensor(min(ioi, N_IOI - 1)), torch.tensor(pos_class(pos)),
+                                        torch.tensor(last_pitch))
             p = _softmax(logits.numpy().astype(np.float64))
             if mix > 0 and hist:
                 p = (1 - mix) * p + mix * self.markov.pitch_distribution(hist, pos)
@@ -161,7 +165,8 @@ class Improviser:
                 dt_in = BOS_IOI
             else:
                 dt_in = min(ioi, N_IOI - 1)
-            h, state = self._step(pitch, dt_in, pos, state)
+            h, state = self._step(pitch, last_pitch, dt_in, pos, state)
+            last_pitch = pitch
             pi = _softmax(m.ioi_head(h).numpy().astype(np.float64))
             hist.append(NoteEvent(pitch, 1.0, pos))
             if mix > 0:
@@ -174,6 +179,10 @@ class Improviser:
             accent = 8 if abs(pos) < 1e-6 else 0
             out.append(Planned(onset, pitch, int(np.clip(velocity + accent, 1, 127)), max(dur, 1e-3)))
             onset += step
+            if timings is not None:
+                now = time.perf_counter()
+                timings.append(now - t_note)
+                t_note = now
         return out
 
 
