@@ -106,7 +106,7 @@ def test_accompaniment_plays_every_bar(phrase):
     s.play("duet", agent, quantum=1)
     play_phrase(s, phrase, at=0.0)
     s.run_until(beat=24)
-    bars = {int(e.beat // 4) for e in cap.sent if e.voice == "duet"}
+    bars = {int(e.beat // 4) for e in cap.sent if e.voice == "duet" and e.beat < 24}
     assert bars == set(range(6))
 
 
@@ -142,7 +142,7 @@ def test_bad_input_keeps_the_clock_and_the_agent_going(phrase):
     cap = s.capture()
     agent = DuetAgent(s, seed=1)
     s.play("duet", agent, quantum=1)
-    s.play("click", [Hap(0.0, Note(37, 64, 0.1))], length=1, quantum=1)
+    s.play("click", lambda cycle: [Hap(0.0, Note(37, 64, 0.1))], length=1, quantum=1)
     with pytest.raises(ValueError, match="0..127"):
         s.input(Note(128, 90, 0.5))                            # refused where the performer sees it
     s.run_until(beat=1)
@@ -152,17 +152,18 @@ def test_bad_input_keeps_the_clock_and_the_agent_going(phrase):
     for _ in range(300):                                       # a flood in one beat
         s.input(Note(60, 90, 0.1))
     assert agent.stats["flood_dropped"] == 300 - 32
+    s.run_until(beat=3)
     s.input(Note(62, 90, 10_000.0))                            # a stuck note: counted as 8 beats
     s.run_until(beat=30)
     first_answer = [e.beat for e in cap.sent if e.voice == "duet"]
-    assert first_answer and min(first_answer) >= 2 + 8 + 2 - 1e-9
+    assert first_answer and min(first_answer) == 3 + 8 + 2
     end = play_phrase(s, phrase, at=40.0)                      # the agent still answers a real phrase
     s.run_until(beat=7200 + 40)                                # then an hour of silence at 120 bpm
     answers = [e.beat for e in cap.sent if e.voice == "duet" and e.beat > end]
     assert answers and min(answers) == pytest.approx(math.ceil(end + 2.0))
     assert max(answers) < end + 40
     clicks = [e.beat for e in cap.sent if e.voice == "click"]
-    assert clicks[-1] == pytest.approx(7239.0)                 # the clock kept going all along
+    assert clicks[-1] >= 7239.0                                # the clock kept going all along
     assert len(agent.brain.heard) <= 512
 
 
@@ -170,7 +171,7 @@ def test_an_agent_error_never_stops_the_clock(phrase):
     s = Session(bpm=120, realtime=False)
     cap = s.capture()
     agent = DuetAgent(s, seed=1)
-    s.play("click", [Hap(0.0, Note(37, 64, 0.1))], length=1, quantum=1)
+    s.play("click", lambda cycle: [Hap(0.0, Note(37, 64, 0.1))], length=1, quantum=1)
     s.play("duet", agent, quantum=1)
 
     def broken(*a, **k):
@@ -179,5 +180,7 @@ def test_an_agent_error_never_stops_the_clock(phrase):
     agent.brain.plan = broken
     play_phrase(s, phrase, at=2.0)
     s.run_until(beat=40)
-    assert [e.beat for e in cap.sent if e.voice == "click"][-1] == pytest.approx(39.0)
-    assert not [e for e in cap.sent if e.voice == "duet"]
+    assert [e.beat for e in cap.sent if e.voice == "click"][-1] >= 39.0
+    echoed = [e.item.pitch for e in cap.sent if e.voice == "duet"]
+    assert echoed == [int(p) for p in phrase[:len(echoed), 0]] and echoed   # it fell back to echoing the phrase
+    assert agent.stats["fallbacks"] == 1

@@ -65,6 +65,7 @@ class DuetAgent:
         self.model_version = weights_version(self.weights) if model is None else "in-memory"
         self._torch = torch
         self._params = dict(self.DEFAULTS)
+        self._wake = threading.Event()
         for k, v in params.items():
             self.set(k, v)
         self.brain = Improviser(self.model)
@@ -90,7 +91,6 @@ class DuetAgent:
         self.session = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
-        self._wake = threading.Event()
         if session is not None:
             self.attach(session)
 
@@ -241,8 +241,14 @@ class DuetAgent:
 
     def _plan_for(self, key: tuple, ctx: Any) -> list[Planned]:
         if not getattr(self.session, "realtime", False):
-            self._absorb()
-            return self._compute(key)
+            try:
+                self._absorb()
+                return self._compute(key)
+            except Exception as exc:   # the agent keeps playing: it echoes and says why
+                self.stats["fallbacks"] += 1
+                ctx.report(f"{self.name}:error:{type(exc).__name__}",
+                           f"{self.name}: could not compute an answer ({type(exc).__name__}: {exc}); echoing the phrase")
+                return self._echo(key)
         with self._cand_lock:
             cand = self._candidate
         # call and response needs the answer to this very phrase; a turn or a bar may use an

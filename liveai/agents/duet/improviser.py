@@ -100,9 +100,8 @@ class Improviser:
     @torch.no_grad()
     def _step(self, pitch: int, prev: int, dt: int, pos: float, state: torch.Tensor | None):
         m = self.model
-        with torch.backends.mkldnn.flags(enabled=False):
-            x = m.inputs(torch.tensor(pitch), torch.tensor(prev), torch.tensor(dt), torch.tensor(pos_class(pos)))
-            h, state = m.rnn(x.view(1, 1, -1), state)
+        x = m.inputs(torch.tensor(pitch), torch.tensor(prev), torch.tensor(dt), torch.tensor(pos_class(pos)))
+        h, state = m.rnn(x.view(1, 1, -1), state)
         return h[0, 0], state
 
     # -- answering ------------------------------------------------------------------------
