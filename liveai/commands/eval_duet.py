@@ -18,6 +18,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--max-tunes", type=int, default=400, help="score at most this many melodies (evenly spread)")
     ap.add_argument("--order", type=int, default=6, help="Markov order")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--record", action="store_true",
+                    help="also store these figures under 'eval' in the weights' JSON (beside the .pt)")
     args = ap.parse_args(argv)
 
     import torch
@@ -63,6 +65,11 @@ def main(argv: list[str]) -> int:
     result = {"data": what, "tunes": len(mels), "weights": Path(weights).name,
               "model_version": weights_version(weights), "markov_order": args.order, **figures,
               "seconds": round(time.monotonic() - t0, 1)}
+    if args.record:
+        meta_path = Path(weights).with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        meta.setdefault("eval", {})[args.data] = {"command": "liveai eval duet " + " ".join(argv), **result}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if args.json:
         print(json.dumps(result))
     else:
