@@ -195,3 +195,32 @@ def test_ten_minutes_of_eight_voices_render_exactly():
     assert len(cap.sent) == 8 * 4801          # 16ths at 120 BPM for 600 s, both ends included
     last = [e for e in cap.sent if e.voice == "v7"][-1]
     assert (last.beat, last.due_s, last.item.pitch) == (1200.0, 600.0, 67)
+
+
+def test_stopping_a_voice_ends_its_sounding_notes_and_plays_nothing_more():
+    s = Session(bpm=120)
+    midi = s.capture("midi", wants_note_offs=True)
+    s.play("pad", seq(60, step=2.0))          # each note lasts 2 beats
+    s.run_until(beat=1)
+    s.stop("pad")
+    s.run_until(beat=8)
+    assert [(type(e.item).__name__, e.beat) for e in midi.sent] == [("Note", 0.0), ("NoteOff", 2.0)]
+    assert s.voices == []
+
+
+def test_malformed_events_from_a_voice_are_its_error_not_the_clocks():
+    class Bad:
+        def __init__(self, hap):
+            self.hap = hap
+
+        def render(self, start, end, ctx):
+            return [self.hap] if start <= 1.0 < end else []
+
+    s, cap = make()
+    s.play("ok", seq(50, step=1.0))
+    s.play("nan", Bad(Hap(1.0, Note(60), float("nan"))))
+    s.play("junk", Bad(Hap(1.0, "not an item")))
+    s.play("raw", Bad((1.0, Note(60))))
+    s.run_until(beat=4)
+    assert [b for b, _, _ in onsets(cap)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert {v for v in ("nan", "junk", "raw") if any(f"'{v}'" in m for m in s.reporter.history)} == {"nan", "junk", "raw"}

@@ -90,7 +90,8 @@ class BaseClock:
                 return
             self._paused_beat = self.now_beat()
             self.state = PAUSED
-        self.scheduler.silence(self.now_s())
+        self.scheduler.request("silence")
+        self.flush_requests()
 
     def resume(self) -> None:
         """Go on from where pause() held, with no jump in phase."""
@@ -108,11 +109,15 @@ class BaseClock:
                 return
             self.state = STOPPED
             self._paused_beat = 0.0
-        self.scheduler.clear()
-        self.scheduler.silence(self.now_s())
+        self.scheduler.request("clear")
+        self.scheduler.request("silence")
+        self.flush_requests()
 
     def _started(self) -> None:
         pass
+
+    def flush_requests(self) -> None:
+        """Requests to the dispatcher are done (offline: at once; realtime: its thread does them)."""
 
 
 class OfflineClock(BaseClock):
@@ -160,6 +165,9 @@ class OfflineClock(BaseClock):
         self._now = max(self._now, target)
         sched.run_commands()
 
+    def flush_requests(self) -> None:
+        self.scheduler.service(self._now)
+
     def advance(self, seconds: float) -> None:
         """Let `seconds` of virtual time pass (while paused, nothing plays)."""
         self.run_until(seconds=self._now + seconds)
@@ -174,29 +182,38 @@ def _try_realtime_priority(priority: int = 50) -> str:
         return "normal (SCHED_FIFO not allowed)"
 
 
-def _raise_process_priority(nice: int = -10) -> str:
-    """Give every thread of this process a higher CPU share (nice < 0) where allowed.
+def _raise_process_priority() -> str:
+    """Keep every thread of this process from being preempted while it holds the GIL.
 
-    The clock thread needs the GIL; if the thread holding it (a model's worker,
-    the REPL) is preempted by other processes, the clock waits for it. A
-    higher share for the whole process keeps that wait short. Threads started
-    later inherit the value from the thread that starts them.
+    The clock thread needs the GIL to send. If the thread holding it (a
+    model's worker, the REPL, the producer) is preempted by another process,
+    the clock waits for it, for milliseconds. So every thread gets SCHED_FIFO
+    at priority 1 (below the clock's 50; threads started later inherit it),
+    or, where that is refused, a higher CPU share (nice -10).
     """
+    threads = [t.native_id for t in threading.enumerate() if t.native_id is not None]
     try:
-        for t in threading.enumerate():
-            if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > nice:
-                os.setpriority(os.PRIO_PROCESS, t.native_id, nice)
-        return f"nice {nice}"
+        for tid in threads:
+            if os.sched_getscheduler(tid) == os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
+        return "others SCHED_FIFO 1"
     except (AttributeError, PermissionError, OSError):
-        return "nice unchanged"
+        pass
+    try:
+        for tid in threads:
+            if os.getpriority(os.PRIO_PROCESS, tid) > -10:
+                os.setpriority(os.PRIO_PROCESS, tid, -10)
+        return "others nice -10"
+    except (AttributeError, PermissionError, OSError):
+        return "others unchanged"
 
 
 class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
-    SPIN_S = 0.001       # spin the last millisecond before a send
+    SPIN_S = 0.002       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
-    SWITCH_INTERVAL_S = 0.0005
+    SWITCH_INTERVAL_S = 0.0001
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -205,7 +222,7 @@ class RealtimeClock(BaseClock):
         self._running = threading.Event()
         self._wake_producer = threading.Event()
         self.priority = "not started"
-        self.nice = "nice unchanged"
+        self.nice = "others unchanged"
         self._old_switch = sys.getswitchinterval()
 
     def now_s(self) -> float:
@@ -236,12 +253,15 @@ class RealtimeClock(BaseClock):
     def _produce_loop(self) -> None:
         sched = self.scheduler
         while self._running.is_set():
-            if self.state == PLAYING:
-                sched.produce(self.now_beat())
-                wait = sched.tick_beats * 60.0 / self.bpm() / 2
-            else:
-                sched.run_commands()
-                wait = 0.05
+            wait = 0.05
+            try:
+                if self.state == PLAYING:
+                    sched.produce(self.now_beat())
+                    wait = sched.tick_beats * 60.0 / self.bpm() / 2
+                else:
+                    sched.run_commands()
+            except Exception as exc:  # never let the producer die: report and go on
+                sched.reporter.report(f"producer:{exc!r}", f"internal error while preparing events: {exc!r}")
             self._wake_producer.wait(min(wait, 0.1))
             self._wake_producer.clear()
 
@@ -253,10 +273,15 @@ class RealtimeClock(BaseClock):
         t0 = self._t0
         while self._running.is_set():
             if self.state != PLAYING:
+                sched.service(perf() - t0)
                 time.sleep(self.MAX_WAIT_S)
                 continue
             now = perf() - t0
-            nxt = sched.dispatch_due(now)
+            try:
+                nxt = sched.dispatch_due(now)
+            except Exception as exc:  # never let the clock die: report and go on
+                sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
+                nxt = now + self.MAX_WAIT_S
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
@@ -272,4 +297,5 @@ class RealtimeClock(BaseClock):
         for t in self._threads:
             t.join(2.0)
         self._threads = []
+        self.scheduler.service(self.now_s())   # what the dispatcher had not done yet
         sys.setswitchinterval(self._old_switch)

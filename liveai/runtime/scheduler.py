@@ -18,7 +18,8 @@ from itertools import count
 from queue import Empty, SimpleQueue
 from typing import Callable
 
-from liveai.core.events import Note, NoteOff, Scheduled
+from liveai.core.events import Control, Note, NoteOff, Param, Scheduled
+from liveai.core.patterns import Hap
 from liveai.core.tempo import TempoMap
 from liveai.ports.base import OutputPort
 from liveai.runtime.reporter import Reporter
@@ -47,6 +48,7 @@ class Scheduler:
         self._heaps: dict[str, list] = {}
         self._inbox: SimpleQueue = SimpleQueue()
         self._commands: SimpleQueue = SimpleQueue()
+        self._requests: SimpleQueue = SimpleQueue()    # "clear" / "silence", done by the dispatcher
         self._seq = count()
         self._void: dict[str, tuple[int, float]] = {}   # voice -> (epoch, grid): older events from grid on are dropped
         self.muted: frozenset[str] = frozenset()
@@ -94,7 +96,7 @@ class Scheduler:
         ctx = RenderContext(self.session, self.tempo_map, voice.name, now_beat, self.reporter.report)
         try:
             with self.watchdog.limit(self.voice_budget_s):
-                haps = voice.render(start, end, ctx)
+                haps = _checked(voice.render(start, end, ctx))
         except VoiceTimeout:
             self._silence_voice(voice, start, f"voice {voice.name!r} took longer than "
                                 f"{self.voice_budget_s * 1000:.0f} ms to compute and was stopped")
@@ -108,7 +110,7 @@ class Scheduler:
                                  f"voice {voice.name!r} raised {type(exc).__name__}: {exc}{where}; it {what}")
             try:
                 with self.watchdog.limit(self.voice_budget_s):
-                    haps = voice.render(start, end, ctx)
+                    haps = _checked(voice.render(start, end, ctx))
             except Exception:
                 self._silence_voice(voice, start, f"voice {voice.name!r} failed again and was stopped")
                 return
@@ -171,6 +173,7 @@ class Scheduler:
 
     def dispatch_due(self, now_s: float) -> float:
         """Send everything due by `now_s`; return the next release time (seconds)."""
+        self.service(now_s)
         self._drain()
         tm = self.tempo_map
         best = math.inf
@@ -189,10 +192,11 @@ class Scheduler:
         return best
 
     def _send(self, name: str, port: OutputPort, ev: Scheduled, release: float, now_s: float, tm: TempoMap) -> None:
-        void = self._void.get(ev.voice)
-        if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
-            return
         item = ev.item
+        if not isinstance(item, NoteOff):  # a note that sounds always gets its end
+            void = self._void.get(ev.voice)
+            if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
+                return
         if isinstance(item, Note):
             if ev.voice in self.muted or (self.soloed and ev.voice not in self.soloed):
                 return
@@ -224,15 +228,33 @@ class Scheduler:
             except Exception as exc:
                 self.reporter.report(f"tap:{exc!r}", f"a recorder/listener failed: {exc}")
 
-    def silence(self, now_s: float) -> None:
-        """Note-offs for every sounding note, and panic on every port (pause, stop, panic)."""
+    def request(self, what: str) -> None:
+        """Ask the dispatcher (the only thread that sends) to 'clear' the queues or 'silence' the ports."""
+        self._requests.put(what)
+
+    def service(self, now_s: float) -> None:
+        """Carry out requests; runs on the dispatcher, before sending."""
+        while True:
+            try:
+                what = self._requests.get_nowait()
+            except Empty:
+                return
+            if what == "clear":
+                self._drain()
+                for heap in self._heaps.values():
+                    heap.clear()
+            elif what == "silence":
+                self._silence(now_s)
+
+    def _silence(self, now_s: float) -> None:
+        """Note-offs for every sounding note, and panic on every port."""
         for (name, channel, pitch) in list(self._sounding):
             port = self.outputs.get(name)
             if port is not None:
                 try:
                     port.send(Scheduled(0.0, NoteOff(pitch, channel), "", 0.0, 0, now_s, 0.0, now_s))
-                except Exception:
-                    pass
+                except Exception as exc:
+                    self.reporter.report(f"noteoff:{name}", f"output {name!r} failed to end a note: {exc}")
         self._sounding.clear()
         for name, port in self.outputs.items():
             try:
@@ -240,15 +262,24 @@ class Scheduler:
             except Exception as exc:
                 self.reporter.report(f"panic:{name}", f"output {name!r} failed to silence: {exc}")
 
-    def clear(self) -> None:
-        """Forget every queued event (stop, panic); voices render again from their frontier."""
-        self._drain()
-        for heap in self._heaps.values():
-            heap.clear()
-
     def queued(self) -> int:
         self._drain()
         return sum(len(h) for h in self._heaps.values())
+
+
+_ITEMS = (Note, NoteOff, Control, Param)
+
+
+def _checked(haps: list) -> list:
+    """Refuse malformed events here, where the voice's error handling applies, not on the clock thread."""
+    for hap, _ in haps:
+        if not isinstance(hap, Hap):
+            raise TypeError(f"a voice must produce Haps, got {hap!r}")
+        if not isinstance(hap.item, _ITEMS):
+            raise TypeError(f"a Hap must hold a Note, NoteOff, Control or Param, got {hap.item!r}")
+        if not (math.isfinite(hap.grid) and math.isfinite(hap.offset)):
+            raise ValueError(f"a Hap's time must be finite, got grid={hap.grid!r} offset={hap.offset!r}")
+    return haps
 
 
 def _user_frame(exc: BaseException) -> str:

@@ -157,7 +157,9 @@ class Session:
     def panic(self) -> None:
         """Silence everything now: stop all voices, all notes off on every port."""
         self.stop()
-        self._command(lambda: (self.scheduler.clear(), self.scheduler.silence(self.clock.now_s())))
+        self.scheduler.request("clear")
+        self.scheduler.request("silence")
+        self.clock.flush_requests()
 
     # -- tempo and transport -------------------------------------------------------------------
     @property

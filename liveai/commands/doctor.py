@@ -1,0 +1,85 @@
+"""Check this machine for what liveai uses: Python packages, JACK, Pure Data, MIDI, realtime priority, weights."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ["numpy", "torch", "mido", "pythonosc", "rtmidi", "soundfile", "prompt_toolkit", "matplotlib",
+            "music21", "aalink", "tqdm"]
+
+
+def _check_import(name: str) -> tuple[bool, str]:
+    try:
+        mod = importlib.import_module(name)
+        return True, str(getattr(mod, "__version__", "ok"))
+    except Exception as exc:  # report any failure, do not crash the doctor
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _jack_running() -> bool:
+    try:
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _fifo_allowed() -> bool:
+    try:
+        import threading
+
+        result = []
+
+        def probe() -> None:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+                result.append(True)
+            except (AttributeError, PermissionError, OSError):
+                result.append(False)
+
+        t = threading.Thread(target=probe)
+        t.start()
+        t.join()
+        return result[0]
+    except Exception:
+        return False
+
+
+def checks() -> dict:
+    out: dict = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        ok, detail = _check_import(name)
+        out[f"package:{name}"] = detail if ok else f"MISSING ({detail})"
+    out["jackd"] = shutil.which("jackd") or "not installed (apt-get install jackd2)"
+    out["jack_server"] = "running" if _jack_running() else "not running (jackd -R -d dummy -r 48000 -p 128 &)"
+    out["pd"] = shutil.which("pd") or "not installed (apt-get install puredata-core)"
+    out["sched_fifo"] = "allowed" if _fifo_allowed() else "not allowed (the clock falls back to normal priority)"
+    try:
+        import rtmidi
+
+        out["midi_apis"] = [rtmidi.get_api_name(a) for a in rtmidi.get_compiled_api()]
+    except Exception as exc:
+        out["midi_apis"] = f"unavailable: {exc}"
+    weights = Path(__file__).resolve().parents[1] / "weights"
+    out["weights"] = sorted(p.name for p in weights.glob("*.pt")) if weights.is_dir() else []
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="liveai doctor", description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = checks()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:>22}: {v}")
+    missing = [k for k, v in result.items() if isinstance(v, str) and v.startswith("MISSING")]
+    return 1 if missing else 0
