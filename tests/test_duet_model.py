@@ -82,3 +82,20 @@ def test_midi_top_line_reader(tmp_path):
     assert mel[:, 0].tolist() == [72, 74, 76, 77, 79, 77, 76, 74]
     assert mel[:-1, 1].tolist() == [0.5] * 7
     assert mel[:, 3].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+
+
+def test_evaluate_reports_every_model_on_the_same_notes(mels):
+    from liveai.models.duet_eval import evaluate, train_markov, unigram
+
+    train, test = mels[20:60], mels[:4]
+    out = evaluate(load_model(), train_markov(train, order=4), unigram(train), test)
+    n = sum(len(m) - 1 for m in test)
+    for k in ("neural", "markov", "unigram"):
+        assert out[k]["notes"] == n and 0 < out[k]["pitch_bits"] < 8 and 0 <= out[k]["pitch_acc"] <= 1
+    # the unigram figure, by hand
+    up, _ = unigram(train)
+    by_hand = np.mean(np.concatenate([-np.log2(up[m[1:, 0].astype(int)]) for m in test]))
+    assert out["unigram"]["pitch_bits"] == pytest.approx(by_hand, abs=1e-4)
+    assert out["neural"]["pitch_bits"] < out["unigram"]["pitch_bits"]
+    ad = out["adaptation"]
+    assert ad["markov_primed"]["notes"] == ad["markov_unprimed"]["notes"] == ad["neural_primed"]["notes"]

@@ -12,11 +12,12 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="liveai train duet", description=__doc__)
     ap.add_argument("--out", type=Path, default=None, help="weights file (default liveai/weights/duet_gru.pt)")
     ap.add_argument("--cache", type=Path, default=None, help="melody cache (.npz); built from the corpus if missing")
-    ap.add_argument("--steps", type=int, default=100000, help="step budget (the time budget usually ends first)")
-    ap.add_argument("--minutes", type=float, default=7.5, help="stop after this long whatever the step count")
+    ap.add_argument("--steps", type=int, default=2400, help="step budget (the learning rate decays over it)")
+    ap.add_argument("--minutes", type=float, default=30.0, help="safety stop after this long whatever the step count")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--dropout", type=float, default=0.0, help="a few-minute run underfits: none by default")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--from-takes", type=Path, default=None,
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> int:
     data = melodies.load_cache(cache)
     tr, va = data.select("train"), data.select("valid")
     print(f"{len(tr)} training tunes ({tr.n_notes()} notes), {len(va)} validation tunes", file=sys.stderr)
-    cfg = DuetConfig(hidden=args.hidden, layers=args.layers)
+    cfg = DuetConfig(hidden=args.hidden, layers=args.layers, dropout=args.dropout)
     meta = {
         "command": "liveai train duet " + shlex.join(argv),
         "data": {"collections": list(melodies.FOLK_COLLECTIONS), "unseen_collection": melodies.UNSEEN_COLLECTION,
