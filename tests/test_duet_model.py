@@ -99,3 +99,25 @@ def test_evaluate_reports_every_model_on_the_same_notes(mels):
     assert out["neural"]["pitch_bits"] < out["unigram"]["pitch_bits"]
     ad = out["adaptation"]
     assert ad["markov_primed"]["notes"] == ad["markov_unprimed"]["notes"] == ad["neural_primed"]["notes"]
+
+
+def test_numpy_twin_computes_what_the_torch_model_computes(mels):
+    import torch
+
+    from liveai.models.duet import batch_tensors
+    from liveai.models.duet_fast import FastDuet
+
+    model = load_model()
+    fast = FastDuet(model)
+    b = batch_tensors([mels[1][:40]])
+    with torch.no_grad():
+        h, _ = model.encode(b["pitch"], b["prev"], b["dt"], b["pos"])
+        lp = model.pitch_logits(h, b["t_ioi"], b["t_pos"], b["pitch"])[0].numpy()
+        li = model.ioi_logits(h)[0].numpy()
+    state = fast.initial_state()
+    for t in range(b["pitch"].shape[1]):
+        state = fast.step(int(b["pitch"][0, t]), int(b["prev"][0, t]), int(b["dt"][0, t]), int(b["pos"][0, t]), state)
+        assert np.allclose(state[-1], h[0, t].numpy(), atol=1e-4)
+        assert np.allclose(fast.pitch_logits(state[-1], int(b["t_ioi"][0, t]), int(b["t_pos"][0, t]),
+                                             int(b["pitch"][0, t])), lp[t], atol=1e-4)
+        assert np.allclose(fast.ioi_logits(state[-1]), li[t], atol=1e-4)

@@ -348,8 +348,8 @@ class DuetAgent:
             if turn in self._trade_done:
                 return None
             return (self._count, self._answered, turn * turn_beats, turn_beats)
-        bar = math.floor(now / bpb + 1e-9) + 1
-        if bar in self._planned_bars:
+        bar = max(math.floor(now / bpb + 1e-9), 0)
+        while bar in self._planned_bars:
             bar += 1
         return (self._count, max(0, self._count - 16), float(bar * bpb), float(bpb))
 

@@ -58,7 +58,7 @@ def run_bench(seconds: float = 5.0) -> dict:
     agent = DuetAgent(s, seed=1, mode=2, density=1.0, triplets=0, temperature=0.8)
     s.play("duet", agent, quantum=1)
     stop = threading.Event()
-    phrase = mels[0][:16]
+    phrase = next(m[:16] for m in mels if m[:16, 1].max() <= 0.5)   # a lively phrase: eighths and sixteenths
 
     def human() -> None:
         while not stop.is_set():

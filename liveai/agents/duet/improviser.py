@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH, Continuator, NoteEvent, ioi_class
 from liveai.models.duet import BOS_IOI, BOS_PITCH, DuetNet, pos_class
+from liveai.models.duet_fast import FastDuet
 
 _LOG2_IOI = np.log2(np.array(IOI_VALUES))
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -68,12 +68,21 @@ class Improviser:
         self.markov = Continuator(order=order, ioi_order=3)
         self.heard: list[Heard] = []
         self.events: list[NoteEvent] = []   # the heard notes as continuator events (ioi filled in when known)
-        self.state: torch.Tensor | None = None
-        self.h: torch.Tensor | None = None  # GRU output after the last heard note
+        self.state: np.ndarray = self.fast.initial_state()
+        self.h: np.ndarray | None = None    # GRU output after the last heard note
         self.n_learned = 0
 
+    @property
+    def model(self) -> DuetNet:
+        return self._model
+
+    @model.setter
+    def model(self, model: DuetNet) -> None:
+        # a new model (fine-tuning) gets a new numpy twin; one assignment, so a reader sees old or new
+        self._model = model
+        self.fast = FastDuet(model)
+
     # -- listening ------------------------------------------------------------------------
-    @torch.no_grad()
     def hear(self, note: Heard, max_history: int = 512) -> None:
         """Advance the GRU by one human note and teach the continuator the transition into it."""
         if self.heard:
@@ -97,15 +106,11 @@ class Improviser:
         self.markov.observe(self.events)
         self.n_learned += 1
 
-    @torch.no_grad()
-    def _step(self, pitch: int, prev: int, dt: int, pos: float, state: torch.Tensor | None):
-        m = self.model
-        x = m.inputs(torch.tensor(pitch), torch.tensor(prev), torch.tensor(dt), torch.tensor(pos_class(pos)))
-        h, state = m.rnn(x.view(1, 1, -1), state)
-        return h[0, 0], state
+    def _step(self, pitch: int, prev: int, dt: int, pos: float, state: np.ndarray):
+        new = self.fast.step(pitch, prev, dt, pos_class(pos), state)
+        return new[-1], new
 
     # -- answering ------------------------------------------------------------------------
-    @torch.no_grad()
     def plan(self, start: float, length: float, rng: np.random.Generator, params: dict[str, float],
              beats_per_bar: float, only_since: int = 0, timings: list[float] | None = None) -> list[Planned]:
         """Notes for an answer from beat `start` lasting `length` beats, continuing what was heard.
@@ -115,11 +120,11 @@ class Improviser:
         """
         if length <= 0:
             return []
-        m = self.model
+        m = self.fast
         phrase = self.heard[only_since:] or self.heard[-16:]
         temp = max(params["temperature"], 1e-3)
         mix = params["mix"] * self.n_learned / (self.n_learned + 32.0)
-        density_bias = (params["density"] - 0.5) * 4.0 * -_LOG2_IOI   # >0.5 favours short notes
+        density_bias = (params["density"] - 0.5) * 12.0 * -_LOG2_IOI   # >0.5 favours short notes
         if params.get("triplets", 1.0) < 0.5:
             density_bias = np.where(_TRIPLET, -np.inf, density_bias)
         key_mask = None
@@ -148,11 +153,10 @@ class Improviser:
             pos = onset % beats_per_bar
             # pitch of the note at `onset`
             if h is None:
-                logits = torch.zeros(N_PITCH)
+                logits = np.zeros(N_PITCH)
             else:
-                logits = m.pitch_logits(h, torch.tensor(min(ioi, N_IOI - 1)), torch.tensor(pos_class(pos)),
-                                        torch.tensor(last_pitch))
-            p = _softmax(logits.numpy().astype(np.float64))
+                logits = m.pitch_logits(h, min(ioi, N_IOI - 1), pos_class(pos), last_pitch)
+            p = _softmax(logits.astype(np.float64))
             if mix > 0 and hist:
                 p = (1 - mix) * p + mix * self.markov.pitch_distribution(hist, pos)
             logp = np.log(np.maximum(p, 1e-12)) / temp + register_logp
@@ -166,7 +170,7 @@ class Improviser:
                 dt_in = min(ioi, N_IOI - 1)
             h, state = self._step(pitch, last_pitch, dt_in, pos, state)
             last_pitch = pitch
-            pi = _softmax(m.ioi_head(h).numpy().astype(np.float64))
+            pi = _softmax(m.ioi_logits(h).astype(np.float64))
             hist.append(NoteEvent(pitch, 1.0, pos))
             if mix > 0:
                 pi = (1 - mix) * pi + mix * self.markov.ioi_distribution(hist, pos)
@@ -196,6 +200,5 @@ def _sample(logp: np.ndarray, rng: np.random.Generator) -> int:
     if not finite.any():
         return int(rng.integers(len(logp)))
     z = np.where(finite, logp - logp[finite].max(), -np.inf)
-    p = np.exp(z)
-    p /= p.sum()
-    return int(rng.choice(len(p), p=p))
+    cdf = np.cumsum(np.exp(z))
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
