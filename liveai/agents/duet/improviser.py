@@ -112,7 +112,8 @@ class Improviser:
 
     # -- answering ------------------------------------------------------------------------
     def plan(self, start: float, length: float, rng: np.random.Generator, params: dict[str, float],
-             beats_per_bar: float, only_since: int = 0, timings: list[float] | None = None) -> list[Planned]:
+             beats_per_bar: float, only_since: int = 0, timings: list[float] | None = None,
+             cpu_timings: list[float] | None = None) -> list[Planned]:
         """Notes for an answer from beat `start` lasting `length` beats, continuing what was heard.
 
         `only_since` = index of the first heard note of the phrase being answered
@@ -148,7 +149,7 @@ class Improviser:
         last_pitch = self.heard[-1].pitch if self.heard else BOS_PITCH
         onset = start
         end = start + length
-        t_note = time.perf_counter()
+        t_note, c_note = time.perf_counter(), time.thread_time()
         while onset < end - 1e-9 and len(out) < 256:
             pos = onset % beats_per_bar
             # pitch of the note at `onset`
@@ -186,6 +187,10 @@ class Improviser:
                 now = time.perf_counter()
                 timings.append(now - t_note)
                 t_note = now
+            if cpu_timings is not None:
+                now = time.thread_time()
+                cpu_timings.append(now - c_note)
+                c_note = now
         return out
 
 
