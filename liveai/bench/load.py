@@ -40,6 +40,7 @@ class TorchInference:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.ready = threading.Event()   # set after the first inference: the load is on
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-torch", daemon=True)
 
@@ -54,6 +55,7 @@ class TorchInference:
             while not self._stop.is_set():
                 out, state = lstm(x, state)
                 self.steps += 1
+                self.ready.set()
 
     def __enter__(self) -> "TorchInference":
         self._thread.start()

@@ -89,7 +89,8 @@ def run(seconds: float = 20.0, load: bool = True) -> dict:
             busy.__enter__()
         if torch_load:
             torch_load.__enter__()
-        wait_seconds(1.0 if load else 0.0)  # let the load settle before measuring
+            if not torch_load.ready.wait(120):
+                raise RuntimeError("the torch load thread did not start within 120 s")
         session.start()
         wait_seconds(seconds)
         session.clock.stop()

@@ -98,6 +98,8 @@ class CapturePort(OutputPort):
 BACKENDS: dict[str, str] = {
     "null": "liveai.ports.base:NullPort",
     "capture": "liveai.ports.base:CapturePort",
+    "osc": "liveai.ports.osc:OscPort",
+    "midi": "liveai.ports.midi:MidiOutPort",
 }
 
 

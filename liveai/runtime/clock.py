@@ -22,6 +22,8 @@ STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
 
 class BaseClock:
+    START_LATENCY_S = 0.0   # how far ahead of start() beat 0 sounds
+
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.state = STOPPED
@@ -77,7 +79,7 @@ class BaseClock:
         with self._lock:
             if self.state == PLAYING:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s())
+            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s() + self.START_LATENCY_S)
             for v in self.scheduler.voices.values():
                 v.frontier = max(0.0, min(d.start for d in v.timeline))
             self.state = PLAYING
@@ -98,7 +100,7 @@ class BaseClock:
         with self._lock:
             if self.state != PAUSED:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s())
+            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s() + self.START_LATENCY_S)
             self.state = PLAYING
         self._started()
 
@@ -182,28 +184,21 @@ def _try_realtime_priority(priority: int = 50) -> str:
         return "normal (SCHED_FIFO not allowed)"
 
 
-def _raise_process_priority() -> str:
-    """Keep every thread of this process from being preempted while it holds the GIL.
+def _raise_process_priority(nice: int = -10) -> str:
+    """Give every thread of this process a larger CPU share (nice < 0) where allowed.
 
-    The clock thread needs the GIL to send. If the thread holding it (a
-    model's worker, the REPL, the producer) is preempted by another process,
-    the clock waits for it, for milliseconds. So every thread gets SCHED_FIFO
-    at priority 1 (below the clock's 50; threads started later inherit it),
-    or, where that is refused, a higher CPU share (nice -10).
+    The clock thread needs the GIL to send; if the thread holding it (a
+    model's worker, the REPL) is preempted by another process, the clock
+    waits for it. A larger share keeps that wait short. (SCHED_FIFO for
+    those threads was tried and refused: a CPU-bound thread at a realtime
+    priority starves every other thread of its priority.) Threads started
+    later inherit the value from the thread that starts them.
     """
-    threads = [t.native_id for t in threading.enumerate() if t.native_id is not None]
     try:
-        for tid in threads:
-            if os.sched_getscheduler(tid) == os.SCHED_OTHER:
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(1))
-        return "others SCHED_FIFO 1"
-    except (AttributeError, PermissionError, OSError):
-        pass
-    try:
-        for tid in threads:
-            if os.getpriority(os.PRIO_PROCESS, tid) > -10:
-                os.setpriority(os.PRIO_PROCESS, tid, -10)
-        return "others nice -10"
+        for t in threading.enumerate():
+            if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > nice:
+                os.setpriority(os.PRIO_PROCESS, t.native_id, nice)
+        return f"others nice {nice}"
     except (AttributeError, PermissionError, OSError):
         return "others unchanged"
 
@@ -211,9 +206,10 @@ def _raise_process_priority() -> str:
 class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
-    SPIN_S = 0.002       # wake this early and spin: absorbs the wait for the GIL
+    START_LATENCY_S = 0.1   # beat 0 sounds this long after start(): the first window is ready by then
+    SPIN_S = 0.004       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
-    SWITCH_INTERVAL_S = 0.0001
+    SWITCH_INTERVAL_S = 0.0001   # others hand the GIL over quickly when the clock asks
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -287,6 +283,8 @@ class RealtimeClock(BaseClock):
             if sleep_for > 0:
                 time.sleep(sleep_for)
             if nxt <= target:
+                # Spin the last stretch. Other threads (the audio callback
+                # above all) still get the GIL within the short switch interval.
                 while perf() - t0 < nxt:
                     pass
 

@@ -31,9 +31,11 @@ def _thread_cpu(ident: int) -> float | None:
 
 
 class Watchdog:
+    """Budgets for any number of threads at once (the producer, a trial at the prompt, the OSC thread)."""
+
     def __init__(self) -> None:
         self._cv = threading.Condition()
-        self._job: dict | None = None
+        self._jobs: dict[int, dict] = {}   # serial -> job
         self._serial = 0
         self._thread: threading.Thread | None = None
 
@@ -53,16 +55,16 @@ class Watchdog:
     def _loop(self) -> None:
         with self._cv:
             while True:
-                job = self._job
-                if job is None:
+                if not self._jobs:
                     self._cv.wait()
                     continue
-                if self._expired(job):
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(job["ident"]),
-                                                               ctypes.py_object(VoiceTimeout))
-                    self._job = None
-                    continue
-                self._cv.wait(job["budget"] / 4)
+                for serial, job in list(self._jobs.items()):
+                    if self._expired(job):
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(job["ident"]),
+                                                                   ctypes.py_object(VoiceTimeout))
+                        del self._jobs[serial]
+                if self._jobs:
+                    self._cv.wait(min(j["budget"] for j in self._jobs.values()) / 4)
 
     @contextmanager
     def limit(self, seconds: float) -> Iterator[None]:
@@ -71,12 +73,14 @@ class Watchdog:
         ident = threading.get_ident()
         with self._cv:
             self._serial += 1
+            serial = self._serial
             now = time.monotonic()
-            self._job = {"ident": ident, "budget": seconds, "start": now, "cpu0": _thread_cpu(ident) or 0.0,
-                         "wall_deadline": now + max(MIN_WALL_S, WALL_FACTOR * seconds), "serial": self._serial}
+            self._jobs[serial] = {"ident": ident, "budget": seconds, "start": now,
+                                  "cpu0": _thread_cpu(ident) or 0.0,
+                                  "wall_deadline": now + max(MIN_WALL_S, WALL_FACTOR * seconds)}
             self._cv.notify()
         try:
             yield
         finally:
             with self._cv:
-                self._job = None
+                self._jobs.pop(serial, None)

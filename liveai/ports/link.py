@@ -1,0 +1,332 @@
+"""Ableton Link (through aalink): join a session, follow and set tempo, align the bar, sync start/stop.
+
+aalink needs an asyncio loop, so LinkSync runs one on its own thread and
+looks at Link every `poll_s` (10 ms). It steers the session only through
+`set_tempo(bpm, quantum=0)`, `clock.align(beat, at_s)` and start/pause:
+the clock thread never waits for Link.
+
+Phase: liveai's beat is kept equal to Link's beat modulo `quantum` (the bar),
+so bar lines agree across peers. Link's clock (CLOCK_MONOTONIC_RAW on Linux)
+and liveai's (perf_counter) are related by sampling both back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+POLL_S = 0.01
+
+
+def wrap(x: float, q: float) -> float:
+    """x folded into [-q/2, q/2): the shortest way round a bar of q beats."""
+    return x - q * round(x / q)
+
+
+@dataclass
+class LinkState:
+    peers: int = 0
+    tempo: float = 0.0
+    playing: bool = False
+    phase_error_beats: float = 0.0
+    aligned: int = 0
+    tempo_from_link: int = 0
+    tempo_to_link: int = 0
+
+
+class LinkSync:
+    """Keeps a Session in a Link session. `with LinkSync(session, quantum=4): ...`"""
+
+    def __init__(self, session: Any, *, quantum: float = 4.0, start_stop: bool = True, poll_s: float = POLL_S,
+                 max_phase_s: float = 0.0001) -> None:
+        self.session = session
+        self.quantum = float(quantum)
+        self.start_stop = start_stop
+        self.poll_s = poll_s
+        self.max_phase_s = max_phase_s
+        self.state = LinkState()
+        self.changed = threading.Condition()  # notified after every poll: wait on it, don't sleep
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._link: Any = None
+        self._last_link_bpm: float | None = None
+        self._last_session_bpm: float | None = None
+        self._last_link_playing: bool | None = None
+        self._last_session_playing: bool | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "LinkSync":
+        self._thread = threading.Thread(target=self._run, name="liveai-link", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(5.0):
+            raise RuntimeError("Link did not start within 5 s")
+        if self._error is not None:
+            raise RuntimeError(f"Link failed to start: {self._error}") from self._error
+        return self
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is not None and self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(5.0)
+        self._thread = None
+
+    def __enter__(self) -> "LinkSync":
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_until(self, predicate: Any, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
+    # -- commands from other threads -------------------------------------------------------------
+    def set_tempo(self, bpm: float) -> None:
+        """Propose a tempo to every peer (the session follows when Link confirms it)."""
+        self._call(lambda: setattr(self._link, "tempo", float(bpm)))
+
+    def _call(self, fn: Any) -> None:
+        if self._loop is None:
+            raise RuntimeError("LinkSync is not started")
+        self._loop.call_soon_threadsafe(fn)
+
+    # -- the Link thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as e:  # aalink missing, no loop support...
+            self._error = e
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        task = loop.create_task(self._poll_forever())
+        try:
+            loop.run_forever()
+        finally:
+            task.cancel()
+            try:
+                loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            finally:
+                self._link.enabled = False
+                self._link = None
+                loop.close()
+
+    async def _open(self) -> None:
+        from aalink import Link
+
+        self._link = Link(self.session.bpm)
+        self._link.quantum = self.quantum
+        self._link.start_stop_sync_enabled = self.start_stop
+        self._link.enabled = True
+        self._last_link_bpm = self._link.tempo
+        self._last_session_bpm = self.session.bpm
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                self.poll()
+            except Exception as e:  # keep following; say what went wrong once
+                self.session.reporter.report(f"link:{type(e).__name__}", f"Link sync: {e}")
+            with self.changed:
+                self.changed.notify_all()
+            await asyncio.sleep(self.poll_s)
+
+    def sample(self) -> tuple[float, float, float]:
+        """(link beat, clock seconds it sounds at, Link time minus clock time), sampled tightly."""
+        link, clock = self._link, self.session.clock
+        best = None
+        for _ in range(3):
+            c1 = clock.now_s()
+            t1 = link.time.total_seconds()
+            beat = link.beat
+            t2 = link.time.total_seconds()
+            c2 = clock.now_s()
+            spread = c2 - c1
+            if best is None or spread < best[0]:
+                best = (spread, beat, (c1 + c2) / 2, (t1 + t2) / 2 - (c1 + c2) / 2)
+        _, beat, at_s, offset = best  # type: ignore[misc]
+        return beat, at_s, offset
+
+    def poll(self) -> None:
+        """One look at Link: tempo both ways, transport both ways, then phase."""
+        link, ses, st = self._link, self.session, self.state
+        st.peers = link.num_peers
+        link_bpm, ses_bpm = link.tempo, ses.bpm
+        if self._last_link_bpm is None or abs(link_bpm - self._last_link_bpm) > 1e-6:
+            if abs(link_bpm - ses_bpm) > 1e-6:  # a peer (or we) changed Link's tempo: follow it now
+                ses.set_tempo(link_bpm, quantum=0)
+                st.tempo_from_link += 1
+        elif self._last_session_bpm is not None and abs(ses_bpm - self._last_session_bpm) > 1e-6:
+            link.tempo = ses_bpm  # the performer changed tempo here: tell the peers
+            st.tempo_to_link += 1
+        self._last_link_bpm, self._last_session_bpm = link.tempo, ses.bpm
+        st.tempo = link.tempo
+
+        if self.start_stop:
+            playing = ses.clock.state == "playing"
+            link_playing = link.playing
+            if self._last_link_playing is None:
+                if link_playing != playing:  # joining: bring our transport state along
+                    link.playing = playing
+            elif link_playing != self._last_link_playing:
+                if link_playing and not playing:
+                    ses.resume() if ses.clock.state == "paused" else ses.start()
+                elif not link_playing and playing:
+                    ses.pause()
+            elif self._last_session_playing is not None and playing != self._last_session_playing:
+                link.playing = playing
+            self._last_link_playing = link.playing
+            self._last_session_playing = ses.clock.state == "playing"
+            st.playing = self._last_link_playing
+
+        if ses.clock.state == "playing":
+            beat, at_s, _ = self.sample()
+            ours = ses.clock.tempo_map.beat(at_s)
+            error = wrap(beat - ours, self.quantum)
+            st.phase_error_beats = error
+            if abs(error) * 60.0 / ses.bpm > self.max_phase_s:
+                ses.clock.align(ours + error, at_s)
+                st.aligned += 1
+
+
+def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - runs in a subprocess
+    """A bare Link peer for the two-process check: prints `time beat tempo playing` lines;
+    reads `tempo X`, `start`, `stop`, `quit` commands on stdin."""
+    import sys
+
+    async def main() -> None:
+        from aalink import Link
+
+        link = Link(bpm)
+        link.quantum = quantum
+        link.start_stop_sync_enabled = True
+        link.enabled = True
+        link.playing = True
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue = asyncio.Queue()
+        threading.Thread(target=lambda: [loop.call_soon_threadsafe(lines.put_nowait, ln) for ln in sys.stdin],
+                         daemon=True).start()
+        while True:
+            try:
+                cmd = lines.get_nowait().split()
+            except asyncio.QueueEmpty:
+                cmd = []
+            if cmd[:1] == ["tempo"]:
+                link.tempo = float(cmd[1])
+            elif cmd[:1] == ["start"]:
+                link.playing = True
+            elif cmd[:1] == ["stop"]:
+                link.playing = False
+            elif cmd[:1] == ["quit"]:
+                return
+            t1 = link.time.total_seconds()
+            beat = link.beat
+            t2 = link.time.total_seconds()
+            print(f"{(t1 + t2) / 2:.9f} {beat:.9f} {link.tempo:.6f} {int(link.playing)} {link.num_peers}", flush=True)
+            await asyncio.sleep(0.02)
+
+    asyncio.run(main())
+
+
+def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 4.0,
+                   timeout: float = 15.0) -> dict:
+    """Run a session with LinkSync beside a bare Link peer process and measure them.
+
+    Run it only inside a private network namespace (Link multicasts):
+    `unshare -n bash -c 'ip link set lo up; python -c "..."'`. Returns what
+    was checked: joining, following the peer's tempo, setting ours, start/stop
+    both ways, and the phase agreement (beats and ms) over `samples` readings
+    the peer took at its own times.
+    """
+    import os
+    import queue
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from liveai.core.patterns import seq
+    from liveai.runtime.session import Session
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    peer = subprocess.Popen([sys.executable, "-c", f"from liveai.ports.link import peer_main; peer_main({peer_bpm}, {quantum})"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in peer.stdout:  # type: ignore[union-attr]
+            t, beat, tempo, playing, peers = line.split()
+            lines.put((float(t), float(beat), float(tempo), bool(int(playing)), int(peers)))
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def peer_reading(pred: Any, wait: float = timeout) -> tuple:
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the Link peer never showed the expected state")
+            r = lines.get(timeout=left)
+            if pred(r):
+                return r
+
+    def command(text: str) -> None:
+        peer.stdin.write(text + "\n")  # type: ignore[union-attr]
+        peer.stdin.flush()  # type: ignore[union-attr]
+
+    lines.get(timeout=timeout)  # the peer runs its Link session: we join it, so its tempo wins
+    session = Session(bpm=120, realtime=True, outputs={})
+    result: dict = {"peer_bpm": peer_bpm, "quantum": quantum}
+    sync = LinkSync(session, quantum=quantum)
+    try:
+        session.play("tick", seq(60), quantum=1)
+        session.start()
+        sync.start()
+        result["joined"] = sync.wait_until(lambda: sync.state.peers >= 1, timeout)
+        # Link decides which of the two timelines the joined session keeps; we must end up on it.
+        peer_now = peer_reading(lambda r: r[4] >= 1)
+        result["followed_tempo"] = sync.wait_until(
+            lambda: abs(session.bpm - sync.state.tempo) < 0.01 and sync.state.aligned >= 1
+            and abs(sync.state.phase_error_beats) * 60 / session.bpm < sync.max_phase_s, timeout)
+        peer_now = peer_reading(lambda r: True)
+        result["bpm_after_join"] = {"ours": round(session.bpm, 4), "peer": round(peer_now[2], 4)}
+        errors = []
+        while len(errors) < samples:
+            t, beat, tempo, playing, _ = lines.get(timeout=timeout)
+            _, _, offset = sync.sample()
+            ours = session.clock.tempo_map.beat(t - offset)
+            errors.append(wrap(beat - ours, quantum))
+        err = np.abs(np.array(errors))
+        ms = err * 60.0 / session.bpm * 1000.0
+        result.update({"phase_error_beats_p50": float(np.percentile(err, 50)), "phase_error_beats_max": float(err.max()),
+                       "phase_error_ms_p50": float(np.percentile(ms, 50)), "phase_error_ms_max": float(ms.max()),
+                       "phase_samples": len(errors)})
+        session.set_tempo(100, quantum=0)
+        result["set_tempo_reached_peer"] = abs(peer_reading(lambda r: abs(r[2] - 100) < 0.01)[2] - 100) < 0.01
+        command("tempo 90")
+        result["peer_tempo_followed"] = sync.wait_until(lambda: abs(session.bpm - 90) < 0.01, timeout)
+        command("stop")
+        result["peer_stop_paused_us"] = sync.wait_until(lambda: session.clock.state == "paused", timeout)
+        command("start")
+        result["peer_start_resumed_us"] = sync.wait_until(lambda: session.clock.state == "playing", timeout)
+        peer_reading(lambda r: r[3])
+        session.pause()
+        result["our_stop_reached_peer"] = not peer_reading(lambda r: not r[3])[3]
+    finally:
+        try:
+            command("quit")
+            peer.wait(5)
+        except Exception:
+            peer.kill()
+        sync.close()
+        session.close()
+    return result
