@@ -77,12 +77,11 @@ def split_of(name: str, collection: str) -> str:
 # -- ABC via music21's tokenizer -------------------------------------------------
 
 def _bar_quarters(meta_src: str) -> float:
+    """Bar length in quarter notes from an ABC `M:` field (C and C| are 4; 'none' or odd ones: 4)."""
     body = meta_src.split(":", 1)[1].strip().upper()
-    if body in ("C", "C|"):
-        return 4.0 if body == "C" else 4.0
     try:
         num, den = body.split("/")
-        return max(0.5, 4.0 * int(num.split("+")[0] if "+" not in num else sum(map(int, num.split("+")))) / int(den))
+        return max(0.5, 4.0 * sum(int(n) for n in num.split("+")) / int(den))
     except (ValueError, ZeroDivisionError):
         return 4.0
 

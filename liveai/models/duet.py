@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH, ioi_class
+from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH
 
 BOS_PITCH = N_PITCH          # the input before the first note
 BOS_IOI = N_IOI
@@ -188,7 +188,3 @@ def load_model(path: Path = DEFAULT_WEIGHTS) -> DuetNet:
     model.load_state_dict(blob["state"])
     model.eval()
     return model
-
-
-def ioi_class_of(beats: float) -> int:
-    return ioi_class(beats)

@@ -12,7 +12,6 @@ against unprimed.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -112,7 +111,7 @@ def evaluate(model: DuetNet, markov: Continuator, uni: tuple[np.ndarray, np.ndar
         a["neural_primed"].add(sp["pitch_bits"], sp["pitch_hit"], sp["ioi_bits"], sp["ioi_hit"])
         a["markov_unprimed"].add(*markov.score(ev[h:]))
         markov.learn(ev[:h], weight=PRIME_WEIGHT)
-        a["markov_primed"].add(*_tail_scores(markov, ev, h))
+        a["markov_primed"].add(*markov.score(ev[h:]))   # the same contexts as unprimed; only the counts differ
         markov.unlearn(ev[:h], weight=PRIME_WEIGHT)
         # the agent: primed GRU + a continuator that has heard only this piece's first half
         session = Continuator(order=5, ioi_order=3)
@@ -136,19 +135,3 @@ def evaluate(model: DuetNet, markov: Continuator, uni: tuple[np.ndarray, np.ndar
             1 - ad["agent_mixture_primed"]["pitch_bits"] / ad["neural_unprimed"]["pitch_bits"], 4)
     return out
 
-
-def _tail_scores(c: Continuator, ev: list, h: int):
-    """Continuator scores for notes of ev[h:], with ev[:h] as history (as in `score` on the tail alone)."""
-    pb, ph, db, dh = [], [], [], []
-    for i in range(h + 1, len(ev)):
-        hist = ev[h:i]   # the same contexts as unprimed: only the counts differ
-        pd = c.ioi_distribution(hist)
-        from liveai.core.continuator import ioi_class
-        d = ioi_class(hist[-1].ioi)
-        db.append(-math.log2(max(pd[d], 1e-300)))
-        dh.append(int(np.argmax(pd) == d))
-        pp = c.pitch_distribution(hist, ev[i].pos)
-        p = ev[i].pitch
-        pb.append(-math.log2(max(pp[p], 1e-300)))
-        ph.append(int(np.argmax(pp) == p))
-    return pb, ph, db, dh

@@ -329,9 +329,6 @@ class DuetAgent:
             self._plan = [n for n in self._plan if n.beat < bar * bpb] + self._plan_for(key, ctx)
             self._answered = self._count
 
-    def _realtime(self) -> bool:
-        return bool(getattr(self.session, "realtime", False))
-
     # -- worker (realtime) -------------------------------------------------------------------
     def _wanted(self) -> tuple | None:
         """The answer render() will ask for next, as far as can be told now."""

@@ -10,18 +10,18 @@ so an answer is a pure function of (seed, weights, heard notes, params).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH, Continuator, NoteEvent, ioi_class
+from liveai.core.pitch import SCALES
 from liveai.models.duet import BOS_IOI, BOS_PITCH, DuetNet, pos_class
 from liveai.models.duet_fast import FastDuet
 
 _LOG2_IOI = np.log2(np.array(IOI_VALUES))
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MAJOR = SCALES["major"]
 _TRIPLET = np.array([abs(v * 4 - round(v * 4)) > 1e-6 for v in IOI_VALUES])
 MAX_GAP_BEATS = 8.0
 
