@@ -9,6 +9,7 @@ synchronisation).
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ def run_bench(seconds: float = 5.0) -> dict:
     from liveai.runtime.session import Session
 
     model = load_model()
+    gc.freeze()   # as DuetAgent does in a realtime session: no full GC pass over torch's objects mid-answer
     mels = MelodySet.load(HELDOUT_FILE).select("test").melodies[:40]
     brain = Improviser(model)
     hear_t: list[float] = []
