@@ -11,6 +11,7 @@ from typing import Any, Callable
 from liveai.core import patterns as _p
 from liveai.core.events import Control, Note, Param
 from liveai.core.pitch import chord, midi, scale
+from liveai.record.frontends import repl_helpers
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {
@@ -47,6 +48,7 @@ def namespace(session: Session) -> dict[str, Any]:
         "voice": voice, "agents": session.agents, "status": session.status,
     })
     ns.update(_agent_helpers(session))
+    ns.update(repl_helpers(session))      # record() / stop_record(): takes (liveai.record)
     return ns
 
 
