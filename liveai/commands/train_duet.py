@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -33,9 +34,7 @@ def main(argv: list[str]) -> int:
 
     out = args.out or DEFAULT_WEIGHTS
     if args.from_takes is not None:
-        print("fine-tuning from takes needs liveai.record's take reader; call "
-              "liveai.agents.duet.learn_from_phrases(agent, phrases) with the human notes", file=sys.stderr)
-        return 2
+        return _from_takes(args.from_takes, args.out)
     cache = args.cache or melodies.DEFAULT_CACHE
     data = melodies.load_cache(cache)
     tr, va = data.select("train"), data.select("valid")
@@ -52,4 +51,28 @@ def main(argv: list[str]) -> int:
     last = info["history"][-1]
     print(f"saved {out} ({info['sha256_12']}): {info['steps_run']} steps in {info['minutes']} min, "
           f"valid pitch {last['valid_pitch_bits']} bits/note")
+    return 0
+
+
+def _from_takes(takes: Path, out: Path | None) -> int:
+    """Fine-tune the committed weights on the human's phrases in rehearsal takes; print before/after."""
+    from liveai.agents.duet.learn import learn_from_phrases
+    from liveai.models.duet import load_model
+    from liveai.record.learn import human_phrases
+
+    try:
+        phrases = [[(n.beat, n.note) for n in p] for p in human_phrases(takes)]
+    except (OSError, ValueError) as exc:
+        print(f"liveai train duet: cannot read takes in {takes}: {exc}", file=sys.stderr)
+        return 1
+    if not phrases:
+        print(f"liveai train duet: no human phrases (3+ notes) in the takes at {takes}", file=sys.stderr)
+        return 1
+    target = out or (takes / "duet_gru.pt")
+    result = learn_from_phrases(load_model(), phrases, out=target)
+    where = "held-out phrases" if not result["in_sample"] else "the phrases themselves (fewer than 5)"
+    print(f"duet fine-tuned on {result['phrases']} phrases: pitch {result['before']:.3f} -> "
+          f"{result['after']:.3f} bits/note on {where}; weights: {target} "
+          f"(use DuetAgent(s, weights=...))")
+    print(json.dumps({"takes": str(takes), "weights": str(target), **result}))
     return 0
