@@ -1,6 +1,8 @@
 """`liveai demo` end to end, as a user runs it, and the MIDI it writes read back with mido."""
 
 import json
+
+import soundfile
 import subprocess
 import sys
 
@@ -19,7 +21,7 @@ def test_demo_writes_the_files_and_the_midi_holds_the_patterns_notes(tmp_path):
                          timeout=120)
     assert run.returncode == 0, run.stderr
     summary = json.loads((out / "demo.json").read_text())
-    for key in ("midi", "pianoroll", "summary"):
+    for key in ("midi", "wav", "pianoroll", "summary"):
         assert str(out) in run.stdout and (out / summary["files"][key].split("/")[-1]).stat().st_size > 0
     assert (out / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     tracks = read_notes(out / "demo.mid")
@@ -32,6 +34,11 @@ def test_demo_writes_the_files_and_the_midi_holds_the_patterns_notes(tmp_path):
     assert [(round(b, 6), p, v, d) for b, p, v, d in tracks["lead"]] == lead
     assert summary["tempo"] == [[0.0, demo.BPM], [32.0, demo.BPM + 12]]
     assert summary["notes"] == sum(len(v) for v in tracks.values())
+    audio, sr = soundfile.read(out / "demo.wav")
+    assert sr == 48000 and audio.shape[1] == 2
+    assert abs(len(audio) / sr - (summary["duration_s"] + 1.0)) < 0.01        # the music plus a 1 s tail
+    assert abs(audio[:2400]).max() > 0.05                                       # the kick on beat 0 sounds
+    assert 0.05 < summary["audio_peak"] <= 1.0
 
 
 def test_cli_lists_commands_and_refuses_unknown_ones():

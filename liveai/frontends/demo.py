@@ -15,6 +15,7 @@ from liveai.core.patterns import choose, deg, euclid, hits, seq, stack
 from liveai.core.pitch import chord, scale
 from liveai.runtime.session import Session
 
+SR = 48000
 BPM = 100.0
 BARS = 16
 KEY = scale("minor", "a3")
@@ -58,6 +59,7 @@ def compose(session: Session) -> None:
 
 def render_demo(out_dir: Path) -> dict:
     """Render the demo to out_dir: demo.mid, demo.png, demo.json (and demo.wav); returns the summary."""
+    from liveai.audio.offline import render, write_wav
     from liveai.export.midifile import write_midi
     from liveai.export.pianoroll import write_pianoroll
 
@@ -66,18 +68,21 @@ def render_demo(out_dir: Path) -> dict:
     session = Session(bpm=BPM)
     capture = session.capture()
     compose(session)
-    render_s = time.perf_counter() - t0
     events = [e for e in capture.sent if e.beat < 4 * BARS]
+    audio = render(events, sr=SR)
+    render_s = time.perf_counter() - t0
     tm = session.clock.tempo_map
     files = {
         "midi": str(write_midi(out_dir / "demo.mid", events, tm)),
+        "wav": str(write_wav(out_dir / "demo.wav", audio, SR)),
         "pianoroll": str(write_pianoroll(out_dir / "demo.png", events, tm, title="liveai demo")),
     }
     duration_s = tm.seconds(4 * BARS)
     summary = {
         "bars": BARS, "duration_s": round(duration_s, 3), "tempo": [[s.beat, s.bpm] for s in tm.segments],
         "notes": sum(1 for _ in events), "notes_per_voice": dict(sorted(Counter(e.voice for e in events).items())),
-        "render_s": round(render_s, 4), "files": files,
+        "render_s": round(render_s, 4), "realtime_factor": round(duration_s / render_s, 1),
+        "audio_peak": round(float(abs(audio).max()), 3), "files": files,
     }
     summary["files"]["summary"] = str(out_dir / "demo.json")
     (out_dir / "demo.json").write_text(json.dumps(summary, indent=2))
