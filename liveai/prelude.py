@@ -53,5 +53,21 @@ def namespace(session: Session) -> dict[str, Any]:
 
 
 def _agent_helpers(session: Session) -> dict[str, Any]:
-    """Agents add their REPL helpers here when their packages are installed."""
-    return {}
+    """Short names for the agents; torch is imported only when one is first made."""
+
+    def duet(name: str = "duet", **params: Any) -> Any:
+        """A continuator partner listening to the human input: play('duet', duet())."""
+        from liveai.agents.duet import DuetAgent
+
+        return DuetAgent(session, name=name, seed=session.seed, **params)
+
+    def humanize(pattern: Any, name: str = "drums", **options: Any) -> Any:
+        """A drum pattern played like a drummer: play('drums', humanize(hits(...), feel='drummer1'))."""
+        from liveai.agents.drums import humanize as _humanize
+
+        options.setdefault("seed", session.seed)
+        agent = _humanize(pattern, **options)
+        session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
+        return agent
+
+    return {"duet": duet, "humanize": humanize}
