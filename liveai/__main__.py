@@ -1,3 +1,4 @@
 from liveai.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a multiprocessing child importing this must not run the CLI
+    raise SystemExit(main())

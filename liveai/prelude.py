@@ -11,6 +11,7 @@ from typing import Any, Callable
 from liveai.core import patterns as _p
 from liveai.core.events import Control, Note, Param
 from liveai.core.pitch import chord, midi, scale
+from liveai.record.frontends import repl_helpers
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {
@@ -47,9 +48,26 @@ def namespace(session: Session) -> dict[str, Any]:
         "voice": voice, "agents": session.agents, "status": session.status,
     })
     ns.update(_agent_helpers(session))
+    ns.update(repl_helpers(session))      # record() / stop_record(): takes (liveai.record)
     return ns
 
 
 def _agent_helpers(session: Session) -> dict[str, Any]:
-    """Agents add their REPL helpers here when their packages are installed."""
-    return {}
+    """Short names for the agents; torch is imported only when one is first made."""
+
+    def duet(name: str = "duet", **params: Any) -> Any:
+        """A continuator partner listening to the human input: play('duet', duet())."""
+        from liveai.agents.duet import DuetAgent
+
+        return DuetAgent(session, name=name, seed=session.seed, **params)
+
+    def humanize(pattern: Any, name: str = "drums", **options: Any) -> Any:
+        """A drum pattern played like a drummer: play('drums', humanize(hits(...), feel='drummer1'))."""
+        from liveai.agents.drums import humanize as _humanize
+
+        options.setdefault("seed", session.seed)
+        agent = _humanize(pattern, **options)
+        session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
+        return agent
+
+    return {"duet": duet, "humanize": humanize}

@@ -224,3 +224,12 @@ def test_malformed_events_from_a_voice_are_its_error_not_the_clocks():
     s.run_until(beat=4)
     assert [b for b, _, _ in onsets(cap)] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert {v for v in ("nan", "junk", "raw") if any(f"'{v}'" in m for m in s.reporter.history)} == {"nan", "junk", "raw"}
+
+
+def test_quantum_zero_plays_from_now_without_waiting_for_the_next_window():
+    s, cap = make()
+    s.play("a", seq(60, step=1.0))
+    s.run_until(beat=2.5)
+    s.play("b", seq(70, step=0.5), quantum=0)
+    s.run_until(beat=4)
+    assert [(b, t) for b, p, t in onsets(cap, "b")] == [(2.5, 1.25), (3.0, 1.5), (3.5, 1.75), (4.0, 2.0)]

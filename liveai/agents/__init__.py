@@ -1,0 +1,1 @@
+"""Agents: model + state + a small policy, played as voice sources."""

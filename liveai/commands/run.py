@@ -8,6 +8,7 @@ from pathlib import Path
 
 from liveai.frontends.options import add_session_options, build_session
 from liveai.frontends.script import load_script, run_script
+from liveai.record.frontends import recording
 
 
 def main(argv: list[str]) -> int:
@@ -16,12 +17,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=None,
                         help="how long to play (realtime default: until Ctrl-C; offline default: 60)")
     parser.add_argument("--offline", action="store_true", help="render on the offline clock, as fast as possible")
+    parser.add_argument("--record", metavar="DIR", type=Path, default=None,
+                        help="record a take into a new folder under DIR (crash-safe: `liveai recover DIR`)")
     add_session_options(parser)
     args = parser.parse_args(argv)
     source = load_script(args.script)
     session = build_session(args, realtime=not args.offline)
     try:
-        ok = run_script(session, source, seconds=args.seconds)
+        with recording(session, args.record):
+            ok = run_script(session, source, seconds=args.seconds)
         summary = {"ok": ok, **session.status(), **session.scheduler.stats.summary()}
     finally:
         session.close()

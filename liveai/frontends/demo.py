@@ -11,13 +11,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from liveai.core.patterns import choose, deg, euclid, hits, seq, stack
-from liveai.core.pitch import chord, scale
+from liveai.core.events import Note
+from liveai.core.patterns import Hap, deg, euclid, hits, seq, stack
+from liveai.core.pitch import chord, midi
 from liveai.runtime.session import Session
 
+SR = 48000
 BPM = 100.0
 BARS = 16
-KEY = scale("minor", "a3")
 
 
 def drums(variation: int = 0):
@@ -36,28 +37,55 @@ def chords():
                vel=64, legato=0.95)
 
 
-def lead(cycle: int):
-    """A seeded melody that changes every bar and leaves space every fourth."""
-    if cycle % 4 == 3:
-        return None
-    return deg(choose(7, 9, 11, seed=cycle), choose(11, 14, 16, seed=cycle + 1), None,
-               choose(9, 11, 13, seed=7), step=0.5, scale=KEY, vel=90, legato=0.9)
+# The "human" part: a phrase a performer might play (A minor), in bars 3-4 and 11-12.
+HUMAN_PHRASE = [(0.0, "a4", 1.0), (1.0, "c5", 0.5), (1.5, "e5", 0.5), (2.0, "d5", 1.0), (3.0, "c5", 0.5),
+                (3.5, "b4", 0.5), (4.0, "a4", 0.75), (4.75, "g4", 0.25), (5.0, "a4", 1.5)]
+HUMAN_BARS = (2, 10)       # 0-based bars where the phrase starts
+
+
+def human_notes() -> list[tuple[float, Note]]:
+    """(beat, Note) of the human part over the whole piece."""
+    return [(4 * bar + b, Note(midi(p), 92, d)) for bar in HUMAN_BARS for b, p, d in HUMAN_PHRASE]
 
 
 def compose(session: Session) -> None:
-    """The set: 16 bars, a drum variation and a tempo push in the second half."""
+    """The set: a band of patterns; a human phrase that the duet agent answers after a 2-beat pause;
+    from bar 9 the drums agent plays the (varied) groove like a drummer, and the tempo pushes on."""
+    from liveai.agents.drums import humanize
+    from liveai.agents.duet import DuetAgent
+
     session.play("drums", drums())
     session.play("bass", bass())
     session.play("chords", chords())
-    session.play("lead", lead, swing=0.2, swing_grid=0.5)
-    session.run_until(beat=4 * 8 - 2)          # two beats before bar 9 ...
-    session.play("drums", drums(1), quantum=4)  # ... the drummer changes at the bar
+    session.play("human", _Human())
+    duet = DuetAgent(session, seed=7, temperature=0.7)
+    session.play("duet", duet)
+
+    def until(beat: float) -> None:
+        for b, note in human_notes():
+            if session.clock.now_beat() <= b <= beat and b not in _fed:
+                session.run_until(beat=b)
+                session.input(note, source="human")   # what the duet hears, at the beat it was played
+                _fed.add(b)
+        session.run_until(beat=beat)
+
+    _fed: set[float] = set()
+    until(4 * 8 - 2)                                       # two beats before bar 9 ...
+    session.play("drums", humanize(drums(1), feel="drummer1", seed=3), quantum=4)   # ... a drummer takes over
     session.set_tempo(BPM + 12, quantum=4)
-    session.run_until(beat=4 * BARS)
+    until(4 * BARS)
+
+
+class _Human:
+    """Plays the human part to the outputs (so it is heard and recorded as 'human')."""
+
+    def render(self, start: float, end: float, ctx: object) -> list[Hap]:
+        return [Hap(b, n) for b, n in human_notes() if start <= b < end]
 
 
 def render_demo(out_dir: Path) -> dict:
     """Render the demo to out_dir: demo.mid, demo.png, demo.json (and demo.wav); returns the summary."""
+    from liveai.audio.offline import render, write_wav
     from liveai.export.midifile import write_midi
     from liveai.export.pianoroll import write_pianoroll
 
@@ -66,18 +94,21 @@ def render_demo(out_dir: Path) -> dict:
     session = Session(bpm=BPM)
     capture = session.capture()
     compose(session)
+    events = [e for e in capture.sent if e.grid < 4 * BARS]   # the piece ends on its grid
+    audio = render(events, sr=SR)
     render_s = time.perf_counter() - t0
-    events = [e for e in capture.sent if e.beat < 4 * BARS]
     tm = session.clock.tempo_map
     files = {
         "midi": str(write_midi(out_dir / "demo.mid", events, tm)),
+        "wav": str(write_wav(out_dir / "demo.wav", audio, SR)),
         "pianoroll": str(write_pianoroll(out_dir / "demo.png", events, tm, title="liveai demo")),
     }
     duration_s = tm.seconds(4 * BARS)
     summary = {
         "bars": BARS, "duration_s": round(duration_s, 3), "tempo": [[s.beat, s.bpm] for s in tm.segments],
         "notes": sum(1 for _ in events), "notes_per_voice": dict(sorted(Counter(e.voice for e in events).items())),
-        "render_s": round(render_s, 4), "files": files,
+        "render_s": round(render_s, 4), "realtime_factor": round(duration_s / render_s, 1),
+        "audio_peak": round(float(abs(audio).max()), 3), "files": files,
     }
     summary["files"]["summary"] = str(out_dir / "demo.json")
     (out_dir / "demo.json").write_text(json.dumps(summary, indent=2))

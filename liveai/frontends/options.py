@@ -18,7 +18,8 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
 
 
 def default_outputs() -> list[str]:
-    return ["audio"] if "audio" in BACKENDS else ["null"]
+    """Sound by default: the audio engine (JACK here; LIVEAI_AUDIO=null for no device)."""
+    return ["audio"]
 
 
 def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
@@ -26,7 +27,12 @@ def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
     session = Session(bpm=args.bpm, beats_per_bar=args.meter, realtime=realtime, seed=args.seed)
     for backend in args.output or default_outputs():
         try:
-            session.add_output(backend, open_output(backend))
+            if backend == "audio":  # on the session's clock, its errors to the session's reporter
+                from liveai.audio.port import AudioPort
+
+                session.add_output("audio", AudioPort.for_session(session))
+            else:
+                session.add_output(backend, open_output(backend))
         except Exception as exc:
             print(f"liveai: output {backend!r} not opened: {exc}")
     if not session.outputs:

@@ -100,6 +100,7 @@ BACKENDS: dict[str, str] = {
     "capture": "liveai.ports.base:CapturePort",
     "osc": "liveai.ports.osc:OscPort",
     "midi": "liveai.ports.midi:MidiOutPort",
+    "audio": "liveai.audio.port:AudioPort",       # liveai/audio: the realtime callback engine
 }
 
 

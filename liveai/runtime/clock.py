@@ -9,6 +9,7 @@ logic below, so tempo changes, pause and resume mean the same in each.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
@@ -231,6 +232,9 @@ class RealtimeClock(BaseClock):
         # A shorter GIL switch interval lets the clock thread in quickly when
         # other Python threads (a model, the REPL) are busy.
         sys.setswitchinterval(min(self._old_switch, self.SWITCH_INTERVAL_S))
+        # Everything imported and loaded so far (torch, models) is long-lived: move it out of
+        # the garbage collector's sight, or a full pass holds the GIL for ~100 ms mid-set.
+        gc.freeze()
         self.nice = _raise_process_priority()
         self._running.set()
         ready = threading.Event()

@@ -251,10 +251,17 @@ class Scheduler:
         for (name, channel, pitch) in list(self._sounding):
             port = self.outputs.get(name)
             if port is not None:
+                ev = Scheduled(0.0, NoteOff(pitch, channel), "", 0.0, 0, now_s, 0.0, now_s)
                 try:
-                    port.send(Scheduled(0.0, NoteOff(pitch, channel), "", 0.0, 0, now_s, 0.0, now_s))
+                    port.send(ev)
                 except Exception as exc:
                     self.reporter.report(f"noteoff:{name}", f"output {name!r} failed to end a note: {exc}")
+                    continue
+                for tap in self.taps:  # recorders hear these ends too
+                    try:
+                        tap(ev, name)
+                    except Exception as exc:
+                        self.reporter.report(f"tap:{exc!r}", f"a recorder/listener failed: {exc}")
         self._sounding.clear()
         for name, port in self.outputs.items():
             try:

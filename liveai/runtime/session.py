@@ -16,7 +16,7 @@ from liveai.core.events import Control, Item, Note, NoteOff, Param
 from liveai.core.patterns import Pattern, check_swing
 from liveai.core.tempo import TempoMap, check_bpm, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
-from liveai.runtime.clock import STOPPED, OfflineClock, RealtimeClock
+from liveai.runtime.clock import PLAYING, STOPPED, OfflineClock, RealtimeClock
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.voice import Voice, check_source
@@ -122,6 +122,8 @@ class Session:
             self.clock.wake()  # type: ignore[union-attr]
         else:
             fn()
+            if self.clock.state == PLAYING:  # as the realtime producer does when woken: render now
+                self.scheduler.produce(self.clock.now_beat())
 
     def _check_voice(self, name: str) -> str:
         if name not in self._voice_names:

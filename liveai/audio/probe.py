@@ -1,0 +1,290 @@
+"""Measurements of the engine through real JACK: onset error, callback load, xruns, offline speed.
+
+Used by `liveai bench audio` and by the tests (short versions). Each function
+returns a plain dict of figures, so the benchmark can print one JSON object.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liveai.audio.engine import AudioEngine, realtime_worker, release_portaudio
+from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
+from liveai.audio.offline import render
+from liveai.audio.port import AudioPort
+from liveai.core.events import Note, Scheduled
+
+SUSTAINED = [("synth", p) for p in (36, 43, 48, 52, 55, 59, 62, 64, 67, 71, 74, 79)] + \
+            [("hnoise", p) for p in (48, 55, 60, 67)]     # 16 notes held through a run
+
+
+class PerfClock:
+    """A stand-in for the session clock: seconds of time.perf_counter() since creation."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def now_s(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def use_server(name: str | None) -> None:
+    """Point this process's PortAudio at JACK server `name` (None: the default server)."""
+    release_portaudio()
+    if name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+    else:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+
+
+def _new_out_ports(before: set[str], server: str | None) -> list[str]:
+    ports = sorted(p for p in list_ports(server) if p not in before and ":out_" in p)
+    if len(ports) < 2:
+        raise RuntimeError(f"could not find the engine's JACK output ports (new ports: {ports})")
+    return ports[:2]
+
+
+def _feed(port: AudioPort, events: list[Scheduled], clock: PerfClock, stop: threading.Event) -> None:
+    """Hand each event over `lead_s` before it is due, as the scheduler does."""
+    for ev in events:
+        wait = ev.due_s - port.lead_s - clock.now_s()
+        if wait > 0 and stop.wait(wait):
+            return
+        ev.sent_s = clock.now_s()
+        port.send(ev)
+
+
+def measure_onsets(server: str | None = None, *, hits: int = 24, spacing_s: float = 0.25, blocksize: int = 128,
+                   sr: int = 48000, pitch: int = 42) -> dict[str, Any]:
+    """Play `hits` drum hits at odd frame offsets, record them with jack_rec, find each onset.
+
+    Due times are exact sample multiples apart (spacing plus 37 samples per
+    hit, so onsets fall everywhere within blocks); the reference is the
+    offline render of the same events.
+    """
+    use_server(server)
+    step = int(round(spacing_s * sr)) + 37
+    before = set(list_ports(server))
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    wav = Path(tempfile.mkstemp(prefix="liveai-onsets-", suffix=".wav")[1])
+    try:
+        ports = _new_out_ports(before, server)
+        clock = PerfClock()
+        port = AudioPort(engine=engine, clock=clock, lead_s=0.05)
+        rec = JackRecorder(wav, ports, 0.6 + hits * step / sr + 0.6, server=server).start()
+        t_first = clock.now_s() + 0.3
+        events = [Scheduled(0.0, Note(pitch, 110, 0.1, channel=9), "probe", 0.0,
+                            due_s=t_first + i * step / sr, dur_s=0.05) for i in range(hits)]
+        stop = threading.Event()
+        _feed(port, events, clock, stop)
+        rec.wait()
+        stats = engine.stats()
+    finally:
+        engine.stop()
+        release_portaudio()
+    import soundfile
+
+    captured, file_sr = soundfile.read(str(wav), dtype="float64", always_2d=True)
+    wav.unlink()
+    margin = 2400
+    ref_events = [Scheduled(0.0, e.item, "probe", 0.0, due_s=(margin + i * step) / sr, dur_s=e.dur_s)
+                  for i, e in enumerate(events)]
+    reference = render(ref_events, sr=sr, tail_s=0.5)
+    from liveai.audio.onsets import onset_errors
+
+    found = onset_errors(captured, reference, [margin + i * step for i in range(hits)], block=blocksize)
+    found.update({"blocksize": blocksize, "capture_sr": file_sr, "xruns": stats["xruns"], "late": stats["late"],
+                  "resyncs": stats["resyncs"]})
+    return found
+
+
+def _load_scenario(port: AudioPort, clock: PerfClock, seconds: float) -> None:
+    """16 notes held for the whole run, sent through the port like any voice's notes."""
+    t = clock.now_s() + port.lead_s + 0.01
+    for k, (inst, pitch) in enumerate(SUSTAINED):
+        port.send(Scheduled(0.0, Note(pitch, 90, 1.0, instrument=inst), "load", 0.0, due_s=t + k * 1e-3,
+                            dur_s=seconds + 1.0, sent_s=clock.now_s()))
+
+
+def _step_model() -> Any:
+    import torch
+
+    class StepModel(torch.nn.Module):
+        """One step of a 2 x 256 LSTM and an output head: the shape of an agent's model."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(64, 256, num_layers=2, batch_first=True)
+            self.head = torch.nn.Linear(256, 64)
+
+        def forward(self, x: torch.Tensor, h: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+            y, h2 = self.lstm(x, h)
+            return torch.softmax(self.head(y), dim=-1), h2
+
+    return StepModel()
+
+
+class TorchLoad:
+    """A torch LSTM (2 x 256) stepping at batch 1 flat out, as an agent would: on a worker thread of
+    this process (sharing the GIL with the audio callback) or in a child process (sharing nothing)."""
+
+    def __init__(self, style: str = "thread", fifo: int = 0) -> None:
+        if style not in ("thread", "process"):
+            raise ValueError(f"style is 'thread' or 'process', got {style!r}")
+        self.style, self.fifo = style, fifo
+        self.priority = "normal"
+        self._steps = 0
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._proc: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._run if style == "thread" else self._watch_child,
+                                        name="torch-load", daemon=True)
+
+    @property
+    def steps(self) -> int:
+        return self._steps
+
+    def _run(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        if self.fifo:
+            self.priority = realtime_worker(self.fifo)
+        model = _step_model()
+        x = torch.zeros(1, 1, 64)
+        h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
+        self.ready.set()
+        with torch.inference_mode():
+            while not self._stop.is_set():
+                x, h = model(x, h)
+                self._steps += 1
+
+    def _watch_child(self) -> None:
+        """Start `python -c 'torch_child()'` and read the step counts it prints."""
+        code = "from liveai.audio.probe import torch_child; torch_child()"
+        self._proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("ready"):
+                self.ready.set()
+            elif line.strip().isdigit():
+                self._steps = int(line)
+
+    def start(self) -> "TorchLoad":
+        self._thread.start()
+        if not self.ready.wait(120):
+            raise RuntimeError("the torch load did not start")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+        self._thread.join(10)
+
+
+def torch_child() -> None:
+    """The child side of TorchLoad('process'): step the model, print the count now and then."""
+    import torch
+
+    torch.set_num_threads(1)
+    model = _step_model()
+    x = torch.zeros(1, 1, 64)
+    h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
+    print("ready", flush=True)
+    n = 0
+    with torch.inference_mode():
+        while True:
+            x, h = model(x, h)
+            n += 1
+            if n % 64 == 0:
+                print(n, flush=True)
+
+
+def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
+               session: bool = True, torch_style: str = "thread", torch_fifo: int = 0) -> dict[str, Any]:
+    """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
+    pattern, and optionally a torch model inferring); return its stats after a 1 s warm-up."""
+    use_server(server)
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    load = TorchLoad(torch_style, torch_fifo).start() if torch_load else None
+    sess = None
+    try:
+        if session:
+            from liveai.core.patterns import hits, stack
+            from liveai.runtime.session import Session
+
+            sess = Session(bpm=120, realtime=True)
+            port = AudioPort(engine=engine, clock=sess.clock)
+            sess.add_output("audio", port)
+            sess.play("drums", stack(hits("x...x...x...x...", 36), hits("....x.......x...", 38),
+                                     hits("xxxxxxxxxxxxxxxx", 42, vel=70)), quantum=0)
+            sess.start()
+            clock: Any = sess.clock
+        else:
+            clock = PerfClock()
+            port = AudioPort(engine=engine, clock=clock)
+        _load_scenario(port, clock, seconds + 1.0)  # type: ignore[arg-type]
+        pause = threading.Event()
+        pause.wait(1.0)                               # warm-up: notes start, stream settles
+        engine.reset_stats()
+        voices = []
+        t_end = time.perf_counter() + seconds
+        while not pause.wait(min(0.5, max(0.0, t_end - time.perf_counter()))):
+            voices.append(engine.renderer.voices())
+            if time.perf_counter() >= t_end:
+                break
+        stats = engine.stats()
+        if sess is not None:
+            stats["scheduler"] = sess.scheduler.stats.summary()
+    finally:
+        if sess is not None:
+            sess.close()
+        if load is not None:
+            load.stop()
+        engine.stop()
+        release_portaudio()
+    stats["voices_p50"] = float(np.median(voices)) if voices else 0.0
+    stats["voices_min"] = int(min(voices)) if voices else 0
+    stats["seconds"] = seconds
+    if load is not None:
+        stats["torch_steps_per_s"] = round(load.steps / (seconds + 1.0), 1)
+        stats["torch_priority"] = load.priority
+    return stats
+
+
+def offline_speed(seconds: float = 20.0, sr: int = 48000) -> dict[str, Any]:
+    """Render `seconds` of 16 held notes plus a 16th-note drum pattern offline; x real time."""
+    events = [Scheduled(0.0, Note(p, 90, 1.0, instrument=i), "load", 0.0, due_s=k * 1e-3, dur_s=seconds)
+              for k, (i, p) in enumerate(SUSTAINED)]
+    step = 0.125
+    for k in range(int(seconds / step)):
+        pitch = (36, 42, 38, 42)[k % 4]
+        events.append(Scheduled(0.0, Note(pitch, 100, 0.25, channel=9), "drums", 0.0, due_s=k * step, dur_s=0.1))
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    audio = render(events, sr=sr, tail_s=0.0)
+    wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+    dur = audio.shape[0] / sr
+    return {"audio_s": round(dur, 2), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "x_realtime_wall": round(dur / wall, 1), "x_realtime_cpu": round(dur / cpu, 1),
+            "voices": len(SUSTAINED), "drum_hits": int(seconds / step)}
+
+
+def private_server(frames: int, sr: int = 48000) -> JackServer:
+    """A fresh jackd just for a measurement, named after this process and the block size."""
+    return JackServer(f"liveai-bench-{os.getpid()}-{frames}", sr=sr, frames=frames)
+
+
+def default_server_up() -> bool:
+    return server_running(None)

@@ -1,0 +1,148 @@
+"""GMD files as fixed-length training windows for the drums model.
+
+Why a module of its own: training, evaluation, fine-tuning and the live agent
+must build exactly the same features from a grid, so there is one function
+for it (`features`). Offsets are handled in milliseconds because that is what
+a listener hears and what the figures are measured in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from liveai.core.drums import N_CLASSES
+from liveai.data.drumgrid import STEPS_PER_BEAT, DrumGrid, to_grid
+from liveai.data.gmd import CorruptFile, Performance, Row, read_info, read_performance
+
+WINDOW = 64            # default steps the model sees at once (four bars of 4/4); see DrumsConfig.window
+MAX_BEATS_IN_BAR = 8   # bar-position one-hot size; longer bars wrap
+N_FEATURES = N_CLASSES + STEPS_PER_BEAT + MAX_BEATS_IN_BAR + 2
+MIN_BPM, MAX_BPM = 40.0, 300.0
+# Drummers of GMD; index 0 is "unknown drummer" (new people, other datasets).
+DRUMMERS: tuple[str, ...] = ("unknown",) + tuple(f"drummer{i}" for i in range(1, 11))
+
+
+def ms_per_step(bpm: float) -> float:
+    """Duration of one 16th in milliseconds."""
+    return 60000.0 / bpm / STEPS_PER_BEAT
+
+
+def drummer_index(name: str | None) -> int:
+    """GMD drummer name -> embedding index (0 for anyone else)."""
+    return DRUMMERS.index(name) if name in DRUMMERS else 0
+
+
+def features(hits: np.ndarray, bpm: float, steps_per_bar: int, first_step: int = 0) -> np.ndarray:
+    """(T, 9) quantized hits -> (T, N_FEATURES) model input.
+
+    Context per step: which classes hit, the 16th within the beat, the beat
+    within the bar (meter-agnostic: 3/4, 5/8... just have fewer beats), a
+    bar-start flag and log tempo. `first_step` is the window's step index in
+    the bar-aligned timeline, so bar positions stay right in any window.
+    """
+    t = hits.shape[0]
+    out = np.zeros((t, N_FEATURES), np.float32)
+    out[:, :N_CLASSES] = hits
+    steps = np.arange(first_step, first_step + t)
+    in_bar = steps % max(1, steps_per_bar)
+    out[np.arange(t), N_CLASSES + in_bar % STEPS_PER_BEAT] = 1.0
+    beat = np.minimum(in_bar // STEPS_PER_BEAT, MAX_BEATS_IN_BAR - 1)
+    out[np.arange(t), N_CLASSES + STEPS_PER_BEAT + beat] = 1.0
+    out[:, -2] = (in_bar == 0).astype(np.float32)
+    out[:, -1] = np.log2(np.clip(bpm, MIN_BPM, MAX_BPM) / 120.0)
+    return out
+
+
+@dataclass
+class FileGrid:
+    """One performance quantized, with what the model needs beside it."""
+
+    name: str
+    grid: DrumGrid
+    drummer: int
+    four_four: bool
+    raw: np.ndarray  # (n, 4) every hit before de-duplication: step, class, offset (16ths), velocity 0..127
+
+
+@dataclass
+class Windows:
+    """Stacked training windows."""
+
+    x: np.ndarray        # (N, T, F) features
+    hits: np.ndarray     # (N, T, 9) mask
+    off_ms: np.ndarray   # (N, T, 9) offset in ms
+    vel: np.ndarray      # (N, T, 9) velocity 0..1
+    step_ms: np.ndarray  # (N,) ms per 16th
+    drummer: np.ndarray  # (N,) int64
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def load_files(root: Path | str | None = None, split: str | None = None,
+               rows: list[Row] | None = None) -> tuple[list[FileGrid], list[str]]:
+    """Read and quantize GMD files; corrupt files are skipped and named in the second list."""
+    rows = read_info(root, split) if rows is None else rows
+    out, problems = [], []
+    for r in rows:
+        try:
+            perf = read_performance(r.path)
+        except CorruptFile as exc:
+            problems.append(str(exc))
+            continue
+        if not perf.hits:
+            continue
+        out.append(file_grid(perf, r.id, r.drummer, bpm=r.bpm))
+    return out, problems
+
+
+def file_grid(perf: Performance, name: str, drummer: str | None = None, bpm: float | None = None) -> FileGrid:
+    """A Performance as a FileGrid; `bpm` (e.g. info.csv's) overrides the file's tempo event."""
+    grid = to_grid(perf)
+    raw = np.zeros((len(perf.hits), 4), np.float64)
+    for i, h in enumerate(perf.hits):
+        pos = h.beat * STEPS_PER_BEAT
+        step = int(np.floor(pos + 0.5))
+        raw[i] = (step, h.cls, pos - step, h.velocity)
+    if bpm is not None and bpm > 0:
+        grid = DrumGrid(grid.hits, grid.velocity, grid.offset, float(bpm), grid.steps_per_bar)
+    return FileGrid(name, grid, drummer_index(drummer), tuple(perf.time_signature) == (4, 4), raw)
+
+
+def windows(files: list[FileGrid], hop: int = WINDOW, min_hits: int = 1, window: int = WINDOW) -> Windows:
+    """Cut every file into `window`-step windows every `hop` steps (last one zero-padded)."""
+    xs, hs, os_, vs, ms, ds = [], [], [], [], [], []
+    for f in files:
+        g = f.grid
+        n = g.steps
+        starts = list(range(0, max(1, n - window + 1), hop))
+        if starts[-1] + window < n:
+            starts.append(starts[-1] + hop)
+        for s in starts:
+            h = _pad(g.hits[s:s + window], window)
+            if h.sum() < min_hits:
+                continue
+            step_ms = ms_per_step(g.bpm)
+            xs.append(features(h, g.bpm, g.steps_per_bar, s))
+            hs.append(h)
+            os_.append(_pad(g.offset[s:s + window], window) * step_ms)
+            vs.append(_pad(g.velocity[s:s + window], window))
+            ms.append(step_ms)
+            ds.append(f.drummer)
+    if not xs:
+        z = np.zeros((0, window, N_CLASSES), np.float32)
+        return Windows(np.zeros((0, window, N_FEATURES), np.float32), z, z, z, np.zeros(0, np.float32),
+                       np.zeros(0, np.int64))
+    return Windows(np.stack(xs), np.stack(hs), np.stack(os_), np.stack(vs), np.asarray(ms, np.float32),
+                   np.asarray(ds, np.int64))
+
+
+def _pad(a: np.ndarray, window: int) -> np.ndarray:
+    if a.shape[0] == window:
+        return a
+    out = np.zeros((window,) + a.shape[1:], a.dtype)
+    out[: a.shape[0]] = a
+    return out

@@ -1,0 +1,180 @@
+"""Fine-tuning the drums model to one drummer's takes in seconds (rolypoly's idea).
+
+Only the output layer is learned; the convolutional core stays shared and
+frozen. So the core's features at every hit are computed once, and the
+fine-tuning is a small regression on them: hundreds of full-batch steps take
+well under the 10 s budget, a few takes cannot wreck the core, and the base
+model is untouched (switching back is instant). A pull towards the base
+output layer (`anchor`) keeps two takes from overfitting.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from liveai.core.drums import N_CLASSES
+from liveai.data.gmd import Performance
+from liveai.models.drums import DrumsNet, heads
+from liveai.models.drums_data import FileGrid, file_grid, windows
+from liveai.models.drums_train import loss_fn
+
+
+def takes_to_files(performances: list[Performance | FileGrid]) -> list[FileGrid]:
+    """Performances (from MIDI files or rehearsal takes) as FileGrids of an unknown drummer."""
+    out = []
+    for i, p in enumerate(performances):
+        if isinstance(p, FileGrid):
+            out.append(p)
+        elif isinstance(p, Performance):
+            if p.hits:
+                out.append(file_grid(p, f"take{i}"))
+        else:
+            raise TypeError(f"finetune takes gmd.Performance or FileGrid, got {type(p).__name__}")
+    return out
+
+
+def learn_embedding(data, base: DrumsNet, steps: int, seconds: float, lr: float = 0.05, batch: int = 16,
+                    seed: int = 0) -> tuple[torch.Tensor, int]:
+    """A new drummer row: start from "unknown drummer", follow the gradient through the frozen core."""
+    emb = base.drummer.weight[0].detach().clone().requires_grad_(True)
+    if steps <= 0:
+        return emb.detach(), 0
+    opt = torch.optim.Adam([emb], lr=lr)
+    rng = np.random.default_rng(seed)
+    x, h = torch.from_numpy(data.x), torch.from_numpy(data.hits)
+    o, v = torch.from_numpy(data.off_ms), torch.from_numpy(data.vel)
+    t0 = time.perf_counter()
+    done = 0
+    for done in range(1, steps + 1):
+        idx = torch.from_numpy(rng.integers(0, len(data), min(batch, len(data))))
+        pred = base(x[idx], embedding=emb.unsqueeze(0).expand(len(idx), -1))
+        loss = loss_fn(pred, o[idx], v[idx], h[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if time.perf_counter() - t0 > seconds:
+            break
+    return emb.detach(), done
+
+
+def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds: float = 10.0,
+             max_steps: int = 300, lr: float = 0.01, anchor: float = 1.0, hop: int = 16,
+             embed_steps: int = 60, seed: int = 0) -> tuple[DrumsNet, torch.Tensor, dict]:
+    """Learn a drummer's feel from takes: (model sharing base's core, its embedding (E,), report).
+
+    First a drummer embedding (at most `embed_steps` minibatch steps, 30% of the
+    time budget), then the output layer on the core's features at each hit.
+    Stops on steps or `seconds`, whichever comes first; deterministic when it
+    stops on steps (the usual case: a few seconds on this CPU).
+    """
+    t0 = time.perf_counter()
+    files = takes_to_files(performances)
+    data = windows(files, hop=hop, window=base.cfg.window)
+    if len(data) == 0:
+        raise ValueError("finetune: the takes hold no drum hits of the 9 classes")
+    torch.manual_seed(seed)
+    for p in base.parameters():
+        p.requires_grad_(False)
+    emb, e_steps = learn_embedding(data, base, embed_steps, seconds * 0.3, seed=seed)
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        h = base.hidden(torch.from_numpy(data.x), embedding=emb.expand(len(data), -1))   # (B, C, T)
+    mask = torch.from_numpy(data.hits) > 0
+    b_idx, t_idx, c_idx = torch.nonzero(mask, as_tuple=True)
+    feats = h[b_idx, :, t_idx]                                # (N, C): the core's view of each hit
+    off = torch.from_numpy(data.off_ms)[b_idx, t_idx, c_idx]
+    vel = torch.from_numpy(data.vel)[b_idx, t_idx, c_idx]
+    w0 = base.out.weight.detach()[:, :, 0].view(4, N_CLASSES, -1)   # (4, 9, C)
+    b0 = base.out.bias.detach().view(4, N_CLASSES)
+    w = w0.clone().requires_grad_(True)
+    b = b0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w, b], lr=lr)
+    n = len(off)
+    ones = torch.ones(n)
+    first = last = None
+    steps = 0
+    for steps in range(1, max_steps + 1):
+        o = torch.einsum("nc,knc->nk", feats, w[:, c_idx, :]) + b[:, c_idx].T   # (N, 4)
+        loss = loss_fn(heads(o.unsqueeze(-1)), off.unsqueeze(-1), vel.unsqueeze(-1), ones.unsqueeze(-1))
+        reg = ((w - w0) ** 2).sum() + ((b - b0) ** 2).sum()
+        opt.zero_grad()
+        (loss + anchor * reg).backward()
+        opt.step()
+        last = float(loss.detach())
+        if first is None:
+            first = last
+        if time.perf_counter() - t0 > seconds:
+            break
+    model = copy.copy(base)                 # shallow: shares the frozen modules...
+    model._modules = dict(base._modules)
+    model.out = copy.deepcopy(base.out)     # ...except the output layer, which is the learned feel
+    with torch.no_grad():
+        model.out.weight.copy_(w.detach().reshape(base.out.weight.shape))
+        model.out.bias.copy_(b.detach().reshape(-1))
+    for p in model.out.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    report = {"takes": len(files), "hits": n, "embed_steps": e_steps, "steps": steps, "seconds": round(time.perf_counter() - t0, 2),
+              "loss_first": round(first or 0.0, 4), "loss_last": round(last or 0.0, 4),
+              "lr": lr, "anchor": anchor}
+    return model, emb, report
+
+
+def session_study(files: list[FileGrid], sessions: dict[str, list[FileGrid]], table: dict,
+                  seconds: float = 10.0, **kw) -> dict:
+    """For each session with >= 3 takes: fine-tune on its two longest takes, measure on the others.
+
+    Compares the fine-tuned feel with the base model as an unknown drummer
+    (a new person) and with the drummer's GMD identity (when known).
+    """
+    from liveai.models.drums_eval import evaluate
+
+    rows = {}
+    pooled: dict[str, list[tuple[float, float, int]]] = {"unknown": [], "identity": [], "finetuned": []}
+    base = kw.pop("base")
+    for name, takes in sorted(sessions.items()):
+        takes = [f for f in takes if len(f.raw)]
+        if len(takes) < 3:
+            continue
+        by_len = sorted(takes, key=lambda f: (-len(f.raw), f.name))
+        train, test = by_len[:2], by_len[2:]
+        anon = [FileGrid(f.name, f.grid, 0, f.four_four, f.raw) for f in train]
+        model, emb, rep = finetune(anon, base, seconds=seconds, **kw)
+        r_unknown = evaluate(base, test, table, drummer="unknown")["model"]["overall"]
+        r_ident = evaluate(base, test, table, drummer="file")["model"]["overall"]
+        r_ft = _evaluate_embedding(model, emb, test, table)
+        rows[name] = {"train_takes": [f.name for f in train], "test_takes": len(test), "test_hits": r_ft["n"],
+                      "finetune": rep,
+                      "timing_mae_ms": {"unknown": r_unknown["timing_mae_ms"], "identity": r_ident["timing_mae_ms"],
+                                        "finetuned": r_ft["timing_mae_ms"]},
+                      "velocity_mae": {"unknown": r_unknown["velocity_mae"], "identity": r_ident["velocity_mae"],
+                                       "finetuned": r_ft["velocity_mae"]}}
+        for k, r in (("unknown", r_unknown), ("identity", r_ident), ("finetuned", r_ft)):
+            pooled[k].append((r["timing_mae_ms"], r["velocity_mae"], r["n"]))
+    summary = {}
+    for k, v in pooled.items():
+        if v:
+            a = np.array(v)
+            summary[k] = {"timing_mae_ms": round(float((a[:, 0] * a[:, 2]).sum() / a[:, 2].sum()), 3),
+                          "velocity_mae": round(float((a[:, 1] * a[:, 2]).sum() / a[:, 2].sum()), 3),
+                          "sessions_improved_timing": None}
+    if summary:
+        ft = np.array(pooled["finetuned"]); un = np.array(pooled["unknown"]); idn = np.array(pooled["identity"])
+        summary["finetuned"]["sessions_improved_timing"] = int((ft[:, 0] < un[:, 0]).sum())
+        summary["sessions"] = len(rows)
+        for k in ("timing_mae_ms", "velocity_mae"):
+            summary[f"{k}_reduction_vs_unknown"] = round(1 - summary["finetuned"][k] / summary["unknown"][k], 4)
+            summary[f"{k}_reduction_vs_identity"] = round(1 - summary["finetuned"][k] / summary["identity"][k], 4)
+        for k in ("unknown", "identity"):
+            summary[k].pop("sessions_improved_timing")
+        del idn
+    return {"summary": summary, "sessions": rows}
+
+
+def _evaluate_embedding(model: DrumsNet, emb: torch.Tensor, files: list[FileGrid], table: dict) -> dict:
+    from liveai.models.drums_eval import evaluate
+
+    return evaluate(model, files, table, embedding=emb)["model"]["overall"]

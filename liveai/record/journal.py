@@ -1,0 +1,174 @@
+"""The take journal: an append-only file of checksummed JSON lines.
+
+Why this format: a process killed mid-take (SIGKILL, a dead laptop) leaves a
+file whose every complete line is valid and whose last line may be cut. Each
+line carries its own CRC-32, so `read_journal` keeps every intact record,
+skips damaged ones and says how many bytes it could not use.
+
+Line format: ``<crc32 as 8 hex digits> <compact JSON object>\\n``; the CRC is
+of the JSON text's UTF-8 bytes. Every record has a kind ``"k"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+JOURNAL_NAME = "journal.jsonl"
+FORMAT_VERSION = 1
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One journal line (bytes, newline included) for a record."""
+    text = json.dumps(record, separators=(",", ":"), ensure_ascii=True, default=jsonable)
+    data = text.encode("ascii")
+    return b"%08x %s\n" % (zlib.crc32(data), data)
+
+
+def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
+    return b"".join(encode_record(r) for r in records)
+
+
+def jsonable(value: Any) -> Any:
+    """Numpy scalars, tuples of odd things, paths: whatever describe() returns."""
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+@dataclass
+class JournalRead:
+    """What `read_journal` found: the valid records and an account of the rest."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: list[int] = field(default_factory=list)   # 1-based line numbers that failed their check
+    bad_bytes: int = 0          # bytes in damaged lines
+    truncated_tail: int = 0     # bytes after the last newline (a cut final line)
+    size: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.bad_lines and not self.truncated_tail
+
+    def loss_message(self) -> str:
+        """What was lost, in words a performer can act on ('' when nothing was)."""
+        parts = []
+        if self.bad_lines:
+            shown = ", ".join(str(n) for n in self.bad_lines[:5]) + (" ..." if len(self.bad_lines) > 5 else "")
+            parts.append(f"{len(self.bad_lines)} damaged record(s) skipped ({self.bad_bytes} bytes; lines {shown})")
+        if self.truncated_tail:
+            parts.append(f"a cut final record ({self.truncated_tail} bytes) dropped")
+        return "; ".join(parts)
+
+
+def decode_line(line: bytes) -> dict[str, Any] | None:
+    """The record on one line (without its newline), or None if it fails its check."""
+    if len(line) < 11 or line[8:9] != b" ":
+        return None
+    try:
+        crc = int(line[:8], 16)
+    except ValueError:
+        return None
+    data = line[9:]
+    if zlib.crc32(data) != crc:
+        return None
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or "k" not in record:
+        return None
+    return record
+
+
+def read_journal(path: str | os.PathLike[str]) -> JournalRead:
+    """Every valid record of a journal, in order, and what could not be read."""
+    raw = Path(path).read_bytes()
+    out = JournalRead(size=len(raw))
+    end = raw.rfind(b"\n") + 1
+    out.truncated_tail = len(raw) - end
+    for number, line in enumerate(raw[:end].split(b"\n")[:-1], start=1):
+        record = decode_line(line)
+        if record is None:
+            out.bad_lines.append(number)
+            out.bad_bytes += len(line) + 1
+        else:
+            out.records.append(record)
+    return out
+
+
+class AppendFile:
+    """Appends whole chunks (journal lines, audio frames) and never leaves half of one behind.
+
+    `append` is called by the writer thread only. If a write fails (disk
+    full, folder gone, read-only), the file is cut back to its last complete
+    chunk and the bytes stay with the caller, so a later retry loses nothing
+    and nothing already written is damaged. Written bytes survive the
+    process being killed (they are the kernel's); `sync` (fdatasync, from
+    another thread, so a slow disk never delays the next write) makes them
+    survive a power cut too.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        # O_EXCL: a take is never overwritten.
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self.size = 0
+        self.synced = 0
+        _fsync_dir(self.path.parent)    # the new file's name survives a power cut too
+
+    def append(self, data: bytes | bytearray | memoryview) -> None:
+        """Write all of `data` or raise OSError with the file as it was before."""
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+        except OSError:
+            self._cut_back()
+            raise
+        self.size += len(view)
+
+    def sync(self) -> None:
+        """fdatasync what was appended since the last sync (raises OSError)."""
+        size = self.size
+        if size > self.synced and self._fd >= 0:
+            os.fdatasync(self._fd)
+            self.synced = size
+
+    def _cut_back(self) -> None:
+        try:
+            os.ftruncate(self._fd, self.size)
+        except OSError:
+            pass  # the chunks before are intact; recover drops a cut tail anyway
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,56 @@
+"""Rebuild takes from their journals: after a crash, after a full disk, or to re-export.
+
+A take killed mid-way has a journal (complete up to the last flush, at most
+~100 ms before the crash) and a raw audio file, but no WAV, MIDI, picture
+or summary. `recover` reads what is valid, writes those files, and says what
+was lost; it never changes the journal or the raw audio.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from liveai.record.export import SUMMARY_NAME, export_take
+from liveai.record.take import Take, find_takes, load_take
+
+
+@dataclass
+class Recovered:
+    take: Take
+    summary: dict[str, Any]
+
+    def message(self) -> str:
+        t = self.take
+        state = "finished normally" if t.finished else "ended without stop (crash or kill)"
+        audio = self.summary.get("audio")
+        lines = [
+            f"{t.dir}: {state}; {len(t.sends)} sends ({len(t.unique_sends())} events) from "
+            f"{', '.join(t.voices()) or 'no voices'}, {len(t.inputs)} inputs from {', '.join(t.sources()) or 'nobody'}, "
+            f"{len(t.evals)} evaluations, {self.summary['duration_s']:.2f} s",
+            f"  journal: {t.loss.loss_message() or 'every record intact'}",
+            f"  audio: {audio['seconds']:.2f} s written to {audio['file']}" if audio else "  audio: none recorded",
+            f"  files: {', '.join(self.summary['files'].values())}, take.json",
+        ]
+        return "\n".join(lines)
+
+
+def finish_take(path: str | os.PathLike[str]) -> Recovered:
+    """Export one take folder (journal -> WAV, MIDI, PNG, JSON)."""
+    take = load_take(path)
+    return Recovered(take, export_take(take))
+
+
+def needs_recovery(path: str | os.PathLike[str]) -> bool:
+    """A take that was not stopped cleanly, or whose exported files are missing."""
+    folder = Path(path)
+    if not (folder / SUMMARY_NAME).is_file():
+        return True
+    return not load_take(folder).finished
+
+
+def recover(path: str | os.PathLike[str], *, force: bool = False) -> list[Recovered]:
+    """Recover the take at `path`, or every take inside it that needs it (all of them with `force`)."""
+    return [finish_take(p) for p in find_takes(Path(path)) if force or needs_recovery(p)]
