@@ -282,3 +282,25 @@ def test_osc_sets_and_reports_interp_parameters_over_udp():
         assert agent.get("t") == 1.0
         s.run_until(beat=4)
         assert agent._plans[0].pos == (1.0, 0.0)
+
+
+def test_the_drums_agent_humanizes_interp_output():
+    from liveai.agents.drums import humanize
+
+    def run():
+        with Session(bpm=120, outputs={"cap": CapturePort()}) as s:
+            blend = InterpAgent("drums", session=s)
+            blend.corners(ROCK, FUNK)
+            blend.set("t", 0.5)
+            blend.set("timing", 0.0)              # the drummer model supplies the microtiming
+            s.play("blend", humanize(blend, feel="drummer1"))
+            s.run_until(beat=8.6)
+            return [(e.grid, e.beat, e.item.pitch, e.item.velocity) for e in s.outputs["cap"].sent
+                    if isinstance(e.item, Note) and e.grid < 8]
+
+    plain, _ = render(lambda a: (a.corners(ROCK, FUNK), a.set("t", 0.5), a.set("timing", 0.0)), bars=2)
+    human = run()
+    assert human == run()                                           # deterministic
+    assert sorted((g, p) for g, _, p, _ in human) == sorted((b, p) for b, p, _ in plain)   # same hits
+    assert any(abs(b - g) > 1e-6 for g, b, _, _ in human)           # moved off the grid
+    assert {v for *_, v in human} != {v for *_, v in plain}
