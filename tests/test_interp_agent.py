@@ -158,11 +158,21 @@ def test_hnoise_params_follow_the_latent_each_bar():
         agent = InterpAgent("drums", session=s)
         setup(agent)
         s.play("interp", agent)
+        s.run_until(beat=1.0)
+        agent.set("t", 1.0)                            # bar 1 sits at the other corner
         s.run_until(beat=7.9)
         params = [e for e in s.outputs["cap"].sent if isinstance(e.item, Param)]
+    from liveai.audio.hnoise import HarmonicNoise
+
     assert {e.grid for e in params} == {0.0, 4.0}
-    assert all(e.item.instrument == "hnoise" and 0 <= e.item.value <= 1 for e in params)
-    assert [p.value for p in hnoise_params(np.zeros(8))] == [0.5] * 4
+    assert [e.item.name for e in params[:3]] == ["harmonics", "noise_bands", "noise"]
+    synth = HarmonicNoise(48000, 256)
+    for e in params:                                  # the real synth accepts every value
+        assert e.item.instrument == "hnoise"
+        synth.check_param(e.item.name, e.item.value)
+    assert params[0].item.value != params[3].item.value or params[1].item.value != params[4].item.value
+    mid = hnoise_params(np.zeros(32))
+    assert mid[0].value[0] == 0.5 and mid[1].value == (0.15,) * 8 and mid[2].value == 0.15
 
 
 class Counting(OutputPort):

@@ -29,7 +29,7 @@ from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
 from liveai.models import interp as m
 
-HNOISE_DIMS = 4
+HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
 
 
 @dataclass(frozen=True)
@@ -404,9 +404,19 @@ def repl_helpers(session: Any) -> dict[str, Any]:
 
 
 def hnoise_params(z: np.ndarray) -> list[Param]:
-    """The latent's first dimensions, squashed to 0..1 (normal CDF), as timbre controls for the hnoise synth."""
-    vals = 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(z[:HNOISE_DIMS], np.float64) / math.sqrt(2.0)))
-    return [Param(f"morph{i}", round(float(v), 4), instrument="hnoise") for i, v in enumerate(vals)]
+    """The latent as timbre for the hnoise synth (liveai/audio/hnoise.py), sent at each bar line.
+
+    Dimensions are squashed to 0..1 by the normal CDF: z[0:16] shape the 16
+    harmonic amplitudes (over a 1/k tilt), z[16:24] the 8 noise bands, z[24]
+    the noise level. Moving through the loop space morphs the timbre with it.
+    """
+    u = 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(z[:HNOISE_DIMS], np.float64) / math.sqrt(2.0)))
+    k = np.arange(1, 17, dtype=np.float64)
+    harmonics = tuple(round(float(v), 4) for v in u[:16] / k)
+    bands = tuple(round(float(v), 4) for v in 0.3 * u[16:24])
+    return [Param("harmonics", harmonics, instrument="hnoise"),  # type: ignore[arg-type]  (hnoise takes vectors)
+            Param("noise_bands", bands, instrument="hnoise"),  # type: ignore[arg-type]
+            Param("noise", round(float(0.3 * u[24]), 4), instrument="hnoise")]
 
 
 def _reflect(v: float) -> float:
