@@ -70,4 +70,10 @@ def _agent_helpers(session: Session) -> dict[str, Any]:
         session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
         return agent
 
-    return {"duet": duet, "humanize": humanize}
+    def interp(kind: str = "drums", **options: Any) -> Any:
+        """A latent space of 2-bar loops: blend = interp('drums'); blend.corners(a, b); play('blend', blend)."""
+        from liveai.agents.interp.agent import repl_helpers as interp_helpers
+
+        return interp_helpers(session)["interp"](kind, **options)
+
+    return {"duet": duet, "humanize": humanize, "interp": interp}

@@ -48,3 +48,12 @@ def test_train_duet_from_takes_says_clearly_when_there_is_nothing_to_learn(tmp_p
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
     assert "liveai train duet:" in run.stderr
+
+
+def test_train_interp_from_takes_fine_tunes_the_melody_model_on_the_humans_notes(tmp_path):
+    record_human_phrases(tmp_path, n_phrases=6, notes_each=12)
+    run = subprocess.run([sys.executable, "-m", "liveai", "train", "interp", "--kind", "melody", "--from-takes",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)["melody"]
+    assert result["loops"] > 0 and (tmp_path / "interp_melody.pt").exists()

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--from-takes", type=Path, default=None, metavar="DIR",
+                   help="fine-tune the committed model on the human's notes in rehearsal takes (drums or melody)")
     return p
 
 
@@ -81,12 +83,38 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     kinds = ("drums", "melody") if args.kind == "both" else (args.kind,)
+    if args.from_takes is not None:
+        return _from_takes(args.from_takes, kinds, args.out, args.seed)
     results = {}
     for kind in kinds:
         try:
             results[kind] = train_kind(kind, args, argv)
         except FileNotFoundError as exc:
             print(f"liveai train interp: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _from_takes(takes: Path, kinds: tuple[str, ...], out: Path | None, seed: int) -> int:
+    """Fine-tune on the human's drumming (drums) or melodic playing (melody) in rehearsal takes."""
+    from liveai.models.interp_train import finetune_from_notes
+    from liveai.record.learn import is_drum_input, load_takes
+
+    try:
+        human = [n for take in load_takes(takes) for n in take.human_notes()]
+    except (OSError, ValueError) as exc:
+        print(f"liveai train interp: cannot read takes in {takes}: {exc}", file=sys.stderr)
+        return 1
+    results = {}
+    for kind in kinds:
+        notes = [(n.beat, n.note.duration, n.note.pitch, n.note.velocity) for n in human
+                 if is_drum_input(n) == (kind == "drums")]
+        target = (out or takes) / f"interp_{kind}.pt"
+        try:
+            results[kind] = finetune_from_notes(notes, kind, out=str(target), seed=seed)
+        except ValueError as exc:
+            print(f"liveai train interp: {kind}: {exc}", file=sys.stderr)
             return 1
     print(json.dumps(results, indent=2))
     return 0

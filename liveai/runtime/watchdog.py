@@ -81,6 +81,17 @@ class Watchdog:
             self._cv.notify()
         try:
             yield
-        finally:
-            with self._cv:
-                self._jobs.pop(serial, None)
+        except BaseException:
+            self._finish(serial, ident)
+            raise
+        if self._finish(serial, ident):
+            raise VoiceTimeout("ran past its time budget")
+
+    def _finish(self, serial: int, ident: int) -> bool:
+        """Disarm; True if the watchdog fired. A timeout still pending for this thread is withdrawn,
+        so it can never surface later in unrelated code."""
+        with self._cv:
+            fired = self._jobs.pop(serial, None) is None
+            if fired:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+        return fired
