@@ -86,22 +86,10 @@ def find_jack_device() -> int:
 
 
 def realtime_worker(priority: int = 1) -> str:
-    """Run the calling thread at SCHED_FIFO `priority` (1: below JACK's client threads) where allowed.
+    """Run the calling thread at SCHED_FIFO `priority` where allowed (see liveai.runtime.priority)."""
+    from liveai.runtime.priority import fifo
 
-    Why: the audio callback is Python, so it needs the GIL. If another thread
-    of this process (a model's worker, a voice producer) is descheduled by the
-    OS while it holds the GIL, the callback waits until that thread runs again:
-    on a busy machine, milliseconds, and the block is lost (priority inversion).
-    A FIFO thread is never descheduled for ordinary processes, so it hands the
-    GIL back within the switch interval. Use it for threads that compute in
-    bursts (agents' inference), not for ones that spin forever: a FIFO thread
-    that never sleeps keeps a core to itself. Returns what was set.
-    """
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(priority)))
-        return f"SCHED_FIFO {priority}"
-    except (AttributeError, PermissionError, OSError) as exc:
-        return f"normal ({type(exc).__name__}: SCHED_FIFO not allowed)"
+    return fifo(priority)
 
 
 class AudioEngine:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 import sys
 import threading
 import time
 
 from liveai.core.tempo import TempoMap, next_quantum
+from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
@@ -176,34 +176,6 @@ class OfflineClock(BaseClock):
         self.run_until(seconds=self._now + seconds)
 
 
-def _try_realtime_priority(priority: int = 50) -> str:
-    """SCHED_FIFO for the calling thread where the OS allows it; otherwise say so."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        return f"SCHED_FIFO {priority}"
-    except (AttributeError, PermissionError, OSError):
-        return "normal (SCHED_FIFO not allowed)"
-
-
-def _raise_process_priority(nice: int = -10) -> str:
-    """Give every thread of this process a larger CPU share (nice < 0) where allowed.
-
-    The clock thread needs the GIL to send; if the thread holding it (a
-    model's worker, the REPL) is preempted by another process, the clock
-    waits for it. A larger share keeps that wait short. (SCHED_FIFO for
-    those threads was tried and refused: a CPU-bound thread at a realtime
-    priority starves every other thread of its priority.) Threads started
-    later inherit the value from the thread that starts them.
-    """
-    try:
-        for t in threading.enumerate():
-            if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > nice:
-                os.setpriority(os.PRIO_PROCESS, t.native_id, nice)
-        return f"others nice {nice}"
-    except (AttributeError, PermissionError, OSError):
-        return "others unchanged"
-
-
 class RealtimeClock(BaseClock):
     """Wall time from time.perf_counter(); a dispatcher and a producer thread."""
 
@@ -235,7 +207,7 @@ class RealtimeClock(BaseClock):
         # Everything imported and loaded so far (torch, models) is long-lived: move it out of
         # the garbage collector's sight, or a full pass holds the GIL for ~100 ms mid-set.
         gc.freeze()
-        self.nice = _raise_process_priority()
+        self.nice = priority.raise_share()
         self._running.set()
         ready = threading.Event()
         self._threads = [
@@ -266,7 +238,7 @@ class RealtimeClock(BaseClock):
             self._wake_producer.clear()
 
     def _dispatch_loop(self, ready: threading.Event) -> None:
-        self.priority = f"{_try_realtime_priority()}, {self.nice}"
+        self.priority = f"{priority.fifo(50)}, {self.nice}"
         ready.set()
         sched = self.scheduler
         perf = time.perf_counter

@@ -30,6 +30,7 @@ from liveai.agents.drums.engine import BarRequest, BarResult, blend, compute_bar
 from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
 from liveai.models.drums_data import DRUMMERS
 from liveai.models.drums_fast import FastDrums
+from liveai.runtime import priority
 
 MAX_EARLY_BEATS = 0.5   # the scheduler lets a hit go out down to grid - 0.5 beat
 MAX_FEELS = 32
@@ -261,6 +262,7 @@ class DrumsAgent:
 
     def _work(self) -> None:
         torch.set_num_threads(1)
+        priority.worker()  # bursty inference: never preempted while it holds the GIL
         while True:
             req = self._queue.get()
             if req is None:

@@ -25,6 +25,7 @@ import numpy as np
 from liveai.agents.duet.improviser import Heard, Improviser, Planned
 from liveai.core.events import Note, NoteOff
 from liveai.core.patterns import Hap
+from liveai.runtime import priority
 
 MODES = ("call", "trade", "accompany")
 MAX_HOLD_BEATS = 8.0
@@ -356,6 +357,7 @@ class DuetAgent:
 
     def _work(self) -> None:
         self._torch.set_num_threads(1)
+        priority.worker()  # bursty inference: never preempted while it holds the GIL
         last: tuple | None = None
         while not self._stop.is_set():
             self._wake.wait(0.02)

@@ -28,6 +28,7 @@ from liveai.agents.interp import loops as L
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
 from liveai.models import interp as m
+from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
 
@@ -311,6 +312,7 @@ class InterpAgent:
 
     def _worker_loop(self) -> None:
         torch.set_num_threads(1)
+        priority.worker()  # bursty inference: never preempted while it holds the GIL
         while not self._closing:
             self._wake.wait(0.5)
             self._wake.clear()
