@@ -59,7 +59,7 @@ def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, ba
         losses.append(float(loss.detach()))
         done = step + 1
         if progress is not None:
-            progress(step, float(loss))
+            progress(step, float(loss.detach()))
         if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
             break
     model.eval()
