@@ -1,4 +1,4 @@
-"""Dispatch lateness under load: 4 voices of 16ths + chords at 120 BPM to a real UDP receiver.
+"""Dispatch lateness under load: 4 voices of 16ths + chords at 120 BPM, through the OSC port, to a real UDP receiver.
 
 While it runs, two other processes keep both cores busy and a torch model
 infers in a worker thread of this process. Lateness = actual send time minus
@@ -14,10 +14,9 @@ import time
 import numpy as np
 
 from liveai.bench.load import BusyCores, TorchInference, wait_seconds
-from liveai.core.events import Note, Scheduled
 from liveai.core.patterns import seq
 from liveai.core.pitch import chord
-from liveai.ports.base import OutputPort
+from liveai.ports.osc import OscSubscribersPort
 from liveai.runtime.session import Session
 
 
@@ -34,31 +33,6 @@ def _receiver(port_q: "mp.Queue", stop: "mp.synchronize.Event", count_q: "mp.Que
         except socket.timeout:
             continue
     count_q.put(n)
-
-
-class UdpNotePort(OutputPort):
-    """OSC `/note pitch velocity duration_ms` over UDP: what a Pd or Max receiver gets."""
-
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__("udp")
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
-        self._builder = OscMessageBuilder
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-        self._addr = (host, port)
-
-    def _send(self, event: Scheduled) -> None:
-        item = event.item
-        if isinstance(item, Note):
-            b = self._builder("/note")
-            b.add_arg(item.pitch)
-            b.add_arg(item.velocity)
-            b.add_arg(float(event.dur_s * 1000))
-            self._sock.sendto(b.build().dgram, self._addr)
-
-    def _close(self) -> None:
-        self._sock.close()
 
 
 def offline_render_seconds(minutes: float = 10.0, voices: int = 8) -> float:
@@ -78,7 +52,9 @@ def run(seconds: float = 20.0, load: bool = True) -> dict:
     receiver = ctx.Process(target=_receiver, args=(port_q, stop, count_q), daemon=True)
     receiver.start()
     udp_port = port_q.get(timeout=30)
-    session = Session(bpm=120, realtime=True, outputs={"udp": UdpNotePort("127.0.0.1", udp_port)})
+    osc = OscSubscribersPort("osc")            # what a Pd or Max patch subscribed to the voices receives
+    osc.subscribe("127.0.0.1", udp_port)
+    session = Session(bpm=120, realtime=True, outputs={"osc": osc})
     for i in range(4):
         session.play(f"line{i}", seq(*range(60 + 3 * i, 68 + 3 * i)), quantum=1)
     session.play("chords", seq(chord("c4", "maj7"), chord("a3", "min7"), step=2.0), quantum=1)
@@ -107,7 +83,7 @@ def run(seconds: float = 20.0, load: bool = True) -> dict:
     lat = stats.recent()
     result = stats.summary()
     result.update({
-        "seconds": seconds, "received": received, "send_errors": stats.send_errors,
+        "seconds": seconds, "received": received, "send_errors": stats.send_errors, "dropped": osc.dropped,
         "stalls_over_2ms": int((lat > 0.002).sum()), "p999_us": round(float(np.percentile(lat, 99.9)) * 1e6, 1)
         if lat.size else 0.0, "priority": session.clock.priority, "load": "2 busy processes + torch LSTM thread"
         if load else "none", "torch_steps": torch_load.steps if torch_load else 0,
