@@ -110,6 +110,7 @@ class AudioEngine:
         self.origin = 0.0            # perf_counter() at clock second 0 (set by AudioPort)
         self.channels = 2
         self.audio_taps: list[Callable[[np.ndarray], None]] = []   # called with each rendered block; must not block
+        self.tap_errors = 0
         self.output_latency = 0.0
         self._anchor = float("inf")
         self._drift = float("inf")     # min over the last window of (callback time - anchored time)
@@ -198,11 +199,14 @@ class AudioEngine:
                 else:
                     self.xruns += 1
             self._render(outdata, frames, t0)
-            for tap in self.audio_taps:  # a recorder's lock-free ring: never blocks
-                tap(outdata)
         except BaseException:  # noqa: BLE001 - never raise into PortAudio
             self.callback_errors += 1
             outdata.fill(0.0)
+        for tap in self.audio_taps:  # a recorder's lock-free ring: never blocks
+            try:
+                tap(outdata)
+            except BaseException:  # noqa: BLE001 - a recorder's fault must not silence the music
+                self.tap_errors += 1
         i = self._k & (STATS_LEN - 1)
         dur = frames / self.sr
         self._wall[i] = (time.perf_counter() - t0) / dur
