@@ -233,3 +233,13 @@ def test_quantum_zero_plays_from_now_without_waiting_for_the_next_window():
     s.play("b", seq(70, step=0.5), quantum=0)
     s.run_until(beat=4)
     assert [(b, t) for b, p, t in onsets(cap, "b")] == [(2.5, 1.25), (3.0, 1.5), (3.5, 1.75), (4.0, 2.0)]
+
+
+def test_a_port_that_wants_events_early_gets_even_the_first_beat_on_time():
+    s = Session(bpm=120)
+    early = s.capture("early", lead_s=0.05)          # like the audio port
+    s.play("v", seq(60, 62))
+    s.run_until(beat=2)
+    first = early.sent[0]
+    assert first.beat == 0 and first.due_s == pytest.approx(0.05) and first.sent_s == pytest.approx(0.0)
+    assert s.scheduler.stats.late_over_1ms == 0 and s.scheduler.stats.max_s <= 1e-12

@@ -40,3 +40,22 @@ def test_two_threads_each_keep_their_own_budget():
     for t in threads:
         t.join(30)
     assert outcome == {"stuck": "stopped", "quick": sum(range(100000))}
+
+
+def test_time_in_the_garbage_collector_is_not_charged_to_the_voice():
+    import gc
+    import time
+
+    garbage = [[i] for i in range(1_500_000)]   # tracked objects a full collection must walk
+    budget = 0.02
+    w = Watchdog()
+    with w.limit(budget):                       # must not raise: the collection is not the voice's work
+        t0 = time.thread_time()
+        gc.collect()
+        collected_s = time.thread_time() - t0
+    assert collected_s > 2 * budget, f"the collection took {collected_s:.3f} s: too quick to show anything"
+    del garbage
+    with pytest.raises(VoiceTimeout):           # the voice's own work still counts
+        with w.limit(budget):
+            while True:
+                pass

@@ -22,10 +22,20 @@ def default_outputs() -> list[str]:
     return ["audio"]
 
 
+OFFLINE_OUTPUTS = ("capture", "null")   # devices keep wall time; an offline session's time is virtual
+
+
 def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
-    """A session with the requested outputs; a port that cannot open is reported and skipped."""
+    """A session with the requested outputs; a port that cannot open is reported and skipped.
+
+    Offline sessions open no device (they would get a whole set in a burst): they capture, and
+    `--record` turns the take into MIDI and a WAV rendered through the same instruments."""
     session = Session(bpm=args.bpm, beats_per_bar=args.meter, realtime=realtime, seed=args.seed)
-    for backend in args.output or default_outputs():
+    for backend in args.output or (default_outputs() if realtime else ["capture"]):
+        if not realtime and backend not in OFFLINE_OUTPUTS:
+            print(f"liveai: output {backend!r} not opened: offline runs open no device "
+                  "(--record DIR writes the take's MIDI and WAV)")
+            continue
         try:
             if backend == "audio":  # on the session's clock, its errors to the session's reporter
                 from liveai.audio.port import AudioPort

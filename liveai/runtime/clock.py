@@ -80,7 +80,7 @@ class BaseClock:
         with self._lock:
             if self.state == PLAYING:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s() + self.START_LATENCY_S)
+            self.scheduler.tempo_map = self.tempo_map.rebased(0.0, self.now_s() + self.start_latency_s())
             for v in self.scheduler.voices.values():
                 v.frontier = max(0.0, min(d.start for d in v.timeline))
             self.state = PLAYING
@@ -101,7 +101,7 @@ class BaseClock:
         with self._lock:
             if self.state != PAUSED:
                 return
-            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s() + self.START_LATENCY_S)
+            self.scheduler.tempo_map = self.tempo_map.rebased(self._paused_beat, self.now_s() + self.start_latency_s())
             self.state = PLAYING
         self._started()
 
@@ -115,6 +115,11 @@ class BaseClock:
         self.scheduler.request("clear")
         self.scheduler.request("silence")
         self.flush_requests()
+
+    def start_latency_s(self) -> float:
+        """How long after start() the first beat sounds: at least the largest port lead, so the
+        first events reach a port that wants them early (audio) on time, offline too."""
+        return max(self.START_LATENCY_S, self.scheduler.max_lead_s())
 
     def _started(self) -> None:
         pass

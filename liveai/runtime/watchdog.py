@@ -2,7 +2,11 @@
 
 The budget counts the CPU time of the thread running the voice, so a busy
 machine that preempts it never trips it; a generous wall-clock limit also
-catches code that blocks. When either runs out, VoiceTimeout is raised inside
+catches code that blocks. Time the interpreter spends collecting garbage in
+that thread is not the voice's: a full collection with torch loaded takes
+70-200 ms of CPU here, and whichever voice happens to allocate then would be
+stopped for it (it happened to the demo's drums). So the collector's time per
+thread is tracked (gc.callbacks) and left out of the budget. When either runs out, VoiceTimeout is raised inside
 that thread (PyThreadState_SetAsyncExc): this stops Python loops; code
 blocked inside a C call sees it when the call returns.
 """
@@ -10,6 +14,7 @@ blocked inside a C call sees it when the call returns.
 from __future__ import annotations
 
 import ctypes
+import gc
 import threading
 import time
 from contextlib import contextmanager
@@ -28,6 +33,34 @@ def _thread_cpu(ident: int) -> float | None:
         return time.clock_gettime(time.pthread_getcpuclockid(ident))
     except (AttributeError, OSError):
         return None
+
+
+class _GcClock:
+    """CPU seconds each thread has spent in the garbage collector (finished and in progress)."""
+
+    def __init__(self) -> None:
+        self.total: dict[int, float] = {}
+        self.since: dict[int, float] = {}   # thread ident -> thread CPU time when its collection began
+
+    def __call__(self, phase: str, info: dict) -> None:
+        ident = threading.get_ident()
+        now = time.thread_time()
+        if phase == "start":
+            self.since[ident] = now
+        else:
+            began = self.since.pop(ident, None)
+            if began is not None:
+                self.total[ident] = self.total.get(ident, 0.0) + now - began
+
+    def spent(self, ident: int, cpu_now: float | None) -> float:
+        """GC time of thread `ident`; `cpu_now` (its CPU clock) counts a collection still running."""
+        began = self.since.get(ident)
+        running = cpu_now - began if began is not None and cpu_now is not None else 0.0
+        return self.total.get(ident, 0.0) + max(0.0, running)
+
+
+GC_CLOCK = _GcClock()
+gc.callbacks.append(GC_CLOCK)
 
 
 class Watchdog:
@@ -50,7 +83,8 @@ class Watchdog:
         cpu = _thread_cpu(job["ident"])
         if cpu is None:  # no per-thread CPU clock here: fall back to wall time
             return time.monotonic() >= job["start"] + job["budget"]
-        return cpu - job["cpu0"] >= job["budget"]
+        collecting = GC_CLOCK.spent(job["ident"], cpu) - job["gc0"]
+        return cpu - job["cpu0"] - collecting >= job["budget"]
 
     def _loop(self) -> None:
         with self._cv:
@@ -76,7 +110,7 @@ class Watchdog:
             serial = self._serial
             now = time.monotonic()
             self._jobs[serial] = {"ident": ident, "budget": seconds, "start": now,
-                                  "cpu0": _thread_cpu(ident) or 0.0,
+                                  "cpu0": _thread_cpu(ident) or 0.0, "gc0": GC_CLOCK.spent(ident, None),
                                   "wall_deadline": now + max(MIN_WALL_S, WALL_FACTOR * seconds)}
             self._cv.notify()
         try:
