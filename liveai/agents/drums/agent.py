@@ -27,6 +27,7 @@ from liveai.core.drums import drum_class
 from liveai.core.events import Note, clamp_velocity
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.agents.drums.engine import BarRequest, BarResult, blend, compute_bar
+from liveai.models import inference_threads
 from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
 from liveai.models.drums_data import DRUMMERS
 from liveai.models.drums_fast import FastDrums
@@ -53,6 +54,7 @@ _MODEL_CACHE: dict[str, DrumsNet] = {}
 def shared_model(weights: Path | str | None = None) -> DrumsNet:
     """Load the weights once per process (lazily: importing liveai loads nothing)."""
     key = str(Path(weights) if weights else DEFAULT_WEIGHTS)
+    inference_threads()
     if key not in _MODEL_CACHE:
         _MODEL_CACHE[key] = load(key)
     return _MODEL_CACHE[key]

@@ -58,8 +58,10 @@ class DuetAgent:
                  model: Any = None, **params: float) -> None:
         import torch
 
+        from liveai.models import inference_threads
         from liveai.models.duet import DEFAULT_WEIGHTS, load_model, weights_version
 
+        inference_threads()
         self.name = name
         self.seed = int(seed)
         self.weights = Path(weights or DEFAULT_WEIGHTS)

@@ -27,7 +27,7 @@ import torch
 from liveai.agents.interp import loops as L
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
-from liveai.models import interp as m
+from liveai.models import inference_threads, interp as m
 from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
@@ -68,6 +68,7 @@ class InterpAgent:
         self.name = name
         self.seed = int(seed)
         self.weights_path = Path(weights) if weights is not None else m.weights_path(kind)
+        inference_threads()
         self.model = m.load(self.weights_path)
         self.model_version = m.model_version(self.weights_path)
         self.channel = (L.DRUM_CHANNEL if kind == "drums" else 0) if channel is None else int(channel)
