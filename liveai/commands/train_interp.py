@@ -25,6 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--denoise", type=float, default=0.0, help="drums: share of hits hidden from the encoder")
+    p.add_argument("--drop-class", type=float, default=0.0, help="drums: share of loops with one played class removed")
+    p.add_argument("--swap-bars", type=float, default=0.0, help="drums: share of loops with their two bars swapped")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="drums: weight of the penalty on moves of 9-point paths that change more than --smooth-margin of the steps")
+    p.add_argument("--smooth-margin", type=float, default=0.2)
+    p.add_argument("--smooth-pairs", type=int, default=32)
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
+    p.add_argument("--channels", type=int, default=48, help="conv: channels per step")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="drums: score validation hit F1 every N steps and keep the best checkpoint (0: keep the last)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
     p.add_argument("--no-progress", action="store_true")
@@ -61,11 +71,19 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
                      "train_loops": int(len(tr)), "validation_loops": int(len(va)),
                      "split": "sha256(file name)[0] < 26 -> validation"}
     model = new_model(kind, args.z or (128 if kind == "drums" else 32),
-                      args.hidden or (512 if kind == "drums" else 256), args.dropout)
+                      args.hidden or (512 if kind == "drums" else 256), args.dropout,
+                      args.arch if kind == "drums" else "mlp", args.channels)
     beta = args.beta if args.beta is not None else (0.005 if kind == "drums" else 0.1)
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=beta, free_bits=args.free_bits,
-                      seed=args.seed, minutes=args.minutes, weight_decay=args.weight_decay, denoise=args.denoise)
-    summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))
+                      seed=args.seed, minutes=args.minutes, weight_decay=args.weight_decay, denoise=args.denoise,
+                      drop_class=args.drop_class, swap_bars=args.swap_bars, eval_every=args.eval_every,
+                      smooth=args.smooth, smooth_margin=args.smooth_margin, smooth_pairs=args.smooth_pairs)
+    select = None
+    if kind == "drums" and args.eval_every > 0:
+        from liveai.models.interp_eval import select_drums
+
+        select = select_drums(va)
+    summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr), select=select)
     out_dir = args.out or m.WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"interp_{kind}.pt"
