@@ -148,3 +148,20 @@ def test_training_keeps_the_best_scored_checkpoint():
     summary = train(model, data, TrainConfig(steps=6, batch=16, eval_every=2), progress=False,
                     select=lambda _m: {"score": next(scores)})
     assert [c["step"] for c in summary["checkpoints"]] == [2, 4, 6] and summary["kept_step"] == 4
+
+
+def test_training_can_keep_an_average_of_the_weights():
+    from liveai.models.interp_train import TrainConfig, new_model, train
+
+    g = torch.Generator().manual_seed(0)
+    hits = (torch.rand(64, 32, 9, generator=g) < 0.1).float()
+    data = {"hits": hits, "velocity": hits * 0.7, "offset": hits * 0.0}
+    torch.manual_seed(0)
+    start = new_model("drums", 8, 32)
+    plain, averaged = new_model("drums", 8, 32), new_model("drums", 8, 32)
+    plain.load_state_dict(start.state_dict())
+    averaged.load_state_dict(start.state_dict())
+    train(plain, data, TrainConfig(steps=5, batch=16), progress=False)
+    train(averaged, data, TrainConfig(steps=5, batch=16, ema=0.5), progress=False)
+    w0, w1, w2 = (x.decoder[0].weight for x in (start, plain, averaged))
+    assert 0 < float((w2 - w0).abs().sum()) < float((w1 - w0).abs().sum())   # the average lags behind

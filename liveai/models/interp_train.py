@@ -40,6 +40,7 @@ class TrainConfig:
     smooth: float = 0.0          # drums: weight of the path-smoothness penalty (see path_penalty)
     smooth_pairs: int = 32       # loop pairs per step for that penalty
     smooth_margin: float = 0.2   # share of steps a move may change before it is penalised
+    ema: float = 0.0             # decay of an exponential moving average of the weights (0: none); scored and kept
     eval_every: int = 0          # steps between checkpoint scores (with train(select=...)); the best one is kept
 
 
@@ -143,6 +144,7 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
     avg: dict[str, float] = {}
     done = 0
     checkpoints: list[dict] = []
+    ema = [p.detach().clone() for p in model.parameters()] if cfg.ema > 0 else None
     best: tuple[float, int, dict] | None = None
     for step in bar:
         idx = torch.randint(0, n, (min(cfg.batch, n),), generator=gen)
@@ -173,6 +175,10 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema, model.parameters()):
+                    e.lerp_(p.detach(), 1.0 - cfg.ema)
         done = step + 1
         for k, v in terms.items():
             v = float(v.detach())
@@ -181,11 +187,16 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
             bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path")})
         stop = progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60
         if select is not None and cfg.eval_every > 0 and (done % cfg.eval_every == 0 or stop or done == cfg.steps):
-            best = _checkpoint(model, select, done, checkpoints, best, log)
+            with _swapped(model, ema):
+                best = _checkpoint(model, select, done, checkpoints, best, log)
         if stop:
             if log:
                 log(f"stopped at step {done}: the {cfg.minutes} min cap")
             break
+    if ema is not None:
+        with torch.no_grad():
+            for e, p in zip(ema, model.parameters()):
+                p.copy_(e)
     model.eval()
     summary = {"steps_done": done, "seconds": round(time.monotonic() - t0, 1), **{k: round(v, 4) for k, v in avg.items()}}
     if checkpoints:
@@ -194,6 +205,26 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         summary["checkpoints"] = checkpoints
         summary["kept_step"] = best[1] if best is not None else done
     return summary
+
+
+class _swapped:
+    """Within the block the model holds the averaged weights (if any), then its own again."""
+
+    def __init__(self, model: LoopVAE, ema: list[torch.Tensor] | None) -> None:
+        self.model, self.ema, self.saved = model, ema, None
+
+    def __enter__(self) -> None:
+        if self.ema is not None:
+            self.saved = [p.detach().clone() for p in self.model.parameters()]
+            with torch.no_grad():
+                for e, p in zip(self.ema, self.model.parameters()):
+                    p.copy_(e)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            with torch.no_grad():
+                for s, p in zip(self.saved, self.model.parameters()):
+                    p.copy_(s)
 
 
 def _checkpoint(model: LoopVAE, select: Callable[[LoopVAE], dict], step: int, checkpoints: list[dict],
