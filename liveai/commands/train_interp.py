@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None, help="GMD folder (info.csv + MIDI); default: shared/data/gmd")
     p.add_argument("--steps", type=int, default=None, help="default: drums 8000, melody 6000")
     p.add_argument("--minutes", type=float, default=None,
-                   help="wall-clock cap per model (default: drums 17, melody 7); the learning rate and the KL warm-up "
+                   help="wall-clock cap per model (default: drums 30, melody 7); the learning rate and the KL warm-up "
                         "follow max(step/steps, elapsed/cap), so the run is repeatable where the steps bind")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth-pairs", type=int, default=32)
     p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
     p.add_argument("--channels", type=int, default=48, help="conv: channels per step")
-    p.add_argument("--ema", type=float, default=None,
-                   help="keep and score an exponential moving average of the weights: its decay (default: drums 0.999, melody 0)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep and score an exponential moving average of the weights: its decay (0: none)")
     p.add_argument("--warmup", type=float, default=0.3, help="share of training over which the KL weight rises from 0")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (.pt) instead of a new model")
     p.add_argument("--eval-every", type=int, default=1000,
@@ -85,10 +85,9 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
     beta = args.beta if args.beta is not None else (0.005 if kind == "drums" else 0.1)
     drums = kind == "drums"
     steps = args.steps if args.steps is not None else (8000 if drums else 6000)
-    minutes = args.minutes if args.minutes is not None else (17.0 if drums else 7.0)
-    ema = args.ema if args.ema is not None else (0.999 if drums else 0.0)
+    minutes = args.minutes if args.minutes is not None else (30.0 if drums else 7.0)
     cfg = TrainConfig(steps=steps, batch=args.batch, lr=args.lr, beta=beta, free_bits=args.free_bits,
-                      seed=args.seed, minutes=minutes, warmup=args.warmup, ema=ema, weight_decay=args.weight_decay,
+                      seed=args.seed, minutes=minutes, warmup=args.warmup, ema=args.ema, weight_decay=args.weight_decay,
                       denoise=args.denoise, drop_class=args.drop_class if drums else 0.0,
                       swap_bars=args.swap_bars if drums else 0.0, eval_every=args.eval_every if drums else 0,
                       smooth=args.smooth, smooth_margin=args.smooth_margin, smooth_pairs=args.smooth_pairs)
