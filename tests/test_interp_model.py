@@ -107,3 +107,61 @@ def test_a_take_becomes_loops_and_fine_tunes_a_saved_copy(tmp_path):
     assert meta["base_model_version"] == m.model_version(m.weights_path("drums"))
     with pytest.raises(ValueError, match="no 2-bar window"):
         finetune_from_notes([(0.0, 0.25, 36, 90)], "drums", out=str(tmp_path / "x.pt"))
+
+
+def test_drum_augmentation_swaps_bars_and_drops_one_played_class():
+    from liveai.models.interp_train import TrainConfig, augment_drums
+
+    hits = torch.zeros(2, 32, 9)
+    hits[:, 0, 0] = 1                    # kick on the first step
+    hits[:, 20, 2] = 1                   # hat in bar 2
+    batch = {"hits": hits, "velocity": hits * 0.5, "offset": hits * 0.1}
+    g = torch.Generator().manual_seed(0)
+    swapped = augment_drums(dict(batch), TrainConfig(swap_bars=1.0), g)
+    assert swapped["hits"][:, 16, 0].tolist() == [1, 1] and swapped["hits"][:, 4, 2].tolist() == [1, 1]
+    dropped = augment_drums(dict(batch), TrainConfig(drop_class=1.0), g)
+    assert dropped["hits"].sum((1, 2)).tolist() == [1, 1]                  # one of the two classes left
+    assert torch.equal(dropped["velocity"], dropped["hits"] * 0.5)         # velocity and offset go with the hit
+
+
+def test_path_penalty_is_zero_within_the_margin_and_reaches_the_decoder(val_loops):
+    from liveai.models.interp_train import path_penalty
+
+    model = m.load("drums")
+    mu = model.encode(m.drum_batch(val_loops.hits[:16], val_loops.velocity[:16], val_loops.offset[:16]))[0]
+    g = torch.Generator().manual_seed(0)
+    assert float(path_penalty(model, mu, 8, 1.0, g).detach()) == 0.0
+    pen = path_penalty(model, mu, 8, 0.0, g)
+    pen.backward()
+    assert float(pen.detach()) > 0 and model.decoder[0].weight.grad.abs().sum() > 0
+    assert model.encoder[0].weight.grad is None                          # the loops' places are left alone
+
+
+def test_training_keeps_the_best_scored_checkpoint():
+    from liveai.models.interp_train import TrainConfig, new_model, train
+
+    g = torch.Generator().manual_seed(0)
+    hits = (torch.rand(64, 32, 9, generator=g) < 0.1).float()
+    data = {"hits": hits, "velocity": hits * 0.7, "offset": hits * 0.0}
+    scores = iter([0.5, 0.9, 0.1])
+    model = new_model("drums", 8, 32)
+    summary = train(model, data, TrainConfig(steps=6, batch=16, eval_every=2), progress=False,
+                    select=lambda _m: {"score": next(scores)})
+    assert [c["step"] for c in summary["checkpoints"]] == [2, 4, 6] and summary["kept_step"] == 4
+
+
+def test_training_can_keep_an_average_of_the_weights():
+    from liveai.models.interp_train import TrainConfig, new_model, train
+
+    g = torch.Generator().manual_seed(0)
+    hits = (torch.rand(64, 32, 9, generator=g) < 0.1).float()
+    data = {"hits": hits, "velocity": hits * 0.7, "offset": hits * 0.0}
+    torch.manual_seed(0)
+    start = new_model("drums", 8, 32)
+    plain, averaged = new_model("drums", 8, 32), new_model("drums", 8, 32)
+    plain.load_state_dict(start.state_dict())
+    averaged.load_state_dict(start.state_dict())
+    train(plain, data, TrainConfig(steps=5, batch=16), progress=False)
+    train(averaged, data, TrainConfig(steps=5, batch=16, ema=0.5), progress=False)
+    w0, w1, w2 = (x.decoder[0].weight for x in (start, plain, averaged))
+    assert 0 < float((w2 - w0).abs().sum()) < float((w1 - w0).abs().sum())   # the average lags behind

@@ -14,8 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liveai train interp", description=__doc__)
     p.add_argument("--kind", choices=("drums", "melody", "both"), default="both")
     p.add_argument("--data", type=Path, default=None, help="GMD folder (info.csv + MIDI); default: shared/data/gmd")
-    p.add_argument("--steps", type=int, default=5000)
-    p.add_argument("--minutes", type=float, default=7.5, help="wall-clock cap per model")
+    p.add_argument("--steps", type=int, default=None, help="default: drums 8000, melody 6000")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock cap per model (default: drums 30, melody 7); the learning rate and the KL warm-up "
+                        "follow max(step/steps, elapsed/cap), so the run is repeatable where the steps bind")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--beta", type=float, default=None, help="final KL weight (default: drums 0.005, melody 0.1)")
@@ -25,6 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--denoise", type=float, default=0.0, help="drums: share of hits hidden from the encoder")
+    p.add_argument("--drop-class", type=float, default=0.2, help="drums: share of loops with one played class removed")
+    p.add_argument("--swap-bars", type=float, default=0.5, help="drums: share of loops with their two bars swapped")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="drums: weight of the penalty on moves of 9-point paths that change more than --smooth-margin of the steps")
+    p.add_argument("--smooth-margin", type=float, default=0.2)
+    p.add_argument("--smooth-pairs", type=int, default=32)
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
+    p.add_argument("--channels", type=int, default=48, help="conv: channels per step")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep and score an exponential moving average of the weights: its decay (0: none)")
+    p.add_argument("--warmup", type=float, default=0.3, help="share of training over which the KL weight rises from 0")
+    p.add_argument("--init", type=Path, default=None, help="start from these weights (.pt) instead of a new model")
+    p.add_argument("--eval-every", type=int, default=1000,
+                   help="drums: score validation hit F1 every N steps and keep the best checkpoint (0: keep the last)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="folder for interp_<kind>.pt/.json (default liveai/weights)")
     p.add_argument("--no-progress", action="store_true")
@@ -61,11 +77,26 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
                      "train_loops": int(len(tr)), "validation_loops": int(len(va)),
                      "split": "sha256(file name)[0] < 26 -> validation"}
     model = new_model(kind, args.z or (128 if kind == "drums" else 32),
-                      args.hidden or (512 if kind == "drums" else 256), args.dropout)
+                      args.hidden or (512 if kind == "drums" else 256), args.dropout,
+                      args.arch if kind == "drums" else "mlp", args.channels)
+    if args.init is not None:
+        model = m.load(args.init)
+        model.train()
     beta = args.beta if args.beta is not None else (0.005 if kind == "drums" else 0.1)
-    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, beta=beta, free_bits=args.free_bits,
-                      seed=args.seed, minutes=args.minutes, weight_decay=args.weight_decay, denoise=args.denoise)
-    summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr))
+    drums = kind == "drums"
+    steps = args.steps if args.steps is not None else (8000 if drums else 6000)
+    minutes = args.minutes if args.minutes is not None else (30.0 if drums else 7.0)
+    cfg = TrainConfig(steps=steps, batch=args.batch, lr=args.lr, beta=beta, free_bits=args.free_bits,
+                      seed=args.seed, minutes=minutes, warmup=args.warmup, ema=args.ema, weight_decay=args.weight_decay,
+                      denoise=args.denoise, drop_class=args.drop_class if drums else 0.0,
+                      swap_bars=args.swap_bars if drums else 0.0, eval_every=args.eval_every if drums else 0,
+                      smooth=args.smooth, smooth_margin=args.smooth_margin, smooth_pairs=args.smooth_pairs)
+    select = None
+    if kind == "drums" and args.eval_every > 0:
+        from liveai.models.interp_eval import select_drums
+
+        select = select_drums(va)
+    summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr), select=select)
     out_dir = args.out or m.WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"interp_{kind}.pt"

@@ -39,6 +39,8 @@ class VAEConfig:
     hidden: int = 512
     steps: int = LOOP_STEPS
     dropout: float = 0.0         # on hidden layers while training (held-out loops generalise better)
+    arch: str = "mlp"            # "mlp", or "conv": 1-D convolutions over the steps (drums), weights shared in time
+    channels: int = 48           # conv: channels per step
 
     @property
     def in_dim(self) -> int:
@@ -60,6 +62,40 @@ def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class ConvEncoder(nn.Module):
+    """Flat loop (B, steps * width) -> convolutions over the steps -> MLP -> (B, out)."""
+
+    def __init__(self, steps: int, width: int, channels: int, hidden: int, out: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.steps, self.width = steps, width
+        self.conv = nn.Sequential(nn.Conv1d(width, channels, 3, padding=1, padding_mode="circular"), nn.GELU(),
+                                  nn.Conv1d(channels, channels, 3, padding=1, padding_mode="circular"), nn.GELU())
+        self.mlp = _mlp([steps * channels, hidden, out], dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x.view(x.shape[0], self.steps, self.width).transpose(1, 2))
+        return self.mlp(h.flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """Latent (B, z) -> MLP -> (B, channels, steps) -> residual convolutions over the steps -> flat (B, steps * width)."""
+
+    def __init__(self, z_dim: int, steps: int, width: int, channels: int, hidden: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.steps, self.width, self.channels = steps, width, channels
+        self.mlp = _mlp([z_dim, hidden, steps * channels], dropout)
+        self.conv1 = nn.Conv1d(channels, channels, 5, padding=2, padding_mode="circular")
+        self.conv2 = nn.Conv1d(channels, channels, 5, padding=2, padding_mode="circular")
+        self.out = nn.Conv1d(channels, width, 1)
+        self.out_features = steps * width
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.mlp(z).view(z.shape[0], self.channels, self.steps)
+        x = x + self.conv1(nn.functional.gelu(x))
+        x = x + self.conv2(nn.functional.gelu(x))
+        return self.out(nn.functional.gelu(x)).transpose(1, 2).flatten(1)
+
+
 class LoopVAE(nn.Module):
     """Encoder and decoder MLPs over a flattened 2-bar loop."""
 
@@ -69,8 +105,15 @@ class LoopVAE(nn.Module):
             raise ValueError(f"kind must be one of {KINDS}, got {config.kind!r}")
         self.config = config
         h = config.hidden
-        self.encoder = _mlp([config.in_dim, h, h, 2 * config.z_dim], config.dropout)
-        self.decoder = _mlp([config.z_dim, h, h, config.out_dim], config.dropout)
+        if config.arch == "conv":
+            width = config.in_dim // config.steps
+            self.encoder = ConvEncoder(config.steps, width, config.channels, h, 2 * config.z_dim, config.dropout)
+            self.decoder = ConvDecoder(config.z_dim, config.steps, width, config.channels, h, config.dropout)
+        elif config.arch == "mlp":
+            self.encoder = _mlp([config.in_dim, h, h, 2 * config.z_dim], config.dropout)
+            self.decoder = _mlp([config.z_dim, h, h, config.out_dim], config.dropout)
+        else:
+            raise ValueError(f"arch must be 'mlp' or 'conv', got {config.arch!r}")
 
     # ---- features -------------------------------------------------------
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -128,3 +128,16 @@ def evaluate_melody(model: LoopVAE, tokens: np.ndarray, pairs: int = 200, seed: 
                                "onset_f1": round(f1(onset_pred, onset_true), 4),
                                "loops": int(len(tokens))},
             "interpolation": smooth}
+
+
+@torch.no_grad()
+def select_drums(loops: DrumLoops, pairs: int = 100, seed: int = 1) -> Callable[[LoopVAE], dict]:
+    """A checkpoint score for training: validation hit F1, with path figures beside it (fewer pairs)."""
+    def score(model: LoopVAE) -> dict:
+        rec = reconstruction_drums(model, loops)
+        z = _encode_drums(model, loops)
+        smooth = smoothness(z, list(loops.hits > 0.5), lambda path: model.decode(path)["hit_prob"].numpy() > 0.5,
+                            f1, pairs, seed)
+        return {"score": rec["hit_f1"], "hit_f1": rec["hit_f1"], "step_change_mean": smooth["step_change_mean"],
+                "step_change_max": smooth["step_change_max"], "jumps_over_third": smooth["jumps_over_third"]}
+    return score

@@ -40,7 +40,7 @@ class NnTildeDecoder(nn.Module):
         self.z_dim = cfg.z_dim
         self.steps = cfg.steps
         self.drums = cfg.kind == "drums"
-        self.width = 3 * N_DRUMS if self.drums else int(self.decoder[-1].out_features // cfg.steps)
+        self.width = cfg.in_dim // cfg.steps
         out_channels = 3 * N_DRUMS if self.drums else 3
         params = torch.tensor([cfg.z_dim + 1, ratio, out_channels, ratio])
         self.register_buffer("decode_params", params.clone())

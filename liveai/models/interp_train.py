@@ -35,6 +35,13 @@ class TrainConfig:
     transpose: int = 3           # melody: random transposition +-semitones
     weight_decay: float = 1e-4
     denoise: float = 0.0         # drums: share of hits hidden from the encoder (it must infer them)
+    drop_class: float = 0.0      # drums: share of loops with one played class removed (input and target)
+    swap_bars: float = 0.0       # drums: share of loops with their two bars swapped (the loop started a bar later)
+    smooth: float = 0.0          # drums: weight of the path-smoothness penalty (see path_penalty)
+    smooth_pairs: int = 32       # loop pairs per step for that penalty
+    smooth_margin: float = 0.2   # share of steps a move may change before it is penalised
+    ema: float = 0.0             # decay of an exponential moving average of the weights (0: none); scored and kept
+    eval_every: int = 0          # steps between checkpoint scores (with train(select=...)); the best one is kept
 
 
 def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1,
@@ -56,6 +63,35 @@ def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float 
     return {"recon": ce, "kl": kl, "kl_raw": kl_dim.sum(), "ce": ce}
 
 
+PATH_POINTS = 9
+SHARPNESS = 4.0   # hits as sigmoid(4 x logit): a soft version of p > 0.5, so soft changes follow the played flips
+
+
+def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, gen: torch.Generator) -> torch.Tensor:
+    """Squared excess over `margin` of the share of steps that change between neighbouring points of 9-point paths.
+
+    Pairs of posterior means from the batch (detached: this shapes the decoder
+    between loops, not where loops sit), spherical paths as the agent takes
+    them, hits softened as sigmoid(SHARPNESS x logit); a step's change is
+    1 - prod over classes of (1 - |dq|), the soft "any class flips".
+    """
+    n = mu.shape[0]
+    i = torch.randint(0, n, (pairs,), generator=gen)
+    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
+    a, b = mu[i].detach(), mu[j].detach()
+    an, bn = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    omega = torch.arccos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    t = torch.linspace(0.0, 1.0, PATH_POINTS)[None, :, None]                      # (1, P, 1)
+    so = torch.sin(omega)[:, None]                                               # (pairs, 1, 1)
+    path = (torch.sin((1 - t) * omega[:, None]) / so) * a[:, None] + (torch.sin(t * omega[:, None]) / so) * b[:, None]
+    logits = model.decode(path.reshape(-1, mu.shape[1]))["hit_logit"].view(pairs, PATH_POINTS, model.config.steps, -1)
+    q = torch.sigmoid(SHARPNESS * logits)
+    dq = (q[:, 1:] - q[:, :-1]).abs()
+    step_change = 1.0 - torch.prod(1.0 - dq, dim=-1)                              # (pairs, moves, steps)
+    move = step_change.mean(-1)
+    return torch.relu(move - margin).pow(2).sum(1).mean()
+
+
 def drum_tensors(loops: DrumLoops) -> dict[str, torch.Tensor]:
     return {"hits": torch.as_tensor(loops.hits), "velocity": torch.as_tensor(loops.velocity),
             "offset": torch.as_tensor(loops.offset)}
@@ -70,9 +106,32 @@ def transpose_tokens(tokens: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return torch.where(is_onset, pitch - LOW + ONSET, tokens)
 
 
+def augment_drums(batch: dict[str, torch.Tensor], cfg: TrainConfig, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Drum loops made from others: the bars swapped, one played class removed (both as the loop's own)."""
+    n = batch["hits"].shape[0]
+    if cfg.swap_bars > 0:
+        swap = (torch.rand(n, generator=gen) < cfg.swap_bars)[:, None, None]
+        half = batch["hits"].shape[1] // 2
+        batch = {k: torch.where(swap, torch.roll(v, half, dims=1), v) for k, v in batch.items()}
+    if cfg.drop_class > 0:
+        played = batch["hits"].amax(1) > 0                                  # (n, classes)
+        score = torch.rand(played.shape, generator=gen) * played             # a random played class per loop
+        cls = score.argmax(1)
+        drop = (torch.rand(n, generator=gen) < cfg.drop_class) & (played.sum(1) > 1)
+        keep = 1.0 - (nn.functional.one_hot(cls, played.shape[1]) * drop[:, None]).float()[:, None, :]
+        batch = {k: v * keep for k, v in batch.items()}
+    return batch
+
+
 def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progress: bool = True,
-          log: Callable[[str], None] | None = None) -> dict:
-    """Train in place; returns a summary (steps done, seconds, final losses)."""
+          log: Callable[[str], None] | None = None, select: Callable[[LoopVAE], dict] | None = None) -> dict:
+    """Train in place; returns a summary (steps done, seconds, final losses).
+
+    With `select` and `cfg.eval_every`, the model is scored every `eval_every`
+    steps and at the end (`select(model)` -> a dict with "score", higher is
+    better, e.g. validation hit F1); the best checkpoint is kept and its
+    scores are listed in the summary under "checkpoints".
+    """
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -84,17 +143,25 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
     bar = tqdm(range(cfg.steps), desc=f"train interp {model.config.kind}", disable=not progress)
     avg: dict[str, float] = {}
     done = 0
+    checkpoints: list[dict] = []
+    ema = [p.detach().clone() for p in model.parameters()] if cfg.ema > 0 else None
+    best: tuple[float, int, dict] | None = None
     for step in bar:
         idx = torch.randint(0, n, (min(cfg.batch, n),), generator=gen)
         batch = {k: v[idx] for k, v in data.items()}
         if model.config.kind == "melody" and cfg.transpose:
             shift = torch.randint(-cfg.transpose, cfg.transpose + 1, (idx.shape[0],), generator=gen)
             batch["tokens"] = transpose_tokens(batch["tokens"], shift)
+        if model.config.kind == "drums" and (cfg.swap_bars > 0 or cfg.drop_class > 0):
+            batch = augment_drums(batch, cfg, gen)
         inputs = None
         if model.config.kind == "drums" and cfg.denoise > 0:
             keep = (torch.rand(batch["hits"].shape, generator=gen) >= cfg.denoise).float()
             inputs = {k: v * keep for k, v in batch.items()}
         terms = loss_terms(model, batch, cfg.free_bits, inputs)
+        if model.config.kind == "drums" and cfg.smooth > 0:
+            mu = model.encode(inputs if inputs is not None else batch)[0]
+            terms["path"] = path_penalty(model, mu, cfg.smooth_pairs, cfg.smooth_margin, gen)
         # progress by steps or by the wall-clock cap, whichever is further: on a shared machine the
         # learning rate still anneals and the KL still warms up when the cap stops training early
         progress = min(1.0, max(step / cfg.steps, (time.monotonic() - t0) / (cfg.minutes * 60)))
@@ -102,26 +169,83 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
             group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
         beta = cfg.beta * min(1.0, progress / cfg.warmup) if cfg.warmup > 0 else cfg.beta
         loss = terms["recon"] + beta * terms["kl"]
+        if "path" in terms:
+            loss = loss + cfg.smooth * terms["path"]
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema, model.parameters()):
+                    e.lerp_(p.detach(), 1.0 - cfg.ema)
         done = step + 1
         for k, v in terms.items():
             v = float(v.detach())
             avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
         if step % 50 == 0:
-            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce")})
-        if progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path")})
+        stop = progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60
+        if select is not None and cfg.eval_every > 0 and (done % cfg.eval_every == 0 or stop or done == cfg.steps):
+            with _swapped(model, ema):
+                best = _checkpoint(model, select, done, checkpoints, best, log)
+        if stop:
             if log:
                 log(f"stopped at step {done}: the {cfg.minutes} min cap")
             break
+    if ema is not None:
+        with torch.no_grad():
+            for e, p in zip(ema, model.parameters()):
+                p.copy_(e)
     model.eval()
-    return {"steps_done": done, "seconds": round(time.monotonic() - t0, 1), **{k: round(v, 4) for k, v in avg.items()}}
+    summary = {"steps_done": done, "seconds": round(time.monotonic() - t0, 1), **{k: round(v, 4) for k, v in avg.items()}}
+    if checkpoints:
+        if best is not None and best[1] != done:
+            model.load_state_dict(best[2])
+        summary["checkpoints"] = checkpoints
+        summary["kept_step"] = best[1] if best is not None else done
+    return summary
 
 
-def new_model(kind: str, z_dim: int = 32, hidden: int = 512, dropout: float = 0.0) -> LoopVAE:
-    return LoopVAE(VAEConfig(kind=kind, z_dim=z_dim, hidden=hidden, dropout=dropout))
+class _swapped:
+    """Within the block the model holds the averaged weights (if any), then its own again."""
+
+    def __init__(self, model: LoopVAE, ema: list[torch.Tensor] | None) -> None:
+        self.model, self.ema, self.saved = model, ema, None
+
+    def __enter__(self) -> None:
+        if self.ema is not None:
+            self.saved = [p.detach().clone() for p in self.model.parameters()]
+            with torch.no_grad():
+                for e, p in zip(self.ema, self.model.parameters()):
+                    p.copy_(e)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            with torch.no_grad():
+                for s, p in zip(self.saved, self.model.parameters()):
+                    p.copy_(s)
+
+
+def _checkpoint(model: LoopVAE, select: Callable[[LoopVAE], dict], step: int, checkpoints: list[dict],
+                best: tuple[float, int, dict] | None, log: Callable[[str], None] | None) -> tuple[float, int, dict] | None:
+    """Score the model now; keep a copy of its state if it is the best so far."""
+    import copy
+
+    model.eval()
+    scores = select(model)
+    model.train()
+    checkpoints.append({"step": step, **scores})
+    if log:
+        log(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+    if best is None or scores["score"] > best[0]:
+        return (scores["score"], step, copy.deepcopy(model.state_dict()))
+    return best
+
+
+def new_model(kind: str, z_dim: int = 32, hidden: int = 512, dropout: float = 0.0, arch: str = "mlp",
+              channels: int = 48) -> LoopVAE:
+    return LoopVAE(VAEConfig(kind=kind, z_dim=z_dim, hidden=hidden, dropout=dropout, arch=arch, channels=channels))
 
 
 def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr: float = 3e-4, seed: int = 0,
