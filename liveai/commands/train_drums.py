@@ -23,6 +23,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
     ap.add_argument("--ema", type=float, default=0.998,
                     help="keep an exponential moving average of the weights with this decay per step (0: off)")
+    ap.add_argument("--vel-weight", type=float, default=0.4,
+                    help="weight of the velocity terms of the loss against the timing ones")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=45.0, help="stop early after this long (a busy machine)")
     ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
@@ -66,7 +68,8 @@ def main(argv: list[str]) -> int:
 
     model, hist = train(data, cfg, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                         max_seconds=args.max_minutes * 60, progress=progress,
-                        weight_decay=args.weight_decay, ema=args.ema)
+                        weight_decay=args.weight_decay, ema=args.ema,
+                        vel_weight=args.vel_weight)
     bar.close()
     table = baseline_table(train_files)
     val44 = [f for f in val_files if f.four_four]

@@ -34,12 +34,13 @@ def loss_fn(pred: dict[str, torch.Tensor], off_ms: torch.Tensor, vel: torch.Tens
 def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, batch: int = 64, lr: float = 3e-3,
           seed: int = 0, unknown_p: float = 0.2, max_seconds: float | None = None,
           progress: Callable[[int, float], None] | None = None, weight_decay: float = 1e-4,
-          ema: float = 0.0) -> tuple[DrumsNet, dict]:
+          ema: float = 0.0, vel_weight: float = 1.0) -> tuple[DrumsNet, dict]:
     """Train from scratch, deterministically for a seed; returns the model and a short history.
 
     `ema` > 0 returns an exponential moving average of the weights (decay `ema` per step)
     instead of the last ones: the model overfits GMD's train files within a few epochs, and
     the average of the last few hundred steps generalises better than any one of them.
+    `vel_weight` weighs the velocity terms of the loss against the timing ones.
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -58,7 +59,7 @@ def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, ba
         dd = d[idx].clone()
         dd[torch.from_numpy(rng.random(batch) < unknown_p)] = 0
         pred = model(x[idx], dd)
-        loss = loss_fn(pred, o[idx], v[idx], h[idx])
+        loss = loss_fn(pred, o[idx], v[idx], h[idx], vel_weight=vel_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
