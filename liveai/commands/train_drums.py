@@ -19,8 +19,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--channels", type=int, default=96, help="width of the convolutional core")
     ap.add_argument("--window", type=int, default=64, help="16ths per window (64 = four bars of 4/4)")
     ap.add_argument("--hop", type=int, default=16, help="steps between training windows (16 = one 4/4 bar)")
+    ap.add_argument("--dropout", type=float, default=0.25, help="dropout in the convolutional blocks")
+    ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay")
+    ap.add_argument("--ema", type=float, default=0.998,
+                    help="keep an exponential moving average of the weights with this decay per step (0: off)")
+    ap.add_argument("--vel-weight", type=float, default=0.4,
+                    help="weight of the velocity terms of the loss against the timing ones")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-minutes", type=float, default=20.0, help="stop early after this long (a busy machine)")
+    ap.add_argument("--max-minutes", type=float, default=45.0, help="stop early after this long (a busy machine)")
     ap.add_argument("--out", default=None, help="weights path (default liveai/weights/drums.pt)")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ap.add_argument("--from-takes", metavar="DIR", default=None,
@@ -51,7 +57,7 @@ def main(argv: list[str]) -> int:
     if not train_files:
         print(f"liveai train drums: no train rows with drum hits under {root}", file=sys.stderr)
         return 2
-    cfg = DrumsConfig(window=args.window, channels=args.channels)
+    cfg = DrumsConfig(window=args.window, channels=args.channels, dropout=args.dropout)
     data = windows(train_files, hop=args.hop, window=cfg.window)
     bar = tqdm(total=args.steps, desc="train drums", unit="step", file=sys.stderr)
 
@@ -61,7 +67,9 @@ def main(argv: list[str]) -> int:
             bar.set_postfix(loss=f"{loss:.3f}")
 
     model, hist = train(data, cfg, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                        max_seconds=args.max_minutes * 60, progress=progress)
+                        max_seconds=args.max_minutes * 60, progress=progress,
+                        weight_decay=args.weight_decay, ema=args.ema,
+                        vel_weight=args.vel_weight)
     bar.close()
     table = baseline_table(train_files)
     val44 = [f for f in val_files if f.four_four]
