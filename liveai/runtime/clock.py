@@ -198,6 +198,9 @@ class RealtimeClock(BaseClock):
         self.priority = "not started"
         self.nice = "others unchanged"
         self._old_switch = sys.getswitchinterval()
+        # perf_counter time of the dispatcher's next send (inf: none due), for threads that keep a
+        # quiet window before it (runtime/sendgate.py). One float, replaced whole: no lock.
+        self.next_send_perf = math.inf
 
     def now_s(self) -> float:
         return time.perf_counter() - self._t0
@@ -250,6 +253,7 @@ class RealtimeClock(BaseClock):
         t0 = self._t0
         while self._running.is_set():
             if self.state != PLAYING:
+                self.next_send_perf = math.inf
                 sched.service(perf() - t0)
                 time.sleep(self.MAX_WAIT_S)
                 continue
@@ -259,6 +263,7 @@ class RealtimeClock(BaseClock):
             except Exception as exc:  # never let the clock die: report and go on
                 sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
                 nxt = now + self.MAX_WAIT_S
+            self.next_send_perf = t0 + nxt
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
@@ -276,5 +281,6 @@ class RealtimeClock(BaseClock):
         for t in self._threads:
             t.join(2.0)
         self._threads = []
+        self.next_send_perf = math.inf
         self.scheduler.service(self.now_s())   # what the dispatcher had not done yet
         sys.setswitchinterval(self._old_switch)
