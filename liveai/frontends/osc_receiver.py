@@ -34,12 +34,14 @@ import selectors
 import signal
 import socket
 import struct
+import time
 from typing import Any
 
 from liveai.frontends.osc_packets import (MAX_DATAGRAM, PacketError, check_message, guess_address,
                                           parse_datagram, set_thread_priority)
 from liveai.frontends.osc_space import ArgError
 from liveai.ports.osc import encode_message
+from liveai.runtime.sendgate import SendGate, quiet_wait
 
 MAX_REPLY_ROUTES = 256
 MAX_BURST = 256            # datagrams per frame at most
@@ -135,6 +137,7 @@ class Receiver:
         to = self.route(sender)
         if self.busy(sender):
             items.append(("r", to[0], to[1], address, list(args)))
+            self.inflight[sender] = self.frame  # later answers queue behind this one too
         else:
             self.reply(to, address, *args)
 
@@ -152,7 +155,11 @@ class Receiver:
         items.append(("l", sender[0], sender[1], address, reason))
 
 
-def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nice: int | None) -> None:
+def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nice: int | None,
+          gate: SendGate | None = None, quiet_window_s: float = 0.0) -> None:
+    """Receive until the socketpair closes. With a `gate` (the clock's next send time, shared memory),
+    a frame is held back during the quiet window before a send: the performer's process is not woken
+    then. Garbage is still answered meanwhile; commands wait in the frame."""
     priority = set_thread_priority(rt_priority, nice)
     sock.setblocking(False)
     pipe.setblocking(True)
@@ -169,8 +176,24 @@ def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nic
     sel.register(sock, selectors.EVENT_READ, "udp")
     sel.register(pipe, selectors.EVENT_READ, "pipe")
     acks = bytearray()
+    items: list[tuple] = []
+    unsent = 0      # datagrams handled since the last frame
+    size = 0
+    perf = time.perf_counter
     while True:
-        sel.select()
+        timeout = None
+        if unsent:
+            delay = quiet_wait(perf(), gate.read(), quiet_window_s) if gate is not None else 0.0
+            if delay <= 0:
+                try:
+                    pipe.sendall(pack_frame(("B", rx.frame, rx.packets, rx.messages, rx.errors, items)))
+                except OSError:
+                    return
+                rx.sent()
+                items, unsent, size = [], 0, 0
+                continue
+            timeout = delay
+        sel.select(timeout)
         while True:  # acknowledgements: u32 frame numbers, the latest counts
             try:
                 data = pipe.recv(65536, socket.MSG_DONTWAIT)
@@ -183,24 +206,20 @@ def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nic
             if whole:
                 rx.ack(struct.unpack_from("<I", acks, whole - 4)[0])
                 del acks[:whole]
-        items: list[tuple] = []
-        before = rx.packets
-        size = 0
-        while rx.packets - before < MAX_BURST and size < MAX_FRAME_BYTES:
+        burst = 0
+        while burst < MAX_BURST and size < MAX_FRAME_BYTES:
             try:
                 data, sender = sock.recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:  # e.g. ICMP port unreachable from an earlier reply
                 continue
+            burst += 1
             size += len(data)
             rx.handle(data, sender, items)
-        if rx.packets != before:
-            try:
-                pipe.sendall(pack_frame(("B", rx.frame, rx.packets, rx.messages, rx.errors, items)))
-            except OSError:
-                return
-            rx.sent()
+        unsent += burst
+        if size >= MAX_FRAME_BYTES and timeout is not None:
+            time.sleep(timeout)  # the frame is full: let the quiet window pass before reading more
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,12 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipe-fd", type=int, required=True)
     p.add_argument("--rt-priority", type=int, default=None)
     p.add_argument("--nice", type=int, default=None)
+    p.add_argument("--gate-fd", type=int, default=None, help="the clock's send gate (shared memory)")
+    p.add_argument("--quiet-us", type=float, default=0.0, help="the quiet window before a clock send")
     a = p.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server closes us; Ctrl-C goes to the performer's process
     sock = socket.socket(fileno=a.sock_fd)
     pipe = socket.socket(fileno=a.pipe_fd)
     try:
-        serve(sock, pipe, a.rt_priority, a.nice)
+        gate = SendGate.open(a.gate_fd) if a.gate_fd is not None else None
+        serve(sock, pipe, a.rt_priority, a.nice, gate, a.quiet_us * 1e-6)
     finally:
         sock.close()
         pipe.close()

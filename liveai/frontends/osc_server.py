@@ -75,7 +75,8 @@ class OscServer:
 
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  *, output_name: str = "osc", rt_priority: int | None = 1,
-                 nice: int | None = None, process: bool = True, quiet_window_s: float = WINDOW_S) -> None:
+                 nice: int | None = None, process: bool = True, quiet_window_s: float = WINDOW_S,
+                 receiver_rt_priority: int | None = None, receiver_nice: int | None = 0) -> None:
         self.session = session
         self.host = host
         self.requested_port = int(port)
@@ -84,6 +85,8 @@ class OscServer:
         self.nice = nice
         self.process = process
         self.quiet_window_s = quiet_window_s
+        self.receiver_rt_priority = receiver_rt_priority
+        self.receiver_nice = receiver_nice
         self.priority = "normal"
         self.subscribers = OscSubscribersPort(output_name)
         self.voices = OscVoices(session)
@@ -97,6 +100,7 @@ class OscServer:
         self._child: subprocess.Popen | None = None
         self._child_priority = ""
         self._wake_r, self._wake_w = socket.socketpair()
+        self._chunk = memoryview(bytearray(1 << 18))  # reads from the receiver land here: no allocation
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
@@ -163,14 +167,19 @@ class OscServer:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cmd = [sys.executable, "-m", "liveai.frontends.osc_receiver", "--sock-fd", str(self._sock.fileno()),
                "--pipe-fd", str(theirs.fileno())]
-        if self.rt_priority is not None:
-            cmd += ["--rt-priority", str(self.rt_priority)]
-        if self.nice is not None:
-            cmd += ["--nice", str(self.nice)]
+        if self.receiver_rt_priority:
+            cmd += ["--rt-priority", str(self.receiver_rt_priority)]
+        elif self.receiver_nice is not None:
+            cmd += ["--nice", str(self.receiver_nice)]
+        fds = [self._sock.fileno(), theirs.fileno()]
+        gate = getattr(self.session.clock, "send_gate", None)
+        if gate is not None and self.quiet_window_s > 0:
+            cmd += ["--gate-fd", str(gate.fileno()), "--quiet-us", str(self.quiet_window_s * 1e6)]
+            fds.append(gate.fileno())
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
         try:
             # a new session: Ctrl-C at the terminal goes to the performer's process, which closes us
-            child = subprocess.Popen(cmd, pass_fds=(self._sock.fileno(), theirs.fileno()), env=env,
+            child = subprocess.Popen(cmd, pass_fds=fds, env=env,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             theirs.close()
@@ -313,16 +322,17 @@ class OscServer:
     def _read(self, pending: deque) -> bool:
         """Queue every whole frame the receiver sent; False if it is gone."""
         assert self._pipe is not None
+        chunk = self._chunk
         while True:
             try:
-                data = self._pipe.recv(1 << 20)
+                n = self._pipe.recv_into(chunk)
             except (BlockingIOError, InterruptedError):
                 return True
             except OSError:
                 return False
-            if not data:
+            if not n:
                 return False
-            self._buf += data
+            self._buf += chunk[:n]
             for frame in unpack_frames(self._buf):
                 self._queue(frame, pending)
 

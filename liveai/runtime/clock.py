@@ -18,6 +18,7 @@ import time
 from liveai.core.tempo import TempoMap, next_quantum
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
+from liveai.runtime.sendgate import SendGate
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
@@ -198,9 +199,13 @@ class RealtimeClock(BaseClock):
         self.priority = "not started"
         self.nice = "others unchanged"
         self._old_switch = sys.getswitchinterval()
-        # perf_counter time of the dispatcher's next send (inf: none due), for threads that keep a
-        # quiet window before it (runtime/sendgate.py). One float, replaced whole: no lock.
-        self.next_send_perf = math.inf
+        # perf_counter time of the dispatcher's next send (inf: none due), for threads and processes
+        # that keep a quiet window before it (runtime/sendgate.py). One float in shared memory: no lock.
+        self.send_gate = SendGate()
+
+    @property
+    def next_send_perf(self) -> float:
+        return self.send_gate.read()
 
     def now_s(self) -> float:
         return time.perf_counter() - self._t0
@@ -251,9 +256,10 @@ class RealtimeClock(BaseClock):
         sched = self.scheduler
         perf = time.perf_counter
         t0 = self._t0
+        publish = self.send_gate.publish
         while self._running.is_set():
             if self.state != PLAYING:
-                self.next_send_perf = math.inf
+                publish(math.inf)
                 sched.service(perf() - t0)
                 time.sleep(self.MAX_WAIT_S)
                 continue
@@ -263,7 +269,7 @@ class RealtimeClock(BaseClock):
             except Exception as exc:  # never let the clock die: report and go on
                 sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
                 nxt = now + self.MAX_WAIT_S
-            self.next_send_perf = t0 + nxt
+            publish(t0 + nxt)
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
@@ -281,6 +287,6 @@ class RealtimeClock(BaseClock):
         for t in self._threads:
             t.join(2.0)
         self._threads = []
-        self.next_send_perf = math.inf
+        self.send_gate.publish(math.inf)
         self.scheduler.service(self.now_s())   # what the dispatcher had not done yet
         sys.setswitchinterval(self._old_switch)
