@@ -261,8 +261,11 @@ class OscServer:
         """Seconds to hold the next command back: the clock sends within the quiet window."""
         if self.quiet_window_s <= 0:
             return 0.0
-        nxt = getattr(self.session.clock, "next_send_perf", math.inf)
-        return quiet_wait(time.perf_counter(), nxt, self.quiet_window_s)
+        return quiet_wait(time.perf_counter(), self._next_send(), self.quiet_window_s)
+
+    def _next_send(self) -> float:
+        """perf_counter time of the clock's next send (inf: an offline clock, or nothing due)."""
+        return getattr(self.session.clock, "next_send_perf", math.inf)
 
     def _keep_quiet(self) -> bool:
         """Wait (without the GIL) while the clock is about to send; False once closing."""

@@ -18,7 +18,7 @@ import time
 from liveai.core.tempo import TempoMap, next_quantum
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
-from liveai.runtime.sendgate import SendGate
+from liveai.runtime.sendgate import SendGate, quiet_wait
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
@@ -189,6 +189,7 @@ class RealtimeClock(BaseClock):
     SPIN_S = 0.004       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
     SWITCH_INTERVAL_S = 0.0001   # others hand the GIL over quickly when the clock asks
+    PRODUCER_QUIET_S = 0.0005    # the producer starts no window this close before a send (sendgate.py)
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -237,10 +238,15 @@ class RealtimeClock(BaseClock):
 
     def _produce_loop(self) -> None:
         sched = self.scheduler
+        gate = self.send_gate
         while self._running.is_set():
             wait = 0.05
             try:
                 if self.state == PLAYING:
+                    # Rendering holds the GIL: keep out of the dispatcher's way just before a send.
+                    quiet = quiet_wait(time.perf_counter(), gate.read(), self.PRODUCER_QUIET_S)
+                    if quiet > 0:
+                        time.sleep(quiet)
                     sched.produce(self.now_beat())
                     wait = sched.tick_beats * 60.0 / self.bpm() / 2
                 else:
