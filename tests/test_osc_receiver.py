@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liveai.core.patterns import parse
 from liveai.frontends.osc_client import OscClient
@@ -252,3 +254,15 @@ def test_thread_mode_is_the_old_server_with_the_quiet_window():
         assert c.request("/liveai/nope", reply="/liveai/error")[0] == "/liveai/nope"
         assert server._local[2] == 1 and server.receiver_pid is None
     session.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_the_receiver_handles_any_bytes_without_raising(data):
+    out = Replies()
+    rx = Receiver(out)
+    items: list[tuple] = []
+    rx.handle(data, S1, items)
+    assert rx.packets == 1
+    assert all(i[0] in "crl" for i in items)
+    unpack_frames(bytearray(pack_frame(("B", 1, 1, rx.messages, rx.errors, items))))  # plain values only

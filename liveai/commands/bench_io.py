@@ -283,7 +283,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fuzz-rate", type=float, default=0.0, help="fuzz packets per second (default: as fast as answered)")
     p.add_argument("--rt-priority", type=int, default=1,
-                   help="SCHED_FIFO priority for the OSC receive thread (default 1, below the clock's 50; 0: leave it as is)")
+                   help="SCHED_FIFO priority for the OSC apply thread (default 1, below the clock's 50; 0: leave it as is)")
     p.add_argument("--baseline-s", type=float, default=15.0, help="seconds of lateness measured before fuzzing")
     p.add_argument("--only", default="osc,midi,pd,link,fuzz", help="comma-separated parts to run")
     p.add_argument("--designs", default="process:500",

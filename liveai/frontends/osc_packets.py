@@ -122,13 +122,13 @@ def _check_tags(data: bytes) -> None:
 def set_thread_priority(rt_priority: int | None, nice: int | None) -> str:
     """This thread: SCHED_FIFO `rt_priority`, or SCHED_OTHER at `nice`, or (both None) as inherited.
 
-    Default: SCHED_FIFO 1, below the clock's 50 and above ordinary threads.
-    Why: the clock needs the GIL this thread holds while it parses a packet;
-    as an ordinary thread (even at nice -10) it is sometimes preempted by
-    other processes mid-packet and the clock waits milliseconds. Measured on
-    the loaded 2-core VM at 500 packets/s: dispatch p99 0.19 ms at FIFO 1,
-    1.2-25 ms at nice -10 (docs/io.md, "Fuzzing"). The thread is I/O bound;
-    under a flood it is paced by its own replies. Both `None`: leave as is.
+    The server's apply thread (and, with process=False, its receive thread)
+    runs at SCHED_FIFO 1, below the clock's 50 and above ordinary threads:
+    the clock needs the GIL this thread holds while it works; as an ordinary
+    thread (even at nice -10) it was sometimes preempted by other processes
+    mid-packet and the clock waited milliseconds (docs/io.md, "Fuzzing").
+    The receiver process shares no GIL with the clock and runs at nice 0.
+    Both `None`: leave as is.
     """
     if rt_priority is None and nice is None:
         return "inherited"
