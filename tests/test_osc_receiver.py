@@ -266,3 +266,11 @@ def test_the_receiver_handles_any_bytes_without_raising(data):
     assert rx.packets == 1
     assert all(i[0] in "crl" for i in items)
     unpack_frames(bytearray(pack_frame(("B", 1, 1, rx.messages, rx.errors, items))))  # plain values only
+
+
+def test_commands_that_rebuild_a_voice_keep_a_longer_quiet_window(rig):
+    _, server, _ = rig
+    send_in = 0.001   # a send 1 ms away: outside a 0.5 ms window, inside the 2 ms one of a heavy command
+    server._next_send = lambda: time.perf_counter() + send_in
+    assert server.quiet_delay() == 0.0
+    assert server.quiet_delay(heavy=True) > 0.0

@@ -54,19 +54,22 @@ class Counter(logging.Handler):
 
 
 # -- OSC ---------------------------------------------------------------------------------------------
-def parse_design(text: str) -> tuple[bool, float, int | None]:
-    """'process:500' -> (receiver process, quiet window 500 us, receiver at SCHED_OTHER);
-    'process:500:fifo1' runs the receiver process at SCHED_FIFO 1; 'thread:0' is the old server."""
+def parse_design(text: str) -> tuple[bool, float, int | None, int]:
+    """'process:500' -> (receiver process, quiet window 500 us, receiver SCHED_OTHER, nice 0);
+    'process:500:fifo1' runs the receiver process at SCHED_FIFO 1, 'process:500:nice-5' at nice -5;
+    'thread:0' is the old server (one receive thread, no quiet window)."""
     kind, quiet, *rest = text.split(":") + ["500"]
     rx = rest[0] if len(rest) > 1 else ""
-    if kind not in ("process", "thread") or (rx and not rx.startswith("fifo")):
-        raise ValueError(f"a design is process|thread:<quiet us>[:fifoN], got {text!r}")
-    return kind == "process", float(quiet or 500) * 1e-6, int(rx[4:]) if rx else None
+    if kind not in ("process", "thread") or (rx and not rx.startswith(("fifo", "nice"))):
+        raise ValueError(f"a design is process|thread:<quiet us>[:fifoN|niceN], got {text!r}")
+    fifo = int(rx[4:]) if rx.startswith("fifo") else None
+    nice = int(rx[4:]) if rx.startswith("nice") else 0
+    return kind == "process", float(quiet or 500) * 1e-6, fifo, nice
 
 
 def server_options(design: str) -> dict[str, Any]:
-    process, quiet, rx = parse_design(design)
-    return {"process": process, "quiet_window_s": quiet, "receiver_rt_priority": rx}
+    process, quiet, fifo, nice = parse_design(design)
+    return {"process": process, "quiet_window_s": quiet, "receiver_rt_priority": fifo, "receiver_nice": nice}
 
 
 def bench_osc(n: int, design: str = "process:500") -> dict:

@@ -56,6 +56,10 @@ DEFAULT_PORT = 9130
 MAX_REPLY_ROUTES = 256
 MAX_RESTARTS = 10     # receiver processes started again after one died, at most
 START_TIMEOUT_S = 20.0
+# Commands that parse a pattern and rebuild a voice (~0.3 ms here, against ~10 us for a note):
+# they keep a quiet window HEAVY_FACTOR times longer, so that they end before the clock's send.
+HEAVY = frozenset({"/liveai/voice/play", "/liveai/voice/param", "/liveai/query/addresses"})
+HEAVY_FACTOR = 4
 THRU_PREFIX = "in."  # subscribe to "in.osc" or "in.midi" to hear human input as it arrives
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -257,20 +261,22 @@ class OscServer:
         self.close()
 
     # -- the quiet window ----------------------------------------------------------------------
-    def quiet_delay(self) -> float:
-        """Seconds to hold the next command back: the clock sends within the quiet window."""
+    def quiet_delay(self, heavy: bool = False) -> float:
+        """Seconds to hold the next command back: the clock sends within the quiet window
+        (HEAVY_FACTOR times longer for commands that rebuild a voice)."""
         if self.quiet_window_s <= 0:
             return 0.0
-        return quiet_wait(time.perf_counter(), self._next_send(), self.quiet_window_s)
+        window = self.quiet_window_s * (HEAVY_FACTOR if heavy else 1)
+        return quiet_wait(time.perf_counter(), self._next_send(), window)
 
     def _next_send(self) -> float:
         """perf_counter time of the clock's next send (inf: an offline clock, or nothing due)."""
         return getattr(self.session.clock, "next_send_perf", math.inf)
 
-    def _keep_quiet(self) -> bool:
+    def _keep_quiet(self, heavy: bool = False) -> bool:
         """Wait (without the GIL) while the clock is about to send; False once closing."""
         while not self._stopping:
-            delay = self.quiet_delay()
+            delay = self.quiet_delay(heavy)
             if delay <= 0:
                 return True
             self.quiet_waits += 1
@@ -316,7 +322,8 @@ class OscServer:
                         for frame in self._pending_frames:
                             self._queue(frame, pending)
                     continue
-                if not self._keep_quiet():
+                item = pending[0]
+                if not self._keep_quiet(item[0] == "c" and item[4] in HEAVY):
                     break
                 self._apply(pending.popleft())
         finally:
