@@ -229,6 +229,35 @@ def bench_link(samples: int) -> dict:
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------
+class _OtherProcessServer:
+    """The 'control' design: the same OSC server in another process (`liveai serve --no-start`), so the
+    session under test does no OSC work at all; what lateness remains is the cost of the traffic's CPU."""
+
+    def __init__(self, rt_priority: int | None) -> None:
+        self.port = free_udp_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveai", "serve", "--no-start", "--port", str(self.port),
+                                      "--rt-priority", str(rt_priority or 0)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        self.priority = self.proc.stderr.readline().strip()  # the banner: it is listening
+        # its log lines (one per bad packet) must not fill the pipe and block it
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        self.packets = self.errors = self.quiet_waits = self.restarts = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stats(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        self.proc.send_signal(2)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None,
                design: str = "process:500") -> dict:
     from liveai.core.patterns import parse
@@ -239,7 +268,13 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
     session = Session(bpm=120, realtime=True)
     for i, text in enumerate(["c2 ~ c2 g1", "c5 e5 g5 b5 c6 b5 g5 e5", "[c4,e4,g4] ~ ~ ~", "c3*4"]):
         session.play(f"v{i}", parse(text), quantum=1)
-    server = OscServer(session, port=0, rt_priority=rt_priority, **server_options(design)).start()
+    if design == "control":
+        from liveai.ports.osc import OscSubscribersPort
+
+        session.add_output("osc", OscSubscribersPort("osc"))  # the same ports as with a server here
+        server: Any = _OtherProcessServer(rt_priority)
+    else:
+        server = OscServer(session, port=0, rt_priority=rt_priority, **server_options(design)).start()
     stats = session.scheduler.stats
     try:
         session.start()
@@ -265,7 +300,8 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
             "clock_thread": getattr(session.clock, "priority", "?"),
             "kinds": client["kinds"], "bad_packets": client["bad_packets"],
             "bad_unanswered": client["bad_unanswered"], "answered_pings": client["answered_pings"],
-            "server_received": server.packets, "server_errors": server.errors - errors0,
+            "server_received": server.packets,
+            "server_errors": server.errors - errors0 if server.errors is not None else None,
             "log_lines": counter.n, "server_alive": server.alive(), "quiet_waits": server.quiet_waits,
             "receiver_restarts": server.restarts,
             "lateness_baseline_us": baseline, "lateness_during_fuzz_us": during,
@@ -297,7 +333,8 @@ def main(argv: list[str]) -> int:
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}}
     designs = a.designs.split(",")
     for d in designs:
-        parse_design(d)
+        if d != "control":
+            parse_design(d)
 
     def each(fn: Callable[[str], dict]) -> Callable[[], dict]:
         """One design: its result; several: a result per design, in the order run."""

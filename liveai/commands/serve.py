@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     if not args.no_start:
         session.start()
-    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority} receive thread); "
+    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
           f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
     stop.wait()
     for thing in reversed(opened):
