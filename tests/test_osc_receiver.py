@@ -274,3 +274,15 @@ def test_commands_that_rebuild_a_voice_keep_a_longer_quiet_window(rig):
     server._next_send = lambda: time.perf_counter() + send_in
     assert server.quiet_delay() == 0.0
     assert server.quiet_delay(heavy=True) > 0.0
+
+
+def test_a_receiver_process_that_dies_is_replaced_on_the_same_socket(rig, caplog):
+    session, server, client = rig
+    old = server.receiver_pid
+    fd = os.pidfd_open(old)
+    os.kill(old, signal.SIGKILL)
+    assert select.select([fd], [], [], 10)[0]   # it is gone before the ping is sent: the new one must answer
+    os.close(fd)
+    assert client.request("/liveai/ping", "again", reply="/liveai/pong", timeout=20) == ["again"]
+    assert server.restarts == 1 and server.receiver_pid != old and server.alive()
+    assert any("OSC receiver process exited" in r.message for r in caplog.records)
