@@ -181,6 +181,7 @@ def test_bad_packets_get_an_error_reply_and_one_log_line(rig, caplog, packet, ad
         client.send_raw(packet)
         got_address, got_reason = client.expect("/liveai/error")
         assert client.request("/liveai/ping", "alive", reply="/liveai/pong") == ["alive"]
+        assert server.wait_for_packets(2)  # the log line is written by this process, after the receiver answered
     assert got_address == address
     assert reason in got_reason
     assert len([r for r in caplog.records if r.name == "liveai.osc"]) == 1

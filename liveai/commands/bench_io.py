@@ -54,7 +54,25 @@ class Counter(logging.Handler):
 
 
 # -- OSC ---------------------------------------------------------------------------------------------
-def bench_osc(n: int) -> dict:
+def parse_design(text: str) -> tuple[bool, float, int | None, int]:
+    """'process:500' -> (receiver process, quiet window 500 us, receiver SCHED_OTHER, nice 0);
+    'process:500:fifo1' runs the receiver process at SCHED_FIFO 1, 'process:500:nice-5' at nice -5;
+    'thread:0' is the old server (one receive thread, no quiet window)."""
+    kind, quiet, *rest = text.split(":") + ["500"]
+    rx = rest[0] if len(rest) > 1 else ""
+    if kind not in ("process", "thread") or (rx and not rx.startswith(("fifo", "nice"))):
+        raise ValueError(f"a design is process|thread:<quiet us>[:fifoN|niceN], got {text!r}")
+    fifo = int(rx[4:]) if rx.startswith("fifo") else None
+    nice = int(rx[4:]) if rx.startswith("nice") else 0
+    return kind == "process", float(quiet or 500) * 1e-6, fifo, nice
+
+
+def server_options(design: str) -> dict[str, Any]:
+    process, quiet, fifo, nice = parse_design(design)
+    return {"process": process, "quiet_window_s": quiet, "receiver_rt_priority": fifo, "receiver_nice": nice}
+
+
+def bench_osc(n: int, design: str = "process:500") -> dict:
     from liveai.core.patterns import parse
     from liveai.frontends.osc_client import OscClient
     from liveai.frontends.osc_server import OscServer
@@ -62,8 +80,8 @@ def bench_osc(n: int) -> dict:
 
     quiet_osc_log()
     session = Session(bpm=240, realtime=True, outputs={})
-    server = OscServer(session, port=0).start()
-    out: dict[str, Any] = {}
+    server = OscServer(session, port=0, **server_options(design)).start()
+    out: dict[str, Any] = {"design": design}
     try:
         session.start()
         # (a) a human note in over OSC -> session.input -> out to a subscriber of in.osc
@@ -211,7 +229,37 @@ def bench_link(samples: int) -> dict:
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------
-def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None) -> dict:
+class _OtherProcessServer:
+    """The 'control' design: the same OSC server in another process (`liveai serve --no-start`), so the
+    session under test does no OSC work at all; what lateness remains is the cost of the traffic's CPU."""
+
+    def __init__(self, rt_priority: int | None) -> None:
+        self.port = free_udp_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveai", "serve", "--no-start", "--port", str(self.port),
+                                      "--rt-priority", str(rt_priority or 0)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        self.priority = self.proc.stderr.readline().strip()  # the banner: it is listening
+        # its log lines (one per bad packet) must not fill the pipe and block it
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        self.packets = self.errors = self.quiet_waits = self.restarts = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stats(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        self.proc.send_signal(2)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None,
+               design: str = "process:500") -> dict:
     from liveai.core.patterns import parse
     from liveai.frontends.osc_server import OscServer
     from liveai.runtime.session import Session
@@ -220,7 +268,13 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
     session = Session(bpm=120, realtime=True)
     for i, text in enumerate(["c2 ~ c2 g1", "c5 e5 g5 b5 c6 b5 g5 e5", "[c4,e4,g4] ~ ~ ~", "c3*4"]):
         session.play(f"v{i}", parse(text), quantum=1)
-    server = OscServer(session, port=0, rt_priority=rt_priority).start()
+    if design == "control":
+        from liveai.ports.osc import OscSubscribersPort
+
+        session.add_output("osc", OscSubscribersPort("osc"))  # the same ports as with a server here
+        server: Any = _OtherProcessServer(rt_priority)
+    else:
+        server = OscServer(session, port=0, rt_priority=rt_priority, **server_options(design)).start()
     stats = session.scheduler.stats
     try:
         session.start()
@@ -241,13 +295,15 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
             return {"error": done.stderr.strip()[-500:], "server": server.stats()}
         client = json.loads(done.stdout.strip().splitlines()[-1])
         return {
-            "packets": client["packets"], "pings": client["pings"], "seed": seed, "seconds": round(elapsed, 1),
+            "design": design, "packets": client["packets"], "pings": client["pings"], "seed": seed, "seconds": round(elapsed, 1),
             "rate_limit_per_s": rate or "none (flood)", "server_thread": server.priority,
             "clock_thread": getattr(session.clock, "priority", "?"),
             "kinds": client["kinds"], "bad_packets": client["bad_packets"],
             "bad_unanswered": client["bad_unanswered"], "answered_pings": client["answered_pings"],
-            "server_received": server.packets, "server_errors": server.errors - errors0,
-            "log_lines": counter.n, "server_alive": bool(server._thread and server._thread.is_alive()),
+            "server_received": server.packets,
+            "server_errors": server.errors - errors0 if server.errors is not None else None,
+            "log_lines": counter.n, "server_alive": server.alive(), "quiet_waits": server.quiet_waits,
+            "receiver_restarts": server.restarts,
             "lateness_baseline_us": baseline, "lateness_during_fuzz_us": during,
             "clock_state_after": session.clock.state,
         }
@@ -266,17 +322,32 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fuzz-rate", type=float, default=0.0, help="fuzz packets per second (default: as fast as answered)")
     p.add_argument("--rt-priority", type=int, default=1,
-                   help="SCHED_FIFO priority for the OSC receive thread (default 1, below the clock's 50; 0: leave it as is)")
+                   help="SCHED_FIFO priority for the OSC apply thread (default 1, below the clock's 50; 0: leave it as is)")
     p.add_argument("--baseline-s", type=float, default=15.0, help="seconds of lateness measured before fuzzing")
     p.add_argument("--only", default="osc,midi,pd,link,fuzz", help="comma-separated parts to run")
+    p.add_argument("--designs", default="process:500",
+                   help="OSC server designs for the osc and fuzz parts, compared in one run: comma-separated "
+                        "process|thread:<quiet window us>, e.g. thread:0,process:500 (thread:0 is the old server)")
     a = p.parse_args(argv)
     parts = set(a.only.split(","))
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}}
+    designs = a.designs.split(",")
+    for d in designs:
+        if d != "control":
+            parse_design(d)
+
+    def each(fn: Callable[[str], dict]) -> Callable[[], dict]:
+        """One design: its result; several: a result per design, in the order run."""
+        if len(designs) == 1:
+            return lambda: fn(designs[0])
+        return lambda: {d: fn(d) for d in designs}
+
     runs: list[tuple[str, Callable[[], dict]]] = [
-        ("osc", lambda: bench_osc(a.n)), ("midi", lambda: bench_midi(a.n)), ("pd", lambda: bench_pd(a.pd_notes)),
-        ("link", lambda: bench_link(a.link_samples))]
+        ("osc", each(lambda d: bench_osc(a.n, d))), ("midi", lambda: bench_midi(a.n)),
+        ("pd", lambda: bench_pd(a.pd_notes)), ("link", lambda: bench_link(a.link_samples))]
     if a.fuzz:
-        runs.append(("fuzz", lambda: bench_fuzz(a.fuzz, a.seed, a.baseline_s, a.fuzz_rate, a.rt_priority or None)))
+        runs.append(("fuzz", each(lambda d: bench_fuzz(a.fuzz, a.seed, a.baseline_s, a.fuzz_rate,
+                                                        a.rt_priority or None, d))))
     for name, fn in runs:
         if name not in parts:
             continue
@@ -288,4 +359,8 @@ def main(argv: list[str]) -> int:
             print(f"{name}: {json.dumps(result[name], indent=1)}", flush=True)
     if a.json:
         print(json.dumps(result))
-    return 0 if not any("error" in v for v in result.values() if isinstance(v, dict)) else 1
+    return 0 if not any(_has_error(v) for v in result.values()) else 1
+
+
+def _has_error(v: Any) -> bool:
+    return isinstance(v, dict) and ("error" in v or any(_has_error(x) for x in v.values()))

@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--bpm", type=float, default=120.0)
     p.add_argument("--no-start", action="store_true", help="wait for /liveai/start instead of starting the clock")
     p.add_argument("--rt-priority", type=int, default=1,
-                   help="SCHED_FIFO priority for the OSC receive thread (default 1, below the clock's 50; 0: leave it as is)")
+                   help="SCHED_FIFO priority for the OSC apply thread (default 1, below the clock's 50; 0: leave it as is)")
     p.add_argument("--midi-api", default=None, help="MIDI backend: jack, alsa, coremidi, winmm, auto (or $LIVEAI_MIDI_API)")
     p.add_argument("--midi-out", action="store_true", help="voices also play to MIDI (virtual port 'liveai')")
     p.add_argument("--midi-out-port", default=None, help="connect to an existing MIDI output whose name contains this")
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     if not args.no_start:
         session.start()
-    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority} receive thread); "
+    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
           f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
     stop.wait()
     for thing in reversed(opened):

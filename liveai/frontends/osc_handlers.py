@@ -3,8 +3,9 @@
 Each handler gets the sender (host, port) and the already-checked arguments
 (osc_space.coerce). A handler raises ValueError/KeyError with a reason a
 performer can read; the server turns it into `/liveai/error` and a log line.
-Handlers run on the server's receive thread and only call Session methods
-that are safe from any thread.
+Handlers run on the server's apply thread and only call Session methods
+that are safe from any thread. `ITEM_CHECKS` are the pure checks (no session)
+that the receiver process also runs, so bad human input is answered there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,31 @@ Sender = tuple[str, int]
 Handler = Callable[[Sender, list[Any]], None]
 
 INPUT_SOURCE = "osc"
+
+
+def note_item(a: list[Any]) -> Note:
+    pitch, velocity, duration, channel = a
+    return Note(pitch, velocity, duration, channel or 0)
+
+
+def cc_item(a: list[Any]) -> Control:
+    control, value, channel = a
+    if not 0 <= control <= 127 or not 0 <= value <= 127:
+        raise ValueError(f"control and value must be 0..127, got {control} {value}")
+    if not 0 <= (channel or 0) <= 15:
+        raise ValueError(f"channel must be 0..15, got {channel}")
+    return Control(control, value, channel or 0)
+
+
+def control_item(a: list[Any]) -> Param:
+    name, value = a
+    if not 0 < len(name) <= 64:
+        raise ValueError(f"name must be 1..64 characters, got {len(name)}")
+    return Param(name, value)
+
+
+ITEM_CHECKS: dict[str, Callable[[list[Any]], Any]] = {
+    "/liveai/note": note_item, "/liveai/cc": cc_item, "/liveai/control": control_item}
 
 
 def table(server: "OscServer") -> dict[str, Handler]:
@@ -54,22 +80,13 @@ def table(server: "OscServer") -> dict[str, Handler]:
 
     # -- human input
     def note(sender: Sender, a: list[Any]) -> None:
-        pitch, velocity, duration, channel = a
-        session().input(Note(pitch, velocity, duration, channel or 0), source=INPUT_SOURCE)
+        session().input(note_item(a), source=INPUT_SOURCE)
 
     def cc(sender: Sender, a: list[Any]) -> None:
-        control, value, channel = a
-        if not 0 <= control <= 127 or not 0 <= value <= 127:
-            raise ValueError(f"control and value must be 0..127, got {control} {value}")
-        if not 0 <= (channel or 0) <= 15:
-            raise ValueError(f"channel must be 0..15, got {channel}")
-        session().input(Control(control, value, channel or 0), source=INPUT_SOURCE)
+        session().input(cc_item(a), source=INPUT_SOURCE)
 
     def control(sender: Sender, a: list[Any]) -> None:
-        name, value = a
-        if not 0 < len(name) <= 64:
-            raise ValueError(f"name must be 1..64 characters, got {len(name)}")
-        session().input(Param(name, value), source=INPUT_SOURCE)
+        session().input(control_item(a), source=INPUT_SOURCE)
 
     # -- voices
     def voice_play(sender: Sender, a: list[Any]) -> None:

@@ -1,12 +1,22 @@
 """The OSC server: patches (Max, Pd) and other programs steer a session over UDP.
 
-One receive thread waits on the socket (select, never sleep), parses each
-datagram with python-osc's parsers inside try/except, checks it against the
-address space (osc_space.py) and calls the session. Anything wrong gets
-`/liveai/error <address> <reason>` back to the sender and one log line; the
-clock thread is never touched (handlers only call thread-safe Session
-methods). Bundle timetags are ignored, as Pd and Max do: python-osc's timed
-dispatch would sleep in this thread and block every packet behind a future
+Two parts, so that what arrives over the network costs the performer's
+process (and its clock) as little as possible:
+- the **receiver process** (osc_receiver.py, a fresh interpreter) owns the
+  UDP socket: it parses each datagram, checks it against the address space
+  (osc_space.py) and answers anything wrong with `/liveai/error <address>
+  <reason>` from the server's port. Only valid, already-coerced commands reach
+  this process, over a socketpair;
+- the **apply thread** here calls the session for each command (handlers in
+  osc_handlers.py; only thread-safe Session methods) and sends the replies
+  from the same UDP socket. It keeps a quiet window before each of the
+  clock's sends (runtime/sendgate.py): it starts no command then, so the
+  clock never waits for the GIL at a send.
+`process=False` runs the old design, one receive thread in this process that
+parses and applies (still with the quiet window unless `quiet_window_s=0`).
+
+Bundle timetags are ignored, as Pd and Max do: python-osc's timed dispatch
+would sleep in the receiving thread and block every packet behind a future
 bundle. Nothing received is ever evaluated as code: voices come from the
 pattern mini-notation parser only.
 
@@ -16,148 +26,42 @@ Binds 127.0.0.1 by default; bind another host only on a network you trust.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import selectors
 import socket
 import struct
+import subprocess
+import sys
 import threading
+import time
+from collections import deque
+from pathlib import Path
 from typing import Any, Callable
 
 from pythonosc.osc_message import OscMessage
 
 from liveai.frontends import osc_handlers
-from liveai.frontends.osc_voices import OscVoices
+from liveai.frontends.osc_packets import (MAX_BUNDLE_DEPTH, MAX_DATAGRAM, UNKNOWN_ADDRESS, PacketError,
+                                          guess_address, parse_datagram, set_thread_priority)
+from liveai.frontends.osc_receiver import pack_frame, unpack_frames  # noqa: F401 (pack_frame: tests)
 from liveai.frontends.osc_space import ADDRESSES, INCOMING, ArgError, coerce
+from liveai.frontends.osc_voices import OscVoices
 from liveai.ports.osc import OscSubscribersPort, encode_message
+from liveai.runtime.sendgate import WINDOW_S, quiet_wait
 
 log = logging.getLogger("liveai.osc")
 
 DEFAULT_PORT = 9130
-MAX_BUNDLE_DEPTH = 8
-MAX_DATAGRAM = 65536
 MAX_REPLY_ROUTES = 256
+MAX_RESTARTS = 10     # receiver processes started again after one died, at most
+START_TIMEOUT_S = 20.0
+# Commands that parse a pattern and rebuild a voice (~0.3 ms here, against ~10 us for a note):
+# they keep a quiet window HEAVY_FACTOR times longer, so that they end before the clock's send.
+HEAVY = frozenset({"/liveai/voice/play", "/liveai/voice/param", "/liveai/query/addresses"})
+HEAVY_FACTOR = 4
 THRU_PREFIX = "in."  # subscribe to "in.osc" or "in.midi" to hear human input as it arrives
-
-
-class PacketError(ValueError):
-    """A datagram that is not valid OSC."""
-
-
-def _guess_address(data: bytes) -> str:
-    """The address a malformed packet seems to start with, for the error reply."""
-    head = data[:64].split(b"\0", 1)[0]
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        return ""
-    return text if text.startswith("/") and text.isprintable() else ""
-
-
-KNOWN_TAGS = frozenset("ifdshbTFNI")
-
-
-def parse_datagram(data: bytes) -> list[OscMessage]:
-    """Every message in a datagram (bundles flattened, timetags ignored), or PacketError."""
-    if not data:
-        raise PacketError("empty packet")
-    messages: list[OscMessage] = []
-    _parse(data, messages, 0)
-    return messages
-
-
-def _parse(data: bytes, into: list[OscMessage], depth: int) -> None:
-    if data.startswith(b"#bundle\0"):
-        if depth >= MAX_BUNDLE_DEPTH:
-            raise PacketError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
-        if len(data) < 16:
-            raise PacketError("bundle shorter than its header")
-        pos = 16  # "#bundle\0" and the timetag, which is ignored (Pd and Max ignore it too)
-        while pos < len(data):
-            if pos + 4 > len(data):
-                raise PacketError("bundle element size cut off")
-            (size,) = struct.unpack_from(">i", data, pos)
-            pos += 4
-            if size <= 0 or size % 4 or pos + size > len(data):
-                raise PacketError(f"bundle element size {size} does not fit the packet")
-            _parse(data[pos:pos + size], into, depth + 1)
-            pos += size
-        return
-    if not data.startswith(b"/"):
-        raise PacketError("not an OSC message or bundle (must start with '/' or '#bundle')")
-    _check_tags(data)
-    try:
-        into.append(OscMessage(data))
-    except Exception as e:  # python-osc raises ParseError, but also IndexError, struct.error...
-        raise PacketError(f"malformed OSC: {type(e).__name__}: {e}"[:200]) from None
-
-
-def _check_tags(data: bytes) -> None:
-    """Refuse what python-osc would let through: unknown type tags (skipped with a
-    warning) and arguments cut short (it pads a truncated float with zeros)."""
-    if len(data) % 4:
-        raise PacketError("malformed OSC: size not a multiple of 4 (truncated?)")
-    end = data.find(b"\0")
-    if end < 0:
-        raise PacketError("malformed OSC: address not terminated")
-    start = (end // 4 + 1) * 4
-    if start >= len(data):
-        return  # no type tag string: a message without arguments
-    tag_end = data.find(b"\0", start)
-    if tag_end < 0 or data[start:start + 1] != b",":
-        raise PacketError("malformed OSC: bad type tag string")
-    tags = data[start + 1:tag_end].decode("latin-1")
-    bad = set(tags) - KNOWN_TAGS
-    if bad:
-        raise PacketError(f"malformed OSC: unsupported type tag(s) {''.join(sorted(bad))!r}")
-    pos = (tag_end // 4 + 1) * 4
-    for tag in tags:
-        if tag in "if":
-            pos += 4
-        elif tag in "dh":
-            pos += 8
-        elif tag == "s":
-            nul = data.find(b"\0", pos)
-            if nul < 0:
-                raise PacketError("malformed OSC: string argument not terminated")
-            pos = (nul // 4 + 1) * 4
-        elif tag == "b":
-            if pos + 4 > len(data):
-                raise PacketError("malformed OSC: blob size cut off")
-            (size,) = struct.unpack_from(">i", data, pos)
-            if size < 0:
-                raise PacketError("malformed OSC: negative blob size")
-            pos += 4 + ((size + 3) // 4) * 4
-        if pos > len(data):
-            raise PacketError("malformed OSC: arguments cut short")
-    if pos != len(data):
-        raise PacketError("malformed OSC: bytes left after the arguments")
-
-
-def _set_thread_priority(rt_priority: int | None, nice: int | None) -> str:
-    """This thread: SCHED_FIFO `rt_priority`, or SCHED_OTHER at `nice`, or (both None) as inherited.
-
-    Default: SCHED_FIFO 1, below the clock's 50 and above ordinary threads.
-    Why: the clock needs the GIL this thread holds while it parses a packet;
-    as an ordinary thread (even at nice -10) it is sometimes preempted by
-    other processes mid-packet and the clock waits milliseconds. Measured on
-    the loaded 2-core VM at 500 packets/s: dispatch p99 0.19 ms at FIFO 1,
-    1.2-25 ms at nice -10 (docs/io.md, "Fuzzing"). The thread is I/O bound;
-    under a flood it is paced by its own replies. Both `None`: leave as is.
-    """
-    if rt_priority is None and nice is None:
-        return "inherited"
-    try:
-        if rt_priority:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt_priority))
-            return f"SCHED_FIFO {rt_priority}"
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (AttributeError, PermissionError, OSError):
-        return "unchanged (scheduling policy not allowed)"
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice or 0)
-        return f"SCHED_OTHER nice {nice or 0}"
-    except (AttributeError, PermissionError, OSError):
-        return "SCHED_OTHER"
+_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class OscServer:
@@ -166,32 +70,44 @@ class OscServer:
     `subscribers` is an output port added to the session as `osc`: each
     `/liveai/subscribe` adds the sender's host and a port to it.
 
-    The receive thread runs at SCHED_FIFO `rt_priority` (default 1) where
-    allowed, or SCHED_OTHER at `nice` if rt_priority is None; see
-    _set_thread_priority.
+    `process=True` (default): a receiver process parses and checks; this
+    process applies valid commands only. The receiver and the apply thread
+    run at SCHED_FIFO `rt_priority` (default 1) where allowed, or SCHED_OTHER
+    at `nice` if rt_priority is None (osc_packets.set_thread_priority).
+    `quiet_window_s`: no command starts this close before a clock send (0: off).
     """
 
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  *, output_name: str = "osc", rt_priority: int | None = 1,
-                 nice: int | None = None) -> None:
+                 nice: int | None = None, process: bool = True, quiet_window_s: float = WINDOW_S,
+                 receiver_rt_priority: int | None = None, receiver_nice: int | None = 0) -> None:
         self.session = session
         self.host = host
         self.requested_port = int(port)
         self.output_name = output_name
         self.rt_priority = rt_priority
         self.nice = nice
+        self.process = process
+        self.quiet_window_s = quiet_window_s
+        self.receiver_rt_priority = receiver_rt_priority
+        self.receiver_nice = receiver_nice
         self.priority = "normal"
         self.subscribers = OscSubscribersPort(output_name)
         self.voices = OscVoices(session)
         self.handled = threading.Condition()  # notified after each datagram: lets tests wait, not sleep
-        self.packets = 0
-        self.messages = 0
-        self.errors = 0
-        self.error_replies = 0
+        self._counts = [0, 0, 0]     # the receiver's packets, messages, errors (applied up to there)
+        self._local = [0, 0, 0, 0]   # this process's packets, messages, errors, error replies
+        self.quiet_waits = 0         # commands held back by the quiet window
+        self.restarts = 0
         self._sock: socket.socket | None = None
+        self._pipe: socket.socket | None = None
+        self._child: subprocess.Popen | None = None
+        self._child_priority = ""
         self._wake_r, self._wake_w = socket.socketpair()
+        self._chunk = memoryview(bytearray(1 << 18))  # reads from the receiver land here: no allocation
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._stopped = threading.Event()
         self.ready = threading.Event()
         self._reply_to: dict[tuple[str, int], tuple[str, int]] = {}
         self._handlers: dict[str, Callable[[tuple[str, int], list[Any]], None]] = osc_handlers.table(self)
@@ -199,7 +115,24 @@ class OscServer:
         if missing:  # pragma: no cover - guards the table against drift
             raise AssertionError(f"addresses without handlers: {sorted(missing)}")
 
-    # -- lifecycle ---------------------------------------------------------------
+    # -- counters (receiver process + this process) -----------------------------------------
+    @property
+    def packets(self) -> int:
+        return self._counts[0] + self._local[0]
+
+    @property
+    def messages(self) -> int:
+        return self._counts[1] + self._local[1]
+
+    @property
+    def errors(self) -> int:
+        return self._counts[2] + self._local[2]
+
+    @property
+    def error_replies(self) -> int:
+        return self._counts[2] + self._local[3]
+
+    # -- lifecycle ---------------------------------------------------------------------------
     @property
     def port(self) -> int:
         if self._sock is None:
@@ -216,13 +149,74 @@ class OscServer:
             raise OSError(f"cannot listen for OSC on {self.host}:{self.requested_port}: {e.strerror or e}") from None
         sock.setblocking(False)
         self._sock = sock
+        if self.process:
+            try:
+                self._spawn()
+            except Exception:
+                self._sock = None
+                sock.close()
+                raise
         self.session.add_output(self.output_name, self.subscribers)
         self.session.input_listeners.append(self._thru)
-        self._thread = threading.Thread(target=self._run, name="liveai-osc", daemon=True)
+        target = self._apply_loop if self.process else self._receive_loop
+        self._thread = threading.Thread(target=target, name="liveai-osc", daemon=True)
         self._thread.start()
         self.ready.wait(2.0)
-        log.info("OSC server listening on %s:%d", self.host, self.port)
+        log.info("OSC server listening on %s:%d (%s)", self.host, self.port, self.priority)
         return self
+
+    def _spawn(self) -> None:
+        """Start the receiver process on our socket; wait until it is ready."""
+        assert self._sock is not None
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cmd = [sys.executable, "-m", "liveai.frontends.osc_receiver", "--sock-fd", str(self._sock.fileno()),
+               "--pipe-fd", str(theirs.fileno())]
+        if self.receiver_rt_priority:
+            cmd += ["--rt-priority", str(self.receiver_rt_priority)]
+        elif self.receiver_nice is not None:
+            cmd += ["--nice", str(self.receiver_nice)]
+        fds = [self._sock.fileno(), theirs.fileno()]
+        gate = getattr(self.session.clock, "send_gate", None)
+        if gate is not None and self.quiet_window_s > 0:
+            cmd += ["--gate-fd", str(gate.fileno()), "--quiet-us", str(self.quiet_window_s * 1e6)]
+            fds.append(gate.fileno())
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+        try:
+            # a new session: Ctrl-C at the terminal goes to the performer's process, which closes us
+            child = subprocess.Popen(cmd, pass_fds=fds, env=env,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            theirs.close()
+        mine.settimeout(START_TIMEOUT_S)
+        buf = bytearray()
+        try:
+            while True:
+                data = mine.recv(65536)
+                if not data:
+                    raise RuntimeError(f"the OSC receiver process exited at start (code {child.wait()})")
+                buf += data
+                frames = unpack_frames(buf)
+                if frames:
+                    break
+        except BaseException:
+            mine.close()
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            raise
+        self._child_priority = frames[0][1]
+        mine.setblocking(False)
+        self._pipe, self._child, self._buf = mine, child, buf
+        self._pending_frames = frames[1:]
+
+    @property
+    def receiver_pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def alive(self) -> bool:
+        """The receive/apply thread runs (and, with process=True, the receiver process)."""
+        thread_ok = self._thread is not None and self._thread.is_alive()
+        return thread_ok and (not self.process or (self._child is not None and self._child.poll() is None))
 
     def _thru(self, source: str, item: Any, beat: float) -> None:
         """Human input goes at once to subscribers that asked for `in.<source>` by name."""
@@ -235,11 +229,13 @@ class OscServer:
             self.session.input_listeners.remove(self._thru)
         except ValueError:
             pass
+        self._stopping = True
+        self._stopped.set()
         if self._thread is not None:
-            self._stopping = True
             self._wake_w.send(b"x")
             self._thread.join(5.0)
             self._thread = None
+        self._stop_child()
         if self._sock is not None:
             self._sock.close()
         for sub in self.subscribers.subscribers:  # the session keeps the port; nobody is sent to any more
@@ -247,18 +243,166 @@ class OscServer:
         self._wake_r.close()
         self._wake_w.close()
 
+    def _stop_child(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()  # the receiver sees the end of its socketpair and exits
+            self._pipe = None
+        if self._child is not None:
+            try:
+                self._child.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+
     def __enter__(self) -> "OscServer":
         return self.start() if self._sock is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- receiving -----------------------------------------------------------------
-    def _run(self) -> None:
-        assert self._sock is not None
-        self.priority = _set_thread_priority(self.rt_priority, self.nice)
+    # -- the quiet window ----------------------------------------------------------------------
+    def quiet_delay(self, heavy: bool = False) -> float:
+        """Seconds to hold the next command back: the clock sends within the quiet window
+        (HEAVY_FACTOR times longer for commands that rebuild a voice)."""
+        if self.quiet_window_s <= 0:
+            return 0.0
+        window = self.quiet_window_s * (HEAVY_FACTOR if heavy else 1)
+        return quiet_wait(time.perf_counter(), self._next_send(), window)
+
+    def _next_send(self) -> float:
+        """perf_counter time of the clock's next send (inf: an offline clock, or nothing due)."""
+        return getattr(self.session.clock, "next_send_perf", math.inf)
+
+    def _keep_quiet(self, heavy: bool = False) -> bool:
+        """Wait (without the GIL) while the clock is about to send; False once closing."""
+        while not self._stopping:
+            delay = self.quiet_delay(heavy)
+            if delay <= 0:
+                return True
+            self.quiet_waits += 1
+            self._stopped.wait(delay)
+        return False
+
+    def _prioritise(self) -> None:
+        self._thread_priority = set_thread_priority(self.rt_priority, self.nice)
         self._policy = os.sched_getscheduler(0)
         self._pinned = self.rt_priority is not None or self.nice is not None
+        if self.process:
+            self.priority = f"receiver process {self._child_priority}, apply thread {self._thread_priority}"
+        else:
+            self.priority = self._thread_priority
+
+    def _check_priority(self) -> None:
+        if self._pinned and os.sched_getscheduler(0) != self._policy:  # a clock started since changed us
+            self._prioritise()
+
+    # -- process=True: apply what the receiver process sends ------------------------------------
+    def _apply_loop(self) -> None:
+        self._prioritise()
+        pending: deque = deque()
+        for frame in self._pending_frames:
+            self._queue(frame, pending)
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        assert self._pipe is not None
+        sel.register(self._pipe, selectors.EVENT_READ)
+        self.ready.set()
+        try:
+            while not self._stopping:
+                if not pending:
+                    sel.select()  # waits on the sockets, never a timer
+                    self._check_priority()
+                    if self._stopping:
+                        break
+                    if not self._read(pending):
+                        sel.unregister(self._pipe)
+                        if not self._restart():
+                            return
+                        sel.register(self._pipe, selectors.EVENT_READ)
+                        for frame in self._pending_frames:
+                            self._queue(frame, pending)
+                    continue
+                item = pending[0]
+                if not self._keep_quiet(item[0] == "c" and item[4] in HEAVY):
+                    break
+                self._apply(pending.popleft())
+        finally:
+            sel.close()
+
+    def _read(self, pending: deque) -> bool:
+        """Queue every whole frame the receiver sent; False if it is gone."""
+        assert self._pipe is not None
+        chunk = self._chunk
+        while True:
+            try:
+                n = self._pipe.recv_into(chunk)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            if not n:
+                return False
+            self._buf += chunk[:n]
+            for frame in unpack_frames(self._buf):
+                self._queue(frame, pending)
+
+    @staticmethod
+    def _queue(frame: tuple, pending: deque) -> None:
+        if frame[0] == "B":
+            _, number, packets, messages, errors, items = frame
+            pending.extend(items)
+            pending.append(("n", number, packets, messages, errors))
+
+    def _restart(self) -> bool:
+        """The receiver process died (it should not): say so and start another on the same socket."""
+        code = self._child.wait() if self._child is not None else None
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._stopping:
+            return False
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            log.error("OSC receiver process exited (code %s); not restarted after %d restarts", code, MAX_RESTARTS)
+            return False
+        log.error("OSC receiver process exited (code %s); starting another", code)
+        try:
+            self._spawn()
+        except Exception as e:
+            log.error("OSC receiver process could not be restarted: %s", e)
+            return False
+        return True
+
+    def _apply(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "c":
+            _, host, port, reply_port, address, args = item
+            sender = (host, port)
+            if reply_port != port:
+                self._route(sender, (host, reply_port))
+            else:
+                self._reply_to.pop(sender, None)
+            self._call(address, sender, args)
+        elif kind == "r":
+            _, host, port, address, args = item
+            self._send((host, port), address, args)
+        elif kind == "l":
+            _, host, port, address, reason = item
+            self._log_error(host, port, address, reason)
+        elif kind == "n":
+            _, number, packets, messages, errors = item
+            try:  # the receiver may now answer this frame's senders directly
+                self._pipe.send(struct.pack("<I", number), socket.MSG_DONTWAIT)  # type: ignore[union-attr]
+            except OSError:
+                pass  # full or gone: a later acknowledgement covers this one
+            with self.handled:
+                self._counts[:] = (packets, messages, errors)
+                self.handled.notify_all()
+
+    # -- process=False: receive, parse and apply here -------------------------------------------
+    def _receive_loop(self) -> None:
+        assert self._sock is not None
+        self._prioritise()
         sel = selectors.DefaultSelector()
         sel.register(self._sock, selectors.EVENT_READ)
         sel.register(self._wake_r, selectors.EVENT_READ)
@@ -266,9 +410,8 @@ class OscServer:
         try:
             while not self._stopping:
                 sel.select()  # waits on the sockets, never a timer
-                if self._pinned and os.sched_getscheduler(0) != self._policy:  # a clock started since changed us
-                    self.priority = _set_thread_priority(self.rt_priority, self.nice)
-                while not self._stopping:
+                self._check_priority()
+                while self._keep_quiet():
                     try:
                         data, sender = self._sock.recvfrom(MAX_DATAGRAM)
                     except (BlockingIOError, InterruptedError):
@@ -281,12 +424,12 @@ class OscServer:
             sel.close()
 
     def handle(self, data: bytes, sender: tuple[str, int]) -> None:
-        """Parse and dispatch one datagram; every failure is answered and logged, never raised."""
+        """Parse and dispatch one datagram here; every failure is answered and logged, never raised."""
         try:
             self._handle(data, sender)
         finally:
             with self.handled:
-                self.packets += 1
+                self._local[0] += 1
                 self.handled.notify_all()
 
     def wait_for_packets(self, n: int, timeout: float = 5.0) -> bool:
@@ -302,20 +445,27 @@ class OscServer:
         try:
             messages = parse_datagram(data)
         except PacketError as e:
-            self.error(sender, _guess_address(data), str(e))
+            self.error(sender, guess_address(data), str(e))
             return
         for message in messages:
-            self.messages += 1
+            self._local[1] += 1
             self.dispatch(message, sender)
 
     def dispatch(self, message: OscMessage, sender: tuple[str, int]) -> None:
         address = message.address
         spec = INCOMING.get(address)
         if spec is None:
-            self.error(sender, address, "unknown address (send /liveai/query/addresses for the list)")
+            self.error(sender, address, UNKNOWN_ADDRESS)
             return
         try:
             args = coerce(spec, list(message.params))
+        except ArgError as e:
+            self.error(sender, address, str(e))
+            return
+        self._call(address, sender, args)
+
+    def _call(self, address: str, sender: tuple[str, int], args: list[Any]) -> None:
+        try:
             self._handlers[address](sender, args)
         except (ArgError, ValueError, KeyError, TypeError) as e:
             reason = e.args[0] if isinstance(e, KeyError) and e.args else e
@@ -323,19 +473,26 @@ class OscServer:
         except Exception as e:  # a bug in a handler must not kill the server
             self.error(sender, address, f"internal error: {type(e).__name__}: {e}")
 
-    # -- sending ---------------------------------------------------------------------
+    # -- sending ---------------------------------------------------------------------------------
     def set_reply_port(self, sender: tuple[str, int], port: int) -> None:
         """Replies to `sender` go to its host at `port` from now on."""
         if not 0 < port < 65536:
             raise ValueError(f"port must be 1..65535, got {port}")
+        self._route(sender, (sender[0], port))
+
+    def _route(self, sender: tuple[str, int], to: tuple[str, int]) -> None:
         if len(self._reply_to) >= MAX_REPLY_ROUTES and sender not in self._reply_to:
             self._reply_to.pop(next(iter(self._reply_to)))  # forget the oldest
-        self._reply_to[sender] = (sender[0], port)
+        self._reply_to[sender] = to
 
     def reply(self, to: tuple[str, int], address: str, *args: Any) -> None:
         if self._sock is None:
             return
-        to = self._reply_to.get(to, to)
+        self._send(self._reply_to.get(to, to), address, args)
+
+    def _send(self, to: tuple[str, int], address: str, args: Any) -> None:
+        if self._sock is None:
+            return
         try:
             self._sock.sendto(encode_message(address, *args), to)
         except OSError as e:
@@ -343,17 +500,23 @@ class OscServer:
 
     def error(self, to: tuple[str, int], address: str, reason: str) -> None:
         """One log line and `/liveai/error address reason` to the sender."""
-        self.errors += 1
+        self._local[2] += 1
         reason = reason.replace("\n", " ")[:300]
-        shown = address if address.isprintable() else repr(address)
-        log.warning("OSC from %s:%s: %s: %s", to[0], to[1], shown or "(no address)", reason)
+        self._log_error(to[0], to[1], address, reason)
         self.reply(to, "/liveai/error", address[:200], reason)
-        self.error_replies += 1
+        self._local[3] += 1
 
-    def stats(self) -> dict[str, int]:
+    @staticmethod
+    def _log_error(host: str, port: int, address: str, reason: str) -> None:
+        shown = address if address.isprintable() else repr(address)
+        log.warning("OSC from %s:%s: %s: %s", host, port, shown or "(no address)", reason)
+
+    def stats(self) -> dict[str, Any]:
         return {"packets": self.packets, "messages": self.messages, "errors": self.errors,
                 "subscribers": len(self.subscribers.subscribers), "sent": self.subscribers.sent,
-                "dropped": self.subscribers.dropped}
+                "dropped": self.subscribers.dropped, "receiver": "process" if self.process else "thread",
+                "quiet_window_us": round(self.quiet_window_s * 1e6), "quiet_waits": self.quiet_waits,
+                "receiver_restarts": self.restarts}
 
 
 def describe_addresses() -> list[tuple[str, str, str, str]]:
@@ -361,4 +524,4 @@ def describe_addresses() -> list[tuple[str, str, str, str]]:
     return [(a.path, a.direction, a.signature, a.doc) for a in ADDRESSES]
 
 
-__all__ = ["OscServer", "parse_datagram", "PacketError", "DEFAULT_PORT", "describe_addresses"]
+__all__ = ["OscServer", "parse_datagram", "PacketError", "DEFAULT_PORT", "MAX_BUNDLE_DEPTH", "describe_addresses"]

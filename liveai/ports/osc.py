@@ -1,8 +1,9 @@
 """OSC out: encode messages, and the port that sends voices' notes to subscribers.
 
 Encoding is a few struct packs (no builder objects) because it runs on the
-clock thread for every note. Parsing incoming packets lives in the server
-(liveai/frontends/osc_server.py), on python-osc's parsers.
+clock thread for every note. Parsing incoming packets lives in
+liveai/frontends/osc_packets.py (run by the server's receiver process), on
+python-osc's parsers.
 
 Max and Pd ignore bundle timetags, so `OscSubscribersPort` has `lead_s = 0`:
 the scheduler hands each note over at its time and it goes out at once.

@@ -18,6 +18,7 @@ import time
 from liveai.core.tempo import TempoMap, next_quantum
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
+from liveai.runtime.sendgate import SendGate, quiet_wait
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
@@ -188,6 +189,7 @@ class RealtimeClock(BaseClock):
     SPIN_S = 0.004       # wake this early and spin: absorbs the wait for the GIL
     MAX_WAIT_S = 0.005   # the dispatcher looks at new events at least this often
     SWITCH_INTERVAL_S = 0.0001   # others hand the GIL over quickly when the clock asks
+    PRODUCER_QUIET_S = 0.0005    # the producer starts no window this close before a send (sendgate.py)
 
     def __init__(self, scheduler: Scheduler) -> None:
         super().__init__(scheduler)
@@ -198,6 +200,13 @@ class RealtimeClock(BaseClock):
         self.priority = "not started"
         self.nice = "others unchanged"
         self._old_switch = sys.getswitchinterval()
+        # perf_counter time of the dispatcher's next send (inf: none due), for threads and processes
+        # that keep a quiet window before it (runtime/sendgate.py). One float in shared memory: no lock.
+        self.send_gate = SendGate()
+
+    @property
+    def next_send_perf(self) -> float:
+        return self.send_gate.read()
 
     def now_s(self) -> float:
         return time.perf_counter() - self._t0
@@ -229,10 +238,15 @@ class RealtimeClock(BaseClock):
 
     def _produce_loop(self) -> None:
         sched = self.scheduler
+        gate = self.send_gate
         while self._running.is_set():
             wait = 0.05
             try:
                 if self.state == PLAYING:
+                    # Rendering holds the GIL: keep out of the dispatcher's way just before a send.
+                    quiet = quiet_wait(time.perf_counter(), gate.read(), self.PRODUCER_QUIET_S)
+                    if quiet > 0:
+                        time.sleep(quiet)
                     sched.produce(self.now_beat())
                     wait = sched.tick_beats * 60.0 / self.bpm() / 2
                 else:
@@ -248,8 +262,10 @@ class RealtimeClock(BaseClock):
         sched = self.scheduler
         perf = time.perf_counter
         t0 = self._t0
+        publish = self.send_gate.publish
         while self._running.is_set():
             if self.state != PLAYING:
+                publish(math.inf)
                 sched.service(perf() - t0)
                 time.sleep(self.MAX_WAIT_S)
                 continue
@@ -259,6 +275,7 @@ class RealtimeClock(BaseClock):
             except Exception as exc:  # never let the clock die: report and go on
                 sched.reporter.report(f"dispatch:{exc!r}", f"internal error while sending: {exc!r}")
                 nxt = now + self.MAX_WAIT_S
+            publish(t0 + nxt)
             target = min(nxt, now + self.MAX_WAIT_S)
             sleep_for = target - (perf() - t0) - (self.SPIN_S if nxt <= target else 0.0)
             if sleep_for > 0:
@@ -276,5 +293,6 @@ class RealtimeClock(BaseClock):
         for t in self._threads:
             t.join(2.0)
         self._threads = []
+        self.send_gate.publish(math.inf)
         self.scheduler.service(self.now_s())   # what the dispatcher had not done yet
         sys.setswitchinterval(self._old_switch)
