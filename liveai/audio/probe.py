@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from liveai.audio.engine import AudioEngine, realtime_worker, release_portaudio
+from liveai.audio.engine import AudioEngine
 from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
@@ -38,8 +38,7 @@ class PerfClock:
 
 
 def use_server(name: str | None) -> None:
-    """Point this process's PortAudio at JACK server `name` (None: the default server)."""
-    release_portaudio()
+    """Point the engines started from now on at JACK server `name` (None: the default server)."""
     if name:
         os.environ["JACK_DEFAULT_SERVER"] = name
     else:
@@ -90,7 +89,6 @@ def measure_onsets(server: str | None = None, *, hits: int = 24, spacing_s: floa
         stats = engine.stats()
     finally:
         engine.stop()
-        release_portaudio()
     import soundfile
 
     captured, file_sr = soundfile.read(str(wav), dtype="float64", always_2d=True)
@@ -158,7 +156,9 @@ class TorchLoad:
 
         torch.set_num_threads(1)
         if self.fifo:
-            self.priority = realtime_worker(self.fifo)
+            from liveai.runtime.priority import fifo
+
+            self.priority = fifo(self.fifo)
         model = _step_model()
         x = torch.zeros(1, 1, 64)
         h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
@@ -242,7 +242,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         voices = []
         t_end = time.perf_counter() + seconds
         while not pause.wait(min(0.5, max(0.0, t_end - time.perf_counter()))):
-            voices.append(engine.renderer.voices())
+            voices.append(engine.stats()["voices"])
             if time.perf_counter() >= t_end:
                 break
         stats = engine.stats()
@@ -254,7 +254,6 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         if load is not None:
             load.stop()
         engine.stop()
-        release_portaudio()
     stats["voices_p50"] = float(np.median(voices)) if voices else 0.0
     stats["voices_min"] = int(min(voices)) if voices else 0
     stats["seconds"] = seconds
