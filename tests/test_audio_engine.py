@@ -160,15 +160,16 @@ def test_the_child_dies_with_its_parent():
 def test_taps_get_the_rendered_audio_sample_for_sample():
     clock = PerfClock()
     chunks: list[np.ndarray] = []
-    with AudioEngine(backend="null", blocksize=128) as engine:
-        engine.audio_taps.append(lambda block: chunks.append(block.copy()))
+    engine = AudioEngine(backend="null", blocksize=128)
+    engine.audio_taps.append(lambda block: chunks.append(block.copy()))     # from the first block on
+    with engine:
         assert engine.after_blocks(80).wait(10.0)                   # anchored (64 blocks)
         port = AudioPort(engine=engine, clock=clock)
         ev = note_event(Note(60, 100, 1.0, instrument="synth"), clock, ahead_s=0.1, dur_s=0.1)
         port.send(ev)
         frame = engine.frame_at(ev.due_s)
         assert engine.after_blocks(int(0.5 * 48000 / 128)).wait(10.0)
-        s = engine.stats()
+    s = engine.stats()                                              # final counts, after the child exited
     audio = np.concatenate(chunks)
     assert len(audio) == s["blocks"] * 128 and s["tap_dropped_frames"] == 0   # every block, none lost
     onset = int(np.flatnonzero(np.abs(audio).max(axis=1) > 0)[0])
@@ -179,37 +180,6 @@ def test_taps_get_the_rendered_audio_sample_for_sample():
     n = 48000 * 15 // 100
     got = audio[onset - (ref_onset - 1000): onset - (ref_onset - 1000) + n]
     np.testing.assert_allclose(got, ref[1000:1000 + n], atol=1e-4)
-
-
-def test_a_realtime_session_plays_patterns_through_the_engine():
-    s = Session(bpm=240, realtime=True)
-    with AudioEngine(backend="null", blocksize=128) as engine:
-        port = AudioPort.for_session(s, engine=engine)
-        s.add_output("audio", port)
-        s.play("drums", hits("x.x.x.x.", 36), quantum=0)
-        s.play("keys", seq(60, 64, 67, inst="hnoise"), quantum=0)
-        s.start()
-        try:
-            assert engine.after_blocks(600).wait(10.0)                # 1.6 s: several beats at 240 BPM
-            stats = engine.stats()
-            status = s.status()
-        finally:
-            s.close()
-    assert stats["started"] >= 8 and stats["errors"] == []
-    assert isinstance(status["xruns"], int)
-    assert s.scheduler.stats.send_errors == 0
-
-
-def test_late_events_through_the_port_are_counted_not_lost():
-    clock = PerfClock()
-    with AudioEngine(backend="null", blocksize=128) as engine:
-        port = AudioPort(engine=engine, clock=clock)
-        assert engine.after_blocks(5).wait(5.0)
-        now = clock.now_s()
-        port.send(Scheduled(0.0, Note(36, channel=9), "t", 0.0, due_s=now - 0.5, dur_s=0.1, sent_s=now))
-        assert engine.after_blocks(5).wait(5.0)
-        s = engine.stats()
-    assert s["started"] == 1 and s["late"] == 1 and s["max_late_frames"] > 0.4 * 48000
 
 
 def test_param_events_drive_the_hnoise_drone_in_the_callback():

@@ -145,6 +145,7 @@ class AudioEngine:
         self._base = {k: 0 for k in self._base}
         self._stopping = False
         self.exit_error = ""
+        self._linebuf = b""
         try:
             ready = self._wait_ready(timeout_s)
         except BaseException:
