@@ -129,6 +129,22 @@ def test_the_engine_runs_in_a_child_that_stops_cleanly_and_never_loads_torch():
         engine.send(Note(60), 0.0, 0.1)
 
 
+def test_if_the_child_dies_the_performer_hears_of_it_and_sends_fail_clearly():
+    reported = threading.Event()
+    reports: list[str] = []
+    clock = PerfClock()
+    engine = AudioEngine(backend="null").start()
+    try:
+        port = AudioPort(engine=engine, clock=clock, report=lambda k, m: (reports.append(m), reported.set()))
+        os.kill(engine.pid, 9)                                       # e.g. the OOM killer, or JACK aborting it
+        assert reported.wait(10.0) and "exited unexpectedly" in reports[0]
+        with pytest.raises(RuntimeError, match="not running: audio engine process exited unexpectedly"):
+            port.send(note_event(Note(60), clock))
+    finally:
+        engine.stop()
+    assert not engine.running
+
+
 def test_a_child_that_cannot_start_says_why():
     with pytest.raises(RuntimeError, match="could not start"):
         AudioEngine(backend="no-such-device-anywhere").start()
