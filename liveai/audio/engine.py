@@ -44,7 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 from liveai.audio import shm
-from liveai.audio.renderer import Renderer, default_instruments
+from liveai.audio.child import instrument_factory, param_names
+from liveai.audio.renderer import Renderer
 from liveai.audio.shm import NOTE, PANIC, PARAM, Shared
 
 BACKENDS = ("jack", "default", "null")
@@ -91,15 +92,8 @@ class AudioEngine:
         self.channels = 2
         self._instruments_ref = _factory_ref(instruments)
         max_block = max(4096, self.blocksize)
-        factory = default_instruments if instruments is None else None
-        if factory is None:
-            from liveai.audio.child import instrument_factory
-
-            factory = instrument_factory(self._instruments_ref)
         # The same instruments as the child's, here only to validate events at send time.
-        self.checker = Renderer(self.sr, max_block, factory(self.sr, max_block))
-        from liveai.audio.child import param_names
-
+        self.checker = Renderer(self.sr, max_block, instrument_factory(self._instruments_ref)(self.sr, max_block))
         self._names = {n: i for i, n in enumerate(param_names(self.checker))}
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
@@ -122,7 +116,6 @@ class AudioEngine:
         self._send_lock = threading.Lock()       # between this process's senders only; the child takes no lock
         self._wait_lock = threading.Lock()
         self._waiters: list[tuple[int, threading.Event]] = []
-        self._rec = np.zeros(shm.REC, np.float64)
         self._base = {"blocks": 0, "xruns": 0.0, "status_flags": 0.0, "callback_errors": 0.0, "odd_blocks": 0.0}
         self._linebuf = b""
 
