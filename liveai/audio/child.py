@@ -311,7 +311,10 @@ class ChildEngine:
 
 
 def _say(out: int, msg: dict[str, Any]) -> None:
-    os.write(out, (json.dumps(msg) + "\n").encode())
+    try:
+        os.write(out, (json.dumps(msg) + "\n").encode())
+    except OSError:           # the parent is gone: nobody to tell
+        pass
 
 
 def _serve(engine: ChildEngine, out: int) -> None:
