@@ -13,6 +13,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -66,8 +67,11 @@ def test_without_a_clock_the_port_learns_clock_zero_from_the_sent_stamps():
     clock = PerfClock()
     with AudioEngine(backend="null", blocksize=128) as engine:
         port = AudioPort(engine=engine)
+        before = time.perf_counter()
         port.send(note_event(Note(60), clock))
-        assert abs(engine.origin - clock.t0) < 0.002
+        after = time.perf_counter()
+        # the estimate is perf_counter() at send minus the stamp: late by at most the time between the two
+        assert clock.t0 <= engine.origin <= clock.t0 + (after - before)
 
 
 def test_bad_input_raises_at_send_and_nothing_reaches_the_engine():
