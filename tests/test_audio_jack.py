@@ -1,5 +1,6 @@
 """The engine on real JACK (CI starts `jackd -R -d dummy -r 48000 -p 128`; skipped without a server).
 
+The engine's stream runs in its child process, a JACK client of its own.
 Notes are captured by jack_rec, a second JACK client, and located by matched
 filtering against the offline render of the same events; xruns are provoked
 by an instrument that stalls the callback, and must be counted.
@@ -14,11 +15,11 @@ import time
 
 import pytest
 
-from liveai.audio.engine import AudioEngine, release_portaudio
+from liveai.audio.engine import AudioEngine
 from liveai.audio.fm_synth import FMSynth
 from liveai.audio.port import AudioPort
 from liveai.audio.probe import PerfClock, measure_onsets, run_engine, use_server
-from liveai.audio.renderer import Renderer, default_instruments
+from liveai.audio.renderer import default_instruments
 from liveai.core.events import Note, Param, Scheduled
 
 pytestmark = pytest.mark.jack
@@ -40,6 +41,7 @@ def test_the_stream_runs_with_sixteen_notes_and_reports_its_load():
     assert abs(stats["blocks_counted"] - 1.5 * 48000 / 128) < 0.2 * 1.5 * 48000 / 128
     assert 0 < stats["load_p50"] <= stats["load_p99"] <= stats["load_max"]
     assert isinstance(stats["xruns"], int) and stats["callback_errors"] == 0 and stats["silenced"] == {}
+    assert stats["pid"] and stats["callback_priority"]                 # reported by the child
 
 
 class Stall(FMSynth):
@@ -59,12 +61,16 @@ class Stall(FMSynth):
         super().render(buf, n)
 
 
+def stall_instruments(sr, max_block):  # noqa: ANN001 - imported by name in the engine's child
+    inst = default_instruments(sr, max_block)
+    inst["synth"] = Stall(sr, max_block)
+    return inst
+
+
 def test_xruns_are_counted_and_the_clock_mapping_recovers():
     use_server(None)
-    inst = default_instruments(48000, 4096)
-    inst["synth"] = Stall(48000, 4096)
     clock = PerfClock()
-    engine = AudioEngine(backend="jack", renderer=Renderer(48000, 4096, inst)).start()
+    engine = AudioEngine(backend="jack", instruments=stall_instruments).start()
     try:
         port = AudioPort(engine=engine, clock=clock)
         assert engine.after_blocks(100).wait(10.0)
@@ -81,7 +87,6 @@ def test_xruns_are_counted_and_the_clock_mapping_recovers():
         after = engine.stats()
     finally:
         engine.stop()
-        release_portaudio()
     assert stats["xruns"] >= 1, stats
     assert stats["resyncs"] >= 1 and stats["lost_frames"] % 128 == 0
     assert stats["load_max"] > 0.03 * 48000 / 128 * 0.9           # the stall shows in the load
@@ -90,13 +95,15 @@ def test_xruns_are_counted_and_the_clock_mapping_recovers():
 
 def test_bench_audio_prints_one_json_object_with_every_figure():
     run = subprocess.run([sys.executable, "-m", "liveai", "bench", "audio", "--json", "--seconds", "1.5",
-                          "--load-seconds", "1", "--blocks", "128", "--onset-hits", "6", "--offline-seconds", "1"],
+                          "--load-seconds", "1", "--blocks", "128", "--onset-hits", "6", "--offline-seconds", "1",
+                          "--agents-seconds", "3"],
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout)
-    assert set(out) >= {"offline", "callback_load", "onsets", "xrun_run", "targets", "machine"}
+    assert set(out) >= {"offline", "callback_load", "onsets", "xrun_run", "agents_run", "targets", "machine"}
     assert out["offline"]["x_realtime_wall"] > 1 and out["onsets"]["count"] == 6
     load = out["callback_load"]["128"]
     assert 0 < load["load_p50"] <= load["load_p99"] <= load["load_max"]
     assert out["xrun_run"]["torch"] is True and out["xrun_run"]["torch_steps_per_s"] > 0
-    assert isinstance(out["xrun_run"]["xruns"], int)
+    assert isinstance(out["xrun_run"]["xruns"], int) and isinstance(out["xrun_run"]["jackd_xruns"], int)
+    assert out["agents_run"]["phrases"] >= 1 and isinstance(out["agents_run"]["xruns"], int)

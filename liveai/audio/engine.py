@@ -1,184 +1,227 @@
-"""The realtime audio engine: a sounddevice output stream whose callback runs the Renderer.
+"""The realtime audio engine: a child process runs the stream and its callback; this is its handle.
 
-Backends: "jack" (PortAudio's JACK host API; on these machines jackd's dummy
-driver paces the callback in real time), "default" (PortAudio's default
-device), any PortAudio host API or device name, and "null" (no sound card:
-a plain thread renders block by block at the stream's pace and throws the
-samples away, so sessions, stats and tests still run).
+Why a child process: the callback is Python, so it needs its process's GIL.
+In the performer's process the clock, the voices and the agents' torch
+models hold that GIL too, and a thread the OS preempts while holding it
+stalls the callback for milliseconds (hundreds of xruns in 5 minutes, see
+docs/audio.md). The child (`liveai.audio.child`, started as a fresh
+interpreter, never forked) imports no torch and runs no other busy thread.
 
-Time. Events carry clock seconds (`due_s`); the callback works in stream
-frames. The engine correlates the two at stream start: for each of the
-first `anchor_blocks` callbacks it takes  perf_counter() - frames_so_far / sr
-and keeps the minimum (the callback that woke up with the least delay), which
-is the perf_counter time at which frame 0 was rendered. Then
-    frame(t) = round((origin + t - anchor - output_latency) * sr)
-with `origin` the perf_counter reading of clock second 0 (see AudioPort), so
-an event sounds at its due time once the output latency has passed.
-Afterwards the engine keeps measuring the same quantity: its slow minimum
-is reported as `drift_us`; if even the least delayed of the last 8
-callbacks is more than half a period late, JACK has skipped our callback
-(an xrun) and the stream has fallen behind the clock by whole periods: the
-anchor moves on by that many periods (`resyncs`, `lost_frames`), so later
-onsets are again on time. Between xruns the anchor never moves, so onsets
-keep exact sample distances.
+What crosses the process boundary (all in one shared-memory block,
+`liveai.audio.shm`), none of it ever waited on by the callback:
+- events: `send()` validates here (a bad instrument or param raises
+  ValueError in the caller), stamps the due time in perf_counter seconds
+  (CLOCK_MONOTONIC, the same in both processes) and writes fixed-size records
+  into a single-producer ring; the callback takes them at its next block;
+- stats: the callback stores its counters and per-block times; `stats()`
+  reads and summarises them here;
+- audio: the callback copies each block into a ring; a thread here (the
+  link thread) hands it to `audio_taps` (the recorder) and wakes
+  `after_blocks` waiters;
+- errors: the child's main thread sends instrument errors as JSON lines; the
+  link thread keeps them and calls `error_listeners` (the port reports them
+  to the session).
 
-Callback contract (kept by Renderer.render and this module):
-- no allocation beyond small numpy temporaries, no lock taken, no I/O, no
-  model: events arrive through a deque appended by the clock thread;
-- per-block wall and CPU time and xruns are written into preallocated
-  arrays; `stats()` summarises them off the callback;
-- it never raises: anything unexpected outputs silence for that block and
-  is counted in `callback_errors`.
+Backends (chosen in the child): "jack" (PortAudio's JACK host API; on these
+machines jackd's dummy driver paces the callback in real time), "default"
+(PortAudio's default device), any PortAudio device name, and "null" (no
+sound card: a thread of the child renders at the stream's pace and throws the
+samples away). Offline render does not use this class: it runs the same
+Renderer in-process (offline.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Any
+from typing import Any, Callable
 
 import numpy as np
 
+from liveai.audio import shm
+from liveai.audio.child import instrument_factory, param_names
 from liveai.audio.renderer import Renderer
+from liveai.audio.shm import NOTE, PANIC, PARAM, Shared
 
 BACKENDS = ("jack", "default", "null")
-STATS_LEN = 1 << 14
-DRIFT_WINDOW = 2048
-RESYNC_WINDOW = 8
-
-
-def _sounddevice() -> Any:
-    import sounddevice  # PortAudio initialises here: start jackd first (PLATFORM.md)
-
-    if not sounddevice._initialized:      # released by release_portaudio()
-        sounddevice._initialize()
-    return sounddevice
+LINK_PERIOD_S = 0.01          # how often the link thread drains the audio ring and wakes waiters
 
 
 def release_portaudio() -> None:
-    """Terminate PortAudio (all its streams closed), e.g. before stopping a JACK server:
-    killing jackd under a live PortAudio JACK client aborts the process."""
+    """Terminate PortAudio in this process if something loaded it (the engine's own PortAudio lives in
+    its child). Kept for code that opened a PortAudio stream itself before stopping a JACK server."""
     sd = sys.modules.get("sounddevice")
     while sd is not None and sd._initialized:
         sd._terminate()
 
 
-def rescan_portaudio() -> None:
-    """Re-initialise PortAudio so it sees a JACK server started after import."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
+def _factory_ref(instruments: Callable[[int, int], dict] | str | None) -> str | None:
+    """The child imports the instrument factory by name: "module:qualname"."""
+    if instruments is None or isinstance(instruments, str):
+        return instruments
+    mod, qual = getattr(instruments, "__module__", None), getattr(instruments, "__qualname__", "")
+    if not mod or mod == "__main__" or "<locals>" in qual:
+        raise ValueError("the engine's child process imports its instruments: pass a module-level callable "
+                         f"(sr, max_block) -> dict of instruments from an importable module, got {instruments!r}")
+    return f"{mod}:{qual}"
 
 
-def find_jack_device() -> int:
-    """The JACK host API's default output device; rescan once if it is missing."""
-    sd = _sounddevice()
-    for attempt in (0, 1):
-        for api in sd.query_hostapis():
-            if "JACK" in api["name"] and api["default_output_device"] >= 0:
-                return int(api["default_output_device"])
-        if attempt == 0:
-            rescan_portaudio()
-    raise RuntimeError("no JACK server found: start one first, e.g. "
-                       "`jackd -R -d dummy -r 48000 -p 128 & jack_wait -w -t 10` (docs/audio.md)")
-
-
-def realtime_worker(priority: int = 1) -> str:
-    """Run the calling thread at SCHED_FIFO `priority` where allowed (see liveai.runtime.priority)."""
-    from liveai.runtime.priority import fifo
-
-    return fifo(priority)
+def _child_env() -> dict[str, str]:
+    """The child finds liveai (and the caller's instrument modules) where this process does."""
+    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 class AudioEngine:
-    """Owns a Renderer and an output stream; start()/stop() or use as a context manager."""
+    """Starts the engine's child process; start()/stop() or use as a context manager."""
 
     def __init__(self, *, backend: str = "jack", sr: int = 48000, blocksize: int = 128,
-                 device: int | str | None = None, renderer: Renderer | None = None,
-                 latency_compensation: bool = True, anchor_blocks: int = 64) -> None:
+                 device: int | str | None = None, instruments: Callable[[int, int], dict] | str | None = None,
+                 latency_compensation: bool = True, anchor_blocks: int = 64, start_timeout_s: float = 30.0) -> None:
         if blocksize <= 0 or sr <= 0:
             raise ValueError(f"need sr > 0 and blocksize > 0, got sr={sr}, blocksize={blocksize}")
         self.backend = backend
         self.sr = int(sr)
         self.blocksize = int(blocksize)
         self.device = device
-        self.renderer = renderer if renderer is not None else Renderer(self.sr, max_block=max(4096, blocksize))
+        self.channels = 2
+        self._instruments_ref = _factory_ref(instruments)
+        max_block = max(4096, self.blocksize)
+        # The same instruments as the child's, here only to validate events at send time.
+        self.checker = Renderer(self.sr, max_block, instrument_factory(self._instruments_ref)(self.sr, max_block))
+        self._names = {n: i for i, n in enumerate(param_names(self.checker))}
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
+        self.start_timeout_s = float(start_timeout_s)
         self.origin = 0.0            # perf_counter() at clock second 0 (set by AudioPort)
-        self.channels = 2
-        self.audio_taps: list[Callable[[np.ndarray], None]] = []   # called with each rendered block; must not block
+        self.audio_taps: list[Callable[[np.ndarray], None]] = []   # called by the link thread with rendered audio
+        self.error_listeners: list[Callable[[str], None]] = []     # called with each instrument error
         self.tap_errors = 0
         self.output_latency = 0.0
-        self._anchor = float("inf")
-        self._drift = float("inf")     # min over the last window of (callback time - anchored time)
-        self._win_min = float("inf")
-        self._win_count = 0
-        self._k = 0                    # blocks counted in the stats rings since reset_stats()
-        self._short_min = float("inf")
-        self._short_count = 0
-        self.resyncs = 0               # times the anchor moved on after JACK skipped our callback
-        self.lost_frames = 0
-        self.blocks = 0
-        self.xruns = 0
-        self.xruns_startup = 0       # underflows while the stream settles (first anchor_blocks), kept apart
-        self.status_flags = 0        # callbacks with any other PortAudio status flag
-        self.callback_errors = 0
-        self.odd_blocks = 0          # callbacks with frames != blocksize
-        self._wall = np.zeros(STATS_LEN, np.float64)   # callback wall time / block duration
-        self._cpu = np.zeros(STATS_LEN, np.float64)    # callback thread CPU time / block duration
-        self._entry = np.zeros(STATS_LEN, np.float64)  # how late the callback began vs its anchored time (s)
-        self._stream: Any = None
-        self._null_thread: threading.Thread | None = None
-        self._null_stop = threading.Event()
-        self._first = threading.Event()
-        self._waiters: list[tuple[int, threading.Event]] = []
+        self.errors: list[str] = []
+        self.failed: dict[str, str] = {}
+        self.sent = 0                # records written into the event ring
+        self.info: dict[str, Any] = {}
         self.running = False
-        self.callback_thread: str = ""
-        self.priority = ""
+        self.exit_error = ""
+        self._sh: Shared | None = None
+        self._proc: subprocess.Popen | None = None
+        self._link: threading.Thread | None = None
+        self._stopping = False
+        self._send_lock = threading.Lock()       # between this process's senders only; the child takes no lock
+        self._wait_lock = threading.Lock()
+        self._waiters: list[tuple[int, threading.Event]] = []
+        self._base = {"blocks": 0, "xruns": 0.0, "status_flags": 0.0, "callback_errors": 0.0, "odd_blocks": 0.0}
+        self._linebuf = b""
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self, timeout_s: float = 5.0) -> "AudioEngine":
-        """Open and start the stream; returns once the first callback has run."""
+    def start(self, timeout_s: float | None = None) -> "AudioEngine":
+        """Start the child and its stream; returns once its first callback has run. Raises RuntimeError."""
         if self.running:
             return self
-        self._first.clear()
-        if self.backend == "null":
-            self._null_stop.clear()
-            self._null_thread = threading.Thread(target=self._null_loop, name="liveai-audio-null", daemon=True)
-            self._null_thread.start()
-        else:
-            sd = _sounddevice()
-            device = self.device
-            if self.backend == "jack" and device is None:
-                device = find_jack_device()
-            elif self.backend not in ("jack", "default") and device is None:
-                device = self.backend
-            self._stream = sd.OutputStream(samplerate=self.sr, blocksize=self.blocksize, channels=2,
-                                           dtype="float32", device=device, callback=self._callback)
-            self.output_latency = float(self._stream.latency)
-            self._stream.start()
+        timeout_s = self.start_timeout_s if timeout_s is None else timeout_s
+        sh = Shared.create()
+        cfg = {"fd": sh.fd, "backend": self.backend, "sr": self.sr, "blocksize": self.blocksize,
+               "device": self.device, "instruments": self._instruments_ref, "anchor_blocks": self.anchor_blocks,
+               "latency_compensation": self.latency_compensation, "timeout_s": min(10.0, timeout_s)}
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "liveai.audio.child", json.dumps(cfg)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(sh.fd,), env=_child_env())
+        finally:
+            sh.close_fd()                          # the mapping stays; the child has its own descriptor
+        self._sh, self._proc = sh, proc
+        self._base = {k: 0 for k in self._base}
+        self._stopping = False
+        self.exit_error = ""
+        self._linebuf = b""
+        try:
+            ready = self._wait_ready(timeout_s)
+        except BaseException:
+            self._end_child()
+            raise
+        self.info = ready
+        self.output_latency = float(ready.get("output_latency", 0.0))
         self.running = True
-        if not self._first.wait(timeout_s):
-            self.stop()
-            raise RuntimeError(f"audio backend {self.backend!r}: no callback within {timeout_s:g} s")
+        self._link = threading.Thread(target=self._link_loop, name="liveai-audio-link", daemon=True)
+        self._link.start()
         return self
 
-    def stop(self) -> None:
-        """Stop and close the stream (clean: PortAudio lets the callback finish its block)."""
-        if self._stream is not None:
+    def _wait_ready(self, timeout_s: float) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"audio engine ({self.backend!r}): its process did not start within {timeout_s:g} s")
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                rc = self._proc.wait(5)
+                raise RuntimeError(f"audio engine ({self.backend!r}): its process exited with code {rc} before "
+                                   "starting (its stderr says why)")
+            for msg in self._lines(chunk):
+                if "error" in msg:
+                    raise RuntimeError(f"audio engine ({self.backend!r}) could not start: {msg['error']}")
+                if "ready" in msg:
+                    return msg["ready"]
+
+    def _lines(self, chunk: bytes) -> list[dict[str, Any]]:
+        self._linebuf += chunk
+        out = []
+        while b"\n" in self._linebuf:
+            line, self._linebuf = self._linebuf.split(b"\n", 1)
             try:
-                self._stream.stop()
-            finally:
-                self._stream.close()
-                self._stream = None
-        if self._null_thread is not None:
-            self._null_stop.set()
-            self._null_thread.join(2.0)
-            self._null_thread = None
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        """Stop the stream and the child (it finishes its block, releases JACK and exits); taps get the rest."""
+        if self._proc is None:
+            self.running = False
+            return
+        self._stopping = True
+        self._end_child()
+        if self._link is not None:
+            self._link.join(5)
+            self._link = None
+        self._drain_audio()
         self.running = False
+        with self._wait_lock:
+            for _, ev in self._waiters:
+                ev.set()
+            self._waiters = []
+
+    def _end_child(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(b"stop\n")
+            proc.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if self._link is None and proc.stdout is not None:
+            proc.stdout.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def __enter__(self) -> "AudioEngine":
         return self.start()
@@ -186,145 +229,213 @@ class AudioEngine:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- the callback -------------------------------------------------------------------------
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        t0 = time.perf_counter()
-        c0 = time.thread_time()
-        try:
-            if status:
-                if not status.output_underflow:
-                    self.status_flags += 1
-                elif self.blocks < self.anchor_blocks:
-                    self.xruns_startup += 1
-                else:
-                    self.xruns += 1
-            self._render(outdata, frames, t0)
-        except BaseException:  # noqa: BLE001 - never raise into PortAudio
-            self.callback_errors += 1
-            outdata.fill(0.0)
-        for tap in self.audio_taps:  # a recorder's lock-free ring: never blocks
+    # -- the link thread ----------------------------------------------------------------------
+    def _link_loop(self) -> None:
+        """Messages from the child, rendered audio to the taps, block counts to the waiters."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while True:
+            r, _, _ = select.select([fd], [], [], LINK_PERIOD_S)
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                for msg in self._lines(chunk):
+                    self._on_message(msg)
+            self._drain_audio()
+            self._wake_waiters()
+        proc.stdout.close()
+        if not self._stopping:                   # the child died under us
+            rc = proc.wait()
+            self.running = False
+            self.exit_error = f"audio engine process exited unexpectedly (code {rc})"
+            self.errors.append(self.exit_error)
+            self._tell(self.exit_error)
+        self._wake_waiters()
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        if "errors" in msg:
+            self.failed = dict(msg.get("failed", {}))
+            for e in msg["errors"]:
+                self.errors.append(e)
+                self._tell(e)
+            del self.errors[:-32]
+
+    def _tell(self, message: str) -> None:
+        for listener in list(self.error_listeners):
             try:
-                tap(outdata)
-            except BaseException:  # noqa: BLE001 - a recorder's fault must not silence the music
-                self.tap_errors += 1
-        i = self._k & (STATS_LEN - 1)
-        dur = frames / self.sr
-        self._wall[i] = (time.perf_counter() - t0) / dur
-        self._cpu[i] = (time.thread_time() - c0) / dur
-        self.blocks += 1
-        self._k += 1
-        if self._waiters and self.blocks >= self._waiters[0][0]:
-            self._waiters.pop(0)[1].set()
-        if not self._first.is_set():
-            self.callback_thread = threading.current_thread().name
-            self._first.set()
+                listener(message)
+            except Exception:  # noqa: BLE001 - a reporter's fault is not the engine's
+                pass
 
-    def _render(self, outdata: np.ndarray, frames: int, t0: float) -> None:
-        r = self.renderer
-        if frames != self.blocksize:
-            self.odd_blocks += 1
-        est = t0 - r.frame / self.sr
-        if self._anchor != float("inf"):
-            self._entry[self._k & (STATS_LEN - 1)] = est - self._anchor
-        if self.blocks < self.anchor_blocks:
-            if est < self._anchor:
-                self._set_anchor(est)
-        else:
-            d = est - self._anchor
-            if d < self._win_min:
-                self._win_min = d
-            if d < self._short_min:
-                self._short_min = d
-            self._short_count += 1
-            if self._short_count >= RESYNC_WINDOW:
-                # Even the least delayed of the last few callbacks is late by whole periods:
-                # JACK skipped us (an xrun) and the stream's frames fell behind the clock.
-                period = self.blocksize / self.sr
-                if self._short_min > 0.5 * period:
-                    k = round(self._short_min / period)
-                    self._set_anchor(self._anchor + k * period)
-                    self.resyncs += 1
-                    self.lost_frames += k * self.blocksize
-                    self._win_min = float("inf")
-                self._short_min, self._short_count = float("inf"), 0
-            self._win_count += 1
-            if self._win_count >= DRIFT_WINDOW:
-                self._drift, self._win_min, self._win_count = self._win_min, float("inf"), 0
-        r.render(outdata, frames)
+    def _drain_audio(self) -> None:
+        sh = self._sh
+        if sh is None:
+            return
+        w, r = int(sh.idx[shm.AU_W]), int(sh.idx[shm.AU_R])
+        if w == r:
+            return
+        cap = shm.AUDIO_FRAMES
+        taps = list(self.audio_taps)
+        while r < w and taps:
+            start = r % cap
+            n = min(w - r, cap - start)
+            block = sh.audio[start:start + n]
+            for tap in taps:
+                try:
+                    tap(block)
+                except Exception:  # noqa: BLE001 - a recorder's fault must not stop the audio
+                    self.tap_errors += 1
+            r += n
+        sh.idx[shm.AU_R] = w
 
-    def _set_anchor(self, anchor: float) -> None:
-        self._anchor = anchor
-        lat = self.output_latency if self.latency_compensation else 0.0
-        self.renderer.offset_s = anchor - self.origin + lat
-
-    def _null_loop(self) -> None:
-        """The null backend: render on a thread at the stream's pace, output discarded."""
-        out = np.zeros((self.blocksize, 2), np.float32)
-        period = self.blocksize / self.sr
-        next_t = time.perf_counter()
-        while not self._null_stop.is_set():
-            self._callback(out, self.blocksize, None, 0)
-            next_t += period
-            delay = next_t - time.perf_counter()
-            if delay > 0:
-                self._null_stop.wait(delay)
-            elif delay < -0.1:
-                self.xruns += 1
-                next_t = time.perf_counter()
+    def _wake_waiters(self) -> None:
+        if not self._waiters:
+            return
+        blocks = self.blocks
+        with self._wait_lock:
+            while self._waiters and (blocks >= self._waiters[0][0] or not self.running):
+                self._waiters.pop(0)[1].set()
 
     # -- producer side ------------------------------------------------------------------------------
-    def after_blocks(self, n: int) -> threading.Event:
-        """An Event set once `n` more blocks have been rendered (for tests and tools to wait on).
+    def send(self, item: Any, due_s: float, dur_s: float = 0.0) -> int:
+        """Validate one scheduled item (ValueError if bad) and hand it to the callback; never blocks.
 
-        Call it from one thread at a time; the callback sets at most one Event per block."""
+        Returns the number of records written (a Param for every instrument that knows it
+        writes one per instrument; NoteOff and Control write none)."""
+        events = self.checker.events_for(item, due_s, dur_s)
+        if not events:
+            return 0
+        recs = [self._record(e) for e in events]
+        self._write(recs)
+        return len(recs)
+
+    def panic(self) -> None:
+        """Everything fades out at the next block."""
+        rec = np.zeros(shm.REC, np.float64)
+        rec[1] = PANIC
+        self._write([rec])
+
+    def _record(self, e: tuple) -> np.ndarray:
+        due_s, _, kind, i, a, b, dur_s = e
+        rec = np.zeros(shm.REC, np.float64)
+        rec[0], rec[1], rec[2], rec[5] = self.origin + due_s, kind, i, dur_s
+        if kind == NOTE:
+            rec[3], rec[4] = a, b
+        elif kind == PARAM:
+            if a not in self._names:
+                raise ValueError(f"param {a!r} is not in the instruments' param_names()")
+            rec[3] = self._names[a]
+            if b is None:
+                rec[6] = -2
+            elif np.ndim(b) == 0:
+                rec[4], rec[6] = float(b), -1
+            else:
+                v = np.asarray(b, np.float64).reshape(-1)
+                if v.size > shm.MAX_VALUES:
+                    raise ValueError(f"param {a!r}: at most {shm.MAX_VALUES} values, got {v.size}")
+                rec[6] = v.size
+                rec[8:8 + v.size] = v
+        return rec
+
+    def _write(self, recs: list[np.ndarray]) -> None:
+        sh = self._sh
+        if not self.running or sh is None:
+            raise RuntimeError(f"audio engine is not running{': ' + self.exit_error if self.exit_error else ''}")
+        with self._send_lock:
+            w = int(sh.idx[shm.EV_W])
+            if w + len(recs) - int(sh.idx[shm.EV_R]) > shm.EVENTS:
+                raise RuntimeError(f"audio engine: its event queue is full ({shm.EVENTS} pending); "
+                                   "is the stream stalled?")
+            for k, rec in enumerate(recs):
+                sh.events[(w + k) % shm.EVENTS] = rec
+            sh.idx[shm.EV_W] = w + len(recs)        # publish after the records are in place
+            self.sent += len(recs)
+
+    def revive(self, name: str) -> None:
+        """Let a silenced instrument play again (after fixing what broke it)."""
+        if self._proc is not None and self._proc.stdin is not None and self.running:
+            self._proc.stdin.write(f"revive {name}\n".encode())
+            self._proc.stdin.flush()
+            self.failed.pop(name, None)
+
+    def after_blocks(self, n: int) -> threading.Event:
+        """An Event set once `n` more blocks have been rendered (or the engine stopped), for tests and tools."""
         ev = threading.Event()
-        self._waiters = sorted([*self._waiters, (self.blocks + int(n), ev)], key=lambda w: w[0])
+        with self._wait_lock:
+            self._waiters = sorted([*self._waiters, (self.blocks + int(n), ev)], key=lambda w: w[0])
+        if not self.running:
+            ev.set()
         return ev
 
     def set_origin(self, origin_perf: float) -> None:
-        """perf_counter() at clock second 0; takes effect before the next callback."""
+        """perf_counter() at clock second 0: events sent from now on are stamped with it."""
         self.origin = float(origin_perf)
-        if self._anchor != float("inf"):
-            self._set_anchor(self._anchor)
 
     def frame_at(self, t_s: float) -> int:
         """The stream frame that clock second `t_s` maps to (after the anchor is known)."""
-        return self.renderer.to_frame(t_s)
+        offset = float(self._sh.ctl[shm.OFFSET_S]) if self._sh is not None else 0.0
+        return int(round((self.origin + t_s - offset) * self.sr))
 
     # -- state, cheaply ------------------------------------------------------------------------------
+    @property
+    def blocks(self) -> int:
+        return int(self._sh.ctl[shm.BLOCKS]) if self._sh is not None else 0
+
     def stats(self) -> dict[str, Any]:
         """xruns, load (callback wall time / block, p50 p99 max over recent blocks), voices..."""
-        n = min(self._k, STATS_LEN)
-        wall, cpu, entry = self._wall[:n], self._cpu[:n], self._entry[:n]
-        pct = (lambda a, q: round(float(np.percentile(a, q)), 4) if n else 0.0)
-        r = self.renderer
+        sh = self._sh
+        if sh is None:
+            return {"backend": self.backend, "running": False, "sr": self.sr, "blocksize": self.blocksize,
+                    "blocks": 0, "blocks_counted": 0, "xruns": 0, "errors": [], "silenced": {}}
+        c = sh.ctl.copy()
+        blocks = int(c[shm.BLOCKS])
+        k = blocks - self._base["blocks"]
+        n = min(k, shm.STATS_LEN)
+        ix = np.arange(blocks - n, blocks) & (shm.STATS_LEN - 1)
+        wall, cpu, entry = sh.wall[ix], sh.cpu[ix], sh.entry[ix]
+
+        def pct(a: np.ndarray, q: float) -> float:
+            return round(float(np.percentile(a, q)), 4) if n else 0.0
+
+        def mx(a: np.ndarray) -> float:
+            return round(float(a.max()), 4) if n else 0.0
+
+        def cnt(i: int, key: str = "") -> int:
+            return int(c[i] - (self._base[key] if key else 0))
+
+        drift = float(c[shm.DRIFT])
         return {
             "backend": self.backend, "running": self.running, "sr": self.sr, "blocksize": self.blocksize,
-            "blocks": self.blocks, "blocks_counted": self._k, "xruns": self.xruns, "xruns_startup": self.xruns_startup, "status_flags": self.status_flags,
-            "callback_errors": self.callback_errors, "odd_blocks": self.odd_blocks,
-            "load_p50": pct(wall, 50), "load_p99": pct(wall, 99), "load_max": round(float(wall.max()), 4) if n else 0.0,
-            "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": round(float(cpu.max()), 4) if n else 0.0,
-            "entry_late_p99_ms": round(float(np.percentile(entry, 99)) * 1000, 3) if n else 0.0,
-            "entry_late_max_ms": round(float(entry.max()) * 1000, 3) if n else 0.0,
-            "voices": r.voices(), "pending": r.pending(), "late": r.late, "max_late_frames": r.max_late_frames,
-            "started": r.started, "dropped": r.dropped, "clipped_blocks": r.clipped_blocks,
-            "silenced": dict(r.failed), "errors": list(r.errors),
+            "pid": self.pid, "blocks": blocks, "blocks_counted": k, "xruns": cnt(shm.XRUNS, "xruns"),
+            "xruns_startup": cnt(shm.XRUNS_STARTUP), "status_flags": cnt(shm.STATUS_FLAGS, "status_flags"),
+            "callback_errors": cnt(shm.CALLBACK_ERRORS, "callback_errors"), "odd_blocks": cnt(shm.ODD_BLOCKS, "odd_blocks"),
+            "load_p50": pct(wall, 50), "load_p99": pct(wall, 99), "load_max": mx(wall),
+            "cpu_p50": pct(cpu, 50), "cpu_p99": pct(cpu, 99), "cpu_max": mx(cpu),
+            "entry_late_p99_ms": round(pct(entry, 99) * 1000, 3), "entry_late_max_ms": round(mx(entry) * 1000, 3),
+            "voices": cnt(shm.VOICES), "pending": cnt(shm.PENDING) + self.sent - int(sh.idx[shm.EV_R]),
+            "sent": self.sent, "late": cnt(shm.LATE), "max_late_frames": cnt(shm.MAX_LATE),
+            "started": cnt(shm.STARTED), "dropped": cnt(shm.DROPPED), "clipped_blocks": cnt(shm.CLIPPED),
+            "silenced": dict(self.failed), "errors": list(self.errors),
+            "tap_dropped_frames": cnt(shm.TAP_DROPPED), "tap_errors": self.tap_errors,
             "output_latency_ms": round(self.output_latency * 1000, 3),
-            "resyncs": self.resyncs, "lost_frames": self.lost_frames,
-            "drift_us": round(self._drift * 1e6, 1) if self._drift != float("inf") else None,
+            "resyncs": cnt(shm.RESYNCS), "lost_frames": cnt(shm.LOST_FRAMES),
+            "drift_us": round(drift * 1e6, 1) if np.isfinite(drift) and drift != 0.0 else None,
+            "callback_priority": self.info.get("callback_priority", ""),
         }
 
     def summary(self) -> str:
         """One short line for a toolbar: 'audio jack 128@48000 xruns 0 load 12%/31% voices 16'."""
-        n = min(self._k, STATS_LEN)
-        p50 = float(np.median(self._wall[:n])) if n else 0.0
-        p99 = float(np.percentile(self._wall[:n], 99)) if n else 0.0
-        extra = f" silenced {','.join(self.renderer.failed)}" if self.renderer.failed else ""
-        return (f"audio {self.backend} {self.blocksize}@{self.sr} xruns {self.xruns} "
-                f"load {p50:.0%}/{p99:.0%} voices {self.renderer.voices()}{extra}")
+        s = self.stats()
+        extra = f" silenced {','.join(s['silenced'])}" if s["silenced"] else ""
+        return (f"audio {self.backend} {self.blocksize}@{self.sr} xruns {s['xruns']} "
+                f"load {s.get('load_p50', 0.0):.0%}/{s.get('load_p99', 0.0):.0%} voices {s.get('voices', 0)}{extra}")
 
     def reset_stats(self) -> None:
         """Start counting xruns and load afresh (e.g. after a warm-up)."""
-        self.xruns = self.status_flags = self.callback_errors = self.odd_blocks = 0
-        self._k = 0
-
+        if self._sh is None:
+            return
+        c = self._sh.ctl.copy()
+        self._base = {"blocks": int(c[shm.BLOCKS]), "xruns": c[shm.XRUNS], "status_flags": c[shm.STATUS_FLAGS],
+                      "callback_errors": c[shm.CALLBACK_ERRORS], "odd_blocks": c[shm.ODD_BLOCKS]}

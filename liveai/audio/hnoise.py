@@ -69,6 +69,7 @@ class HarmonicNoise(Instrument):
         self.phase = 0.0
         self.ramp_from = 0                        # offset in the block where ramps start
         self._changed = False
+        self._harm_set = self._bands_set = False  # harm / bands set by a param in this block
         self._touched = False                     # a param changed in this block: ramps needed
         self._ramp: np.ndarray | None = None
         self._noise_blk: np.ndarray | None = None
@@ -94,8 +95,12 @@ class HarmonicNoise(Instrument):
     # -- audio callback ------------------------------------------------------------------
     def begin_block(self, frame0: int) -> None:
         self.frame0 = frame0
-        self.harm_prev[:] = self.harm
-        self.bands_prev[:] = self.bands
+        if self._harm_set:                  # only a param sets them: copy only after one did
+            self.harm_prev[:] = self.harm
+            self._harm_set = False
+        if self._bands_set:
+            self.bands_prev[:] = self.bands
+            self._bands_set = False
         self.noise_prev, self.f0_prev, self.loud_prev = self.noise, self.f0, self.loud
         self.ramp_from = 0
         self._touched = False
@@ -105,12 +110,16 @@ class HarmonicNoise(Instrument):
         self._touched = True
         if name == "harmonics":
             self.harm[:] = value
+            self._harm_set = True
         elif name == "noise_bands":
             self.bands[:] = value
+            self._bands_set = True
         elif name[0] == "h" and name[1:].isdigit():
             self.harm[int(name[1:]) - 1] = value
+            self._harm_set = True
         elif name.startswith("nb"):
             self.bands[int(name[2:]) - 1] = value
+            self._bands_set = True
         elif name == "f0":
             self.f0 = float(value)
         elif name == "loudness":
@@ -154,7 +163,7 @@ class HarmonicNoise(Instrument):
         Notes go through the shared voice pool (Instrument.render -> _body);
         the drone is one more row driven by the f0 and loudness params.
         """
-        self._changed = not np.array_equal(self.harm, self.harm_prev)
+        self._changed = self._harm_set and not np.array_equal(self.harm, self.harm_prev)
         if self._changed:
             self.tables, self.tables_old = self.tables_old, self.tables
             self._build(self.tables, self.harm)
@@ -226,7 +235,7 @@ class HarmonicNoise(Instrument):
         else:
             seg = self.tables_noise[:, (p + np.arange(n)) % self.noise_len]
         noise = self.bands.astype(np.float32) @ seg
-        if not np.array_equal(self.bands, self.bands_prev):
+        if self._bands_set and not np.array_equal(self.bands, self.bands_prev):
             old = self.bands_prev.astype(np.float32) @ seg
             noise -= old
             noise *= self._ramp

@@ -2,9 +2,9 @@
 
 A private server has its own name (`jackd -n NAME`), so it never clashes with
 a server someone else runs on the machine; this process talks to it through
-JACK_DEFAULT_SERVER, which PortAudio's JACK host API honours (set it before
-PortAudio initialises, or call engine.rescan_portaudio()). Servers are stopped
-by PID, after our clients have closed.
+JACK_DEFAULT_SERVER, which PortAudio's JACK host API honours (the engine's
+child process takes it from the environment when it starts). Servers are
+stopped by PID, after our clients have closed.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class JackServer:
         return len(re.findall(r"XRun", self.log()))
 
     def stop(self) -> None:
-        """Terminate our jackd by PID; PortAudio in this process is released first."""
+        """Terminate our jackd by PID, after our engines have stopped (their child processes are JACK's
+        clients) and PortAudio in this process, if anything loaded it, is released."""
         if self.proc is not None and self.proc.poll() is None:
             from liveai.audio.engine import release_portaudio
 

@@ -2,9 +2,11 @@
 
 `lead_s` > 0: the scheduler sends each event this long before it is due;
 `_send` validates it (a bad instrument or param raises ValueError, which the
-scheduler reports to the performer) and appends it to the renderer's deque,
-never blocking. The callback turns its `due_s` into a stream frame and starts
-it exactly there (engine.py explains the mapping).
+scheduler reports to the performer) and writes it into the shared-memory
+ring the engine's child process reads, never blocking. The callback turns
+its due time into a stream frame and starts it exactly there (child.py
+explains the mapping). Errors of the engine's instruments reach `report`
+from the engine's link thread as they happen.
 
 `driver` picks the engine's backend when the port makes its own engine:
 "jack" (default, or $LIVEAI_AUDIO), "default", "null", or a PortAudio device.
@@ -35,7 +37,6 @@ class AudioPort(OutputPort):
                  **engine_kw: Any) -> None:
         super().__init__(name)
         self.report = report
-        self._errors_seen = 0
         if lead_s <= 0:
             raise ValueError(f"the audio port needs lead_s > 0 (events must arrive before they are due), got {lead_s}")
         self.lead_s = float(lead_s)
@@ -47,8 +48,14 @@ class AudioPort(OutputPort):
         self._origin_est = float("inf")
         if clock is not None:
             self.bind_clock(clock)
+        if report is not None:
+            self.engine.error_listeners.append(self._report)
         if not self.engine.running:
             self.engine.start()
+
+    def _report(self, msg: str) -> None:
+        if self.report is not None:
+            self.report(f"audio:{msg}", f"audio engine: {msg}")
 
     @classmethod
     def for_session(cls, session: Any, **kw: Any) -> "AudioPort":
@@ -68,24 +75,22 @@ class AudioPort(OutputPort):
         self._origin_known = True
 
     def _send(self, event: Scheduled) -> None:
-        r = self.engine.renderer
-        events = r.events_for(event.item, event.due_s, event.dur_s)
         if not self._origin_known:
             est = time.perf_counter() - event.sent_s
             if est < self._origin_est:
                 self._origin_est = est
                 self.engine.set_origin(est)
-        r.push(events)
-        if r.error_count != self._errors_seen and self.report is not None:
-            fresh = list(r.errors)[-(r.error_count - self._errors_seen):]
-            self._errors_seen = r.error_count
-            for msg in fresh:
-                self.report(f"audio:{msg}", f"audio engine: {msg}")
+        self.engine.send(event.item, event.due_s, event.dur_s)
 
     def _panic(self) -> None:
-        self.engine.renderer.push_panic()
+        if self.engine.running:
+            self.engine.panic()
 
     def _close(self) -> None:
+        try:
+            self.engine.error_listeners.remove(self._report)
+        except ValueError:
+            pass
         if self._owns:
             self.engine.stop()
 

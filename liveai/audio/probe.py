@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from liveai.audio.engine import AudioEngine, realtime_worker, release_portaudio
+from liveai.audio.engine import AudioEngine
 from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
@@ -38,8 +38,7 @@ class PerfClock:
 
 
 def use_server(name: str | None) -> None:
-    """Point this process's PortAudio at JACK server `name` (None: the default server)."""
-    release_portaudio()
+    """Point the engines started from now on at JACK server `name` (None: the default server)."""
     if name:
         os.environ["JACK_DEFAULT_SERVER"] = name
     else:
@@ -90,7 +89,6 @@ def measure_onsets(server: str | None = None, *, hits: int = 24, spacing_s: floa
         stats = engine.stats()
     finally:
         engine.stop()
-        release_portaudio()
     import soundfile
 
     captured, file_sr = soundfile.read(str(wav), dtype="float64", always_2d=True)
@@ -158,7 +156,9 @@ class TorchLoad:
 
         torch.set_num_threads(1)
         if self.fifo:
-            self.priority = realtime_worker(self.fifo)
+            from liveai.runtime.priority import fifo
+
+            self.priority = fifo(self.fifo)
         model = _step_model()
         x = torch.zeros(1, 1, 64)
         h = (torch.zeros(2, 1, 256), torch.zeros(2, 1, 256))
@@ -242,7 +242,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         voices = []
         t_end = time.perf_counter() + seconds
         while not pause.wait(min(0.5, max(0.0, t_end - time.perf_counter()))):
-            voices.append(engine.renderer.voices())
+            voices.append(engine.stats()["voices"])
             if time.perf_counter() >= t_end:
                 break
         stats = engine.stats()
@@ -254,13 +254,76 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         if load is not None:
             load.stop()
         engine.stop()
-        release_portaudio()
     stats["voices_p50"] = float(np.median(voices)) if voices else 0.0
     stats["voices_min"] = int(min(voices)) if voices else 0
     stats["seconds"] = seconds
     if load is not None:
         stats["torch_steps_per_s"] = round(load.steps / (seconds + 1.0), 1)
         stats["torch_priority"] = load.priority
+    return stats
+
+
+AGENTS_SET = """
+tempo(100)
+groove = stack(hits('x.....x...x.....', 'c2', vel=110), hits('....x.......x..x', 'd2'),
+               hits('x.x.x.x.x.x.x.x.', 'f#2', vel=80, accent=110))
+play('drums', humanize(groove, feel='drummer1', amount=1.0, velocity_amount=1.0))
+blend = interp('drums', name='blend')
+blend.corners(stack(hits('x.......x.......', 'c2'), hits('....x.......x...', 'd2'), hits('x.x.x.x.x.x.x.x.', 'f#2')),
+              stack(hits('x..x..x...x..x..', 'c2'), hits('....x..x....x...', 'd2'), hits('xxxxxxxxxxxxxxxx', 'f#2', vel=70)))
+blend.set('walk', 0.15)
+play('blend', blend)
+partner = duet(temperature=0.8)
+partner.set('pause', 2)
+play('duet', partner)
+play('keys', seq(chord('d3', 'min7'), chord('g3', '7'), step=4, vel=56, legato=0.95))
+"""
+PHRASE = (62, 65, 69, 67, 65, 64, 62, 60)
+
+
+def run_agents(blocksize: int, seconds: float, *, server: str | None, sr: int = 48000) -> dict[str, Any]:
+    """A realtime session with the real agents inferring (drums: microtiming, interp: latent blend, duet:
+    answers a phrase played to it every 4 bars) plus the 16 held notes, all through the audio port.
+    torch is imported after the stream has started, as a performer's REPL would."""
+    from liveai.frontends.evaluate import evaluate
+    from liveai.prelude import namespace
+    from liveai.runtime.reporter import Reporter
+    from liveai.runtime.session import Session
+
+    use_server(server)
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    lines: list[str] = []
+    sess = Session(bpm=100, realtime=True, reporter=Reporter(sink=lines.append))
+    stop = threading.Event()
+    phrases = 0
+    try:
+        port = AudioPort.for_session(sess, engine=engine)
+        sess.add_output("audio", port)
+        sess.start()
+        ok, shown = evaluate(AGENTS_SET, namespace(sess))
+        if not ok:
+            raise RuntimeError(f"the agents' set did not evaluate: {shown}")
+        _load_scenario(port, sess.clock, seconds + 2.0)  # type: ignore[arg-type]
+        stop.wait(1.0)                                    # warm-up: notes start
+        engine.reset_stats()
+        t_end = time.perf_counter() + seconds
+        voices = []
+        while time.perf_counter() < t_end:               # a human phrase every 4 bars, for the duet to answer
+            for pitch in PHRASE:
+                sess.input(Note(pitch, 90, 0.5), source="human")
+                if stop.wait(0.3):
+                    break
+            phrases += 1
+            voices.append(engine.stats()["voices"])
+            stop.wait(max(0.0, min(9.6 - 0.3 * len(PHRASE), t_end - time.perf_counter())))
+        stats = engine.stats()
+        stats["scheduler"] = sess.scheduler.stats.summary()
+        sess.reporter.flush()
+    finally:
+        sess.close()
+        engine.stop()
+    stats.update({"seconds": seconds, "phrases": phrases, "voices_p50": float(np.median(voices)) if voices else 0.0,
+                  "reporter_lines": len(lines), "reporter_sample": lines[:3]})
     return stats
 
 

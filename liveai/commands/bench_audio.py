@@ -7,9 +7,13 @@ itself, one per block size, so it never disturbs a server already running:
    CPU) at each block size, with 16 notes held and a realtime session's drums;
 3. onset error through JACK: hits at odd frame offsets captured by jack_rec
    (a second JACK client) and located by matched filtering, in samples;
-4. xruns over `--seconds` at 128 frames with a torch LSTM inferring flat out
-   on a worker thread of the same process (or, with --torch-in process, in
-   a child process), plus the same load as in 2.
+4. xruns over `--seconds` at 128 frames (`--xrun-blocks` for others) with a
+   torch LSTM inferring flat out on a worker thread of this process, the
+   performer's process (or, with --torch-in process, in another process),
+   plus the same load as in 2; the engine's callback runs in its own child
+   process (engine.py), so the model's thread never holds its GIL;
+5. xruns over `--agents-seconds` with the real agents (drums, interp, duet)
+   inferring in a realtime session, a phrase played to the duet every 4 bars.
 """
 
 from __future__ import annotations
@@ -34,17 +38,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                    help="where the model infers during the xrun run: a thread of this process (default; the "
                         "issue's case) or a child process (no GIL shared with the callback)")
     p.add_argument("--torch-fifo", type=int, default=0, metavar="PRIO",
-                   help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see engine.realtime_worker")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns")
+                   help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see liveai.runtime.priority")
+    p.add_argument("--xrun-blocks", default="128", help="block sizes for the xrun run with torch (default 128)")
+    p.add_argument("--agents-seconds", type=float, default=60.0, help="length of the run with the real agents")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,agents")
     return p.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    if not args.no_torch and "xruns" not in skip:
-        import torch  # noqa: F401 - import now: importing holds the GIL ~1.5 s and would stall a stream
-
     from liveai.audio import probe
 
     out: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}}
@@ -71,20 +74,28 @@ def main(argv: list[str]) -> int:
         say(f"onsets through JACK: max error {o['max_abs_error']} samples, {o['exact']}/{o['count']} exact, "
             f"{o['block_jumps']} whole-block jump(s) with {o['xruns']} xrun(s)")
     if "xruns" not in skip:
-        t0 = time.perf_counter()
+        out["xrun_runs"] = {}
+        for bs in [int(b) for b in args.xrun_blocks.split(",") if b.strip()]:
+            t0 = time.perf_counter()
+            with probe.private_server(bs) as srv:
+                r = probe.run_engine(bs, args.seconds, torch_load=not args.no_torch, server=srv.name,
+                                     torch_style=args.torch_in, torch_fifo=args.torch_fifo)
+                r["jackd_xruns"] = srv.xruns()
+            run = _pick(r, XRUN_KEYS)
+            run.update({"torch": not args.no_torch, "torch_in": args.torch_in,
+                        "wall_s": round(time.perf_counter() - t0, 1)})
+            out["xrun_runs"][str(bs)] = run
+            say(f"xrun run ({args.seconds:g} s, {bs} frames, torch={'off' if args.no_torch else args.torch_in}): "
+                f"{r['xruns']} xruns (jackd {r['jackd_xruns']}), callback p99 {r['load_p99']:.3f} (cpu {r['cpu_p99']:.3f})")
+        if "128" in out["xrun_runs"]:
+            out["xrun_run"] = out["xrun_runs"]["128"]
+    if "agents" not in skip and args.agents_seconds > 0:
         with probe.private_server(128) as srv:
-            r = probe.run_engine(128, args.seconds, torch_load=not args.no_torch, server=srv.name,
-                                 torch_style=args.torch_in, torch_fifo=args.torch_fifo)
+            r = probe.run_agents(128, args.agents_seconds, server=srv.name)
             r["jackd_xruns"] = srv.xruns()
-        out["xrun_run"] = _pick(r, ("seconds", "xruns", "xruns_startup", "jackd_xruns", "resyncs", "lost_frames",
-                                    "load_p50", "load_p99", "load_max", "cpu_p50", "cpu_p99", "cpu_max",
-                                    "entry_late_p99_ms", "entry_late_max_ms", "voices_p50", "torch_steps_per_s",
-                                    "torch_priority", "late", "scheduler"))
-        out["xrun_run"]["torch"] = not args.no_torch
-        out["xrun_run"]["torch_in"] = args.torch_in
-        out["xrun_run"]["wall_s"] = round(time.perf_counter() - t0, 1)
-        say(f"xrun run ({args.seconds:g} s, 128 frames, torch={'off' if args.no_torch else args.torch_in}): "
-            f"{r['xruns']} xruns, callback p99 {r['load_p99']:.3f}")
+        out["agents_run"] = _pick(r, (*XRUN_KEYS, "phrases", "reporter_lines", "reporter_sample"))
+        say(f"agents run ({args.agents_seconds:g} s, 128 frames): {r['xruns']} xruns (jackd {r['jackd_xruns']}), "
+            f"callback p99 {r['load_p99']:.3f}, {r['phrases']} phrases to the duet")
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["targets"] = _targets(out)
     if args.json:
@@ -92,6 +103,11 @@ def main(argv: list[str]) -> int:
     else:
         print(json.dumps(out["targets"], indent=1))
     return 0
+
+
+XRUN_KEYS = ("seconds", "xruns", "xruns_startup", "jackd_xruns", "resyncs", "lost_frames", "load_p50", "load_p99",
+             "load_max", "cpu_p50", "cpu_p99", "cpu_max", "entry_late_p99_ms", "entry_late_max_ms", "voices_p50",
+             "torch_steps_per_s", "torch_priority", "late", "callback_priority", "scheduler")
 
 
 def _pick(d: dict, keys: tuple[str, ...]) -> dict:
@@ -109,4 +125,6 @@ def _targets(out: dict) -> dict:
         t["onset_error<=1"] = out["onsets"]["max_abs_error"] <= 1
     if "xrun_run" in out:
         t["xruns==0"] = out["xrun_run"]["xruns"] == 0
+    if "agents_run" in out:
+        t["xruns==0 (agents)"] = out["agents_run"]["xruns"] == 0
     return t
