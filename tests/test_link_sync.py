@@ -40,7 +40,7 @@ def test_two_processes_agree_on_tempo_phase_and_transport():
     out = run_in_private_namespace(
         "import json; from liveai.ports.link import two_peer_check; print(json.dumps(two_peer_check(samples=30)))")
     r = json.loads(out.strip().splitlines()[-1])
-    assert r["joined"] and r["followed_tempo"]
+    assert r["joined"] and r["followed_tempo"], r
     assert r["bpm_after_join"]["ours"] == pytest.approx(r["bpm_after_join"]["peer"], abs=0.01)
     assert r["set_tempo_reached_peer"] and r["peer_tempo_followed"]
     assert r["peer_stop_paused_us"] and r["peer_start_resumed_us"] and r["our_stop_reached_peer"]

@@ -294,9 +294,15 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
         result["joined"] = sync.wait_until(lambda: sync.state.peers >= 1, timeout)
         # Link decides which of the two timelines the joined session keeps; we must end up on it.
         peer_now = peer_reading(lambda r: r[4] >= 1)
+        # Followed: on Link's tempo and aligned at least once, the last measured phase error within
+        # 1 ms. (Not within max_phase_s: on a busy machine one reading's own noise can exceed 0.1 ms
+        # at every poll, and each such poll re-aligns. The agreement itself is measured next, from
+        # the peer's readings.)
         result["followed_tempo"] = sync.wait_until(
             lambda: abs(session.bpm - sync.state.tempo) < 0.01 and sync.state.aligned >= 1
-            and abs(sync.state.phase_error_beats) * 60 / session.bpm < sync.max_phase_s, timeout)
+            and abs(sync.state.phase_error_beats) * 60 / session.bpm < 0.001, timeout)
+        result["after_join"] = {"bpm": session.bpm, "link_bpm": sync.state.tempo, "aligned": sync.state.aligned,
+                                "phase_error_ms": sync.state.phase_error_beats * 60 / session.bpm * 1000}
         peer_now = peer_reading(lambda r: True)
         result["bpm_after_join"] = {"ours": round(session.bpm, 4), "peer": round(peer_now[2], 4)}
         errors = []
