@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -28,3 +31,19 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook
         for item in items:
             if "pd" in item.keywords:
                 item.add_marker(skip)
+
+
+@contextmanager
+def osc_rig(session: Any) -> Iterator[tuple[Any, Any]]:
+    """A real OSC server for `session` on 127.0.0.1 and a client talking to it; all three closed after."""
+    from liveai.frontends.osc_client import OscClient
+    from liveai.frontends.osc_server import OscServer
+
+    server = OscServer(session, port=0).start()
+    client = OscClient(("127.0.0.1", server.port))
+    try:
+        yield server, client
+    finally:
+        client.close()
+        server.close()
+        session.close()

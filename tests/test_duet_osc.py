@@ -7,9 +7,9 @@ import math
 import pytest
 
 from liveai.agents.duet import DuetAgent
-from liveai.frontends.osc_client import OscClient
-from liveai.frontends.osc_server import OscServer
 from liveai.runtime.session import Session
+
+from conftest import osc_rig
 
 
 @pytest.fixture
@@ -18,14 +18,8 @@ def rig():
     cap = session.capture()
     agent = DuetAgent(session, seed=2)
     session.play("duet", agent, quantum=1)
-    server = OscServer(session, port=0).start()
-    client = OscClient(("127.0.0.1", server.port))
-    try:
+    with osc_rig(session) as (server, client):
         yield session, cap, agent, server, client
-    finally:
-        client.close()
-        server.close()
-        session.close()
 
 
 def test_osc_controls_reach_the_duet_and_bad_values_come_back_as_errors(rig):

@@ -30,6 +30,8 @@ from liveai.ports.osc import encode_message
 from liveai.runtime.sendgate import GRACE_S, SETTLE_S, SendGate, quiet_wait
 from liveai.runtime.session import Session
 
+from conftest import osc_rig
+
 ROOT = Path(__file__).resolve().parents[1]
 S1, S2 = ("127.0.0.1", 5001), ("127.0.0.1", 5002)
 
@@ -182,14 +184,8 @@ def test_receiver_loop_forwards_nothing_during_the_quiet_window_but_answers_garb
 @pytest.fixture
 def rig():
     session = Session(bpm=120, outputs={})
-    server = OscServer(session, port=0).start()
-    client = OscClient(("127.0.0.1", server.port))
-    try:
+    with osc_rig(session) as (server, client):
         yield session, server, client
-    finally:
-        client.close()
-        server.close()
-        session.close()
 
 
 def test_bad_packets_are_answered_by_the_receiver_process_and_valid_ones_reach_the_session(rig):

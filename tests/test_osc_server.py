@@ -15,6 +15,9 @@ from liveai.frontends.osc_space import ADDRESSES
 from liveai.ports.osc import encode_bundle, encode_message
 from liveai.runtime.session import Session
 
+from conftest import osc_rig
+
+
 
 class KnobAgent:
     """Stands in for an agent's documented control surface (PARAMS, set, get, describe).
@@ -47,14 +50,8 @@ class KnobAgent:
 def rig():
     session = Session(bpm=120, outputs={})
     session.agents["duet"] = KnobAgent()
-    server = OscServer(session, port=0).start()
-    client = OscClient(("127.0.0.1", server.port))
-    try:
+    with osc_rig(session) as (server, client):
         yield session, server, client
-    finally:
-        client.close()
-        server.close()
-        session.close()
 
 
 def test_define_voice_subscribe_and_receive_notes_at_exact_times(rig):
