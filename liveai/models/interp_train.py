@@ -40,6 +40,8 @@ class TrainConfig:
     smooth: float = 0.0          # drums: weight of the path-smoothness penalty (see path_penalty)
     smooth_pairs: int = 32       # loop pairs per step for that penalty
     smooth_margin: float = 0.2   # share of steps a move may change before it is penalised
+    morph: float = 0.0           # drums: weight of the interpolation-target loss (see morph_loss)
+    morph_pairs: int = 64        # loop pairs per step for that loss
     ema: float = 0.0             # decay of an exponential moving average of the weights (0: none); scored and kept
     eval_every: int = 0          # steps between checkpoint scores (with train(select=...)); the best one is kept
 
@@ -90,6 +92,37 @@ def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, ge
     step_change = 1.0 - torch.prod(1.0 - dq, dim=-1)                              # (pairs, moves, steps)
     move = step_change.mean(-1)
     return torch.relu(move - margin).pow(2).sum(1).mean()
+
+
+def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int, gen: torch.Generator) -> torch.Tensor:
+    """Hit BCE of points on slerp paths against a staggered crossfade of the two loops (interpolation targets).
+
+    For pairs (A, B) of the batch and a random t, the point slerp(z_A, z_B, t)
+    is decoded towards a crossfade in which a hit only A has goes at t >= u[step]
+    and a hit only B has comes at t >= 1 - u[step] (u: interp_morph.STEP_ORDER):
+    the decoder is asked to place each cell's crossing at its own point. Unlike
+    the agent's morph (every differing step switches at u), this target reads the
+    same from B to A at 1 - t, as it must: slerp(A, B, t) = slerp(B, A, 1 - t) is
+    one latent and can have only one target. Latents are detached (this shapes
+    the decoder between loops, not where loops sit). Tried, not adopted: see docs/interp.md.
+    """
+    from liveai.models.interp_morph import STEP_ORDER
+
+    n = mu.shape[0]
+    i = torch.randint(0, n, (pairs,), generator=gen)
+    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
+    a, b = mu[i].detach(), mu[j].detach()
+    an, bn = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    omega = torch.arccos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    t = torch.rand(pairs, 1, generator=gen)
+    so = torch.sin(omega)
+    z = (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+    logits = model.decode(z)["hit_logit"]                                   # (pairs, steps, classes)
+    ha, hb = hits[i] > 0.5, hits[j] > 0.5
+    u = torch.as_tensor(STEP_ORDER, dtype=torch.float32)[None, :, None]
+    tt = t[:, :, None]
+    target = torch.where(ha == hb, ha, torch.where(ha, tt < u, tt >= 1 - u)).float()
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum") / pairs
 
 
 def drum_tensors(loops: DrumLoops) -> dict[str, torch.Tensor]:
@@ -162,6 +195,9 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         if model.config.kind == "drums" and cfg.smooth > 0:
             mu = model.encode(inputs if inputs is not None else batch)[0]
             terms["path"] = path_penalty(model, mu, cfg.smooth_pairs, cfg.smooth_margin, gen)
+        if model.config.kind == "drums" and cfg.morph > 0:
+            mu = model.encode(inputs if inputs is not None else batch)[0]
+            terms["morph"] = morph_loss(model, mu, batch["hits"], cfg.morph_pairs, gen)
         # progress by steps or by the wall-clock cap, whichever is further: on a shared machine the
         # learning rate still anneals and the KL still warms up when the cap stops training early
         progress = min(1.0, max(step / cfg.steps, (time.monotonic() - t0) / (cfg.minutes * 60)))
@@ -171,6 +207,8 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         loss = terms["recon"] + beta * terms["kl"]
         if "path" in terms:
             loss = loss + cfg.smooth * terms["path"]
+        if "morph" in terms:
+            loss = loss + cfg.morph * terms["morph"]
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -184,7 +222,7 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
             v = float(v.detach())
             avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
         if step % 50 == 0:
-            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path")})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path", "morph")})
         stop = progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60
         if select is not None and cfg.eval_every > 0 and (done % cfg.eval_every == 0 or stop or done == cfg.steps):
             with _swapped(model, ema):

@@ -14,7 +14,7 @@ import numpy as np
 
 
 def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
-    """Time `_compute` (slerp + decode + to numpy) for one bar, with one torch thread."""
+    """Time `_compute` (slerp + decode + to numpy, drums: + the morph) for one bar, with one torch thread."""
     import torch
 
     from liveai.agents.interp.agent import InterpAgent
@@ -37,10 +37,22 @@ def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
         i += 1
     us, cpu_us = np.array(wall) / 1000.0, np.array(cpu) / 1000.0
     # wall time includes preemption by other processes on a shared machine; the thread's CPU time does not
-    return {"kind": kind, "n": int(us.size), "p50_us": round(float(np.percentile(us, 50)), 1),
-            "p99_us": round(float(np.percentile(us, 99)), 1), "max_us": round(float(us.max()), 1),
-            "cpu_p50_us": round(float(np.percentile(cpu_us, 50)), 1),
-            "cpu_p99_us": round(float(np.percentile(cpu_us, 99)), 1)}
+    out = {"kind": kind, "n": int(us.size), "p50_us": round(float(np.percentile(us, 50)), 1),
+           "p99_us": round(float(np.percentile(us, 99)), 1), "max_us": round(float(us.max()), 1),
+           "cpu_p50_us": round(float(np.percentile(cpu_us, 50)), 1),
+           "cpu_p99_us": round(float(np.percentile(cpu_us, 99)), 1)}
+    if kind == "drums":   # the first bar after new corners also decodes the corners (the morph's ends)
+        first = []
+        for j in range(max(20, int(us.size) // 10)):
+            agent.sample()
+            agent.set("t", (j % 9) / 8)
+            t0 = time.perf_counter_ns()
+            agent._compute(i + j)
+            first.append(time.perf_counter_ns() - t0)
+        f = np.array(first) / 1000.0
+        out.update(new_corners_n=int(f.size), new_corners_p50_us=round(float(np.percentile(f, 50)), 1),
+                   new_corners_p99_us=round(float(np.percentile(f, 99)), 1))
+    return out
 
 
 def live_lateness(seconds: float = 3.0, bpm: float = 120.0) -> dict:
