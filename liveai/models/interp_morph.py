@@ -74,10 +74,12 @@ def morph(ends: list[dict[str, np.ndarray]], pos: tuple[float, float], point: di
     """The loop played at `pos` from the corners' decoded loops (2 or 4) and the point's own decode."""
     hits = [e["hit_prob"] > threshold for e in ends]
     x, y = pos
-    if len(ends) == 2:
-        source = _pick_b(hits[0], hits[1], x).astype(np.int64)
+    if len(ends) == 2:   # the common case, without gathers: a cell is the point's, the first end's or the second's
         agree = hits[0] == hits[1]
-    elif len(ends) == 4:
+        take_b = switched(hits[0], hits[1], x)
+        return {k: np.where(agree, point[k], np.where(take_b, ends[1][k], ends[0][k])).astype(np.float32)
+                for k in LOOP_FIELDS}
+    if len(ends) == 4:
         row0 = np.where(_pick_b(hits[0], hits[1], x), 1, 0)
         row1 = np.where(_pick_b(hits[2], hits[3], x), 3, 2)
         h0 = np.take_along_axis(np.stack(hits), row0[None], 0)[0]

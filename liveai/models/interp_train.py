@@ -106,8 +106,6 @@ def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int,
     one latent and can have only one target. Latents are detached (this shapes
     the decoder between loops, not where loops sit). Tried, not adopted: see docs/interp.md.
     """
-    from liveai.models.interp_morph import STEP_ORDER
-
     n = mu.shape[0]
     i = torch.randint(0, n, (pairs,), generator=gen)
     j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
@@ -118,11 +116,17 @@ def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int,
     so = torch.sin(omega)
     z = (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
     logits = model.decode(z)["hit_logit"]                                   # (pairs, steps, classes)
-    ha, hb = hits[i] > 0.5, hits[j] > 0.5
-    u = torch.as_tensor(STEP_ORDER, dtype=torch.float32)[None, :, None]
-    tt = t[:, :, None]
-    target = torch.where(ha == hb, ha, torch.where(ha, tt < u, tt >= 1 - u)).float()
+    target = morph_target(hits[i] > 0.5, hits[j] > 0.5, t[:, :, None]).float()
     return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum") / pairs
+
+
+def morph_target(ha: torch.Tensor, hb: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """(..., steps, classes) bool hits of morph_loss's crossfade at t (broadcast): A's only hits go at
+    t >= u[step], B's only hits come at t >= 1 - u[step]; the same from B to A at 1 - t."""
+    from liveai.models.interp_morph import STEP_ORDER
+
+    u = torch.as_tensor(STEP_ORDER, dtype=torch.float32)[:, None]
+    return torch.where(ha == hb, ha, torch.where(ha, t < u, t >= 1 - u))
 
 
 def drum_tensors(loops: DrumLoops) -> dict[str, torch.Tensor]:
