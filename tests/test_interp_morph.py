@@ -84,10 +84,11 @@ def test_the_agent_plays_drum_point_and_the_eval_decodes_paths_with_it():
     agent.corners(ROCK, SAMBA)
     corners = agent._corners
     path = agent_drum_path(agent.model)(corners, TS)
+    ends = None                                    # kept once known, as the agent and the eval keep them
     for bar, t in enumerate(TS):
         agent.set("t", float(t))
         plan = agent._compute(bar)
-        _, expect = drum_point(agent.model, corners, (float(t), 0.0))
+        _, expect, ends = drum_point(agent.model, corners, (float(t), 0.0), ends=ends)
         for k, v in expect.items():
             assert np.array_equal(plan.loop[k], v)
         assert np.array_equal(plan.loop["hit_prob"] > 0.5, path[bar])
@@ -100,3 +101,14 @@ def test_the_agent_plays_drum_point_and_the_eval_decodes_paths_with_it():
     with torch.no_grad():
         latent = agent.model.decode(m.slerp(corners[0], corners[1], 0.5)[None])["hit_prob"][0].numpy()
     assert np.array_equal(raw["hit_prob"], latent)
+
+
+def test_every_corner_plays_its_own_decode_exactly():
+    model = m.load("drums")
+    corners = torch.randn(4, model.config.z_dim, generator=torch.Generator().manual_seed(0))
+    for idx, pos in enumerate(((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))):
+        _, loop4, ends = drum_point(model, corners, pos)
+        assert all(np.array_equal(loop4[k], ends[idx][k]) for k in loop4)
+    for idx, t in enumerate((0.0, 1.0)):
+        _, loop2, ends = drum_point(model, corners[:2], (t, 0.0))
+        assert all(np.array_equal(loop2[k], ends[idx][k]) for k in loop2)

@@ -23,7 +23,7 @@ import torch
 
 from liveai.models.interp import LoopVAE, drum_batch, melody_batch, slerp
 from liveai.models.interp_data import DrumLoops
-from liveai.models.interp_morph import decode_loops, drum_point
+from liveai.models.interp_morph import drum_point
 from liveai.data.melodic_loops import ONSET
 
 PATH_POINTS = 9
@@ -85,9 +85,13 @@ def agent_drum_path(model: LoopVAE, staggered: bool = True,
                     threshold: float = 0.5) -> Callable[[torch.Tensor, np.ndarray], list[np.ndarray]]:
     """A path decoder that plays what the drum agent plays between two corners (interp_morph.drum_point)."""
     def decode_path(corners: torch.Tensor, ts: np.ndarray) -> list[np.ndarray]:
-        ends = decode_loops(model, corners) if staggered else None
-        return [drum_point(model, corners, (float(t), 0.0), staggered=staggered, threshold=threshold,
-                           ends=ends)[1]["hit_prob"] > threshold for t in ts]
+        ends = None
+        grids = []
+        for t in ts:   # as the agent computes bars: the corners' decodes are kept once known
+            _, loop, ends = drum_point(model, corners, (float(t), 0.0), staggered=staggered, threshold=threshold,
+                                       ends=ends)
+            grids.append(loop["hit_prob"] > threshold)
+        return grids
     return decode_path
 
 

@@ -112,15 +112,30 @@ def decode_loops(model: LoopVAE, z: torch.Tensor) -> list[dict[str, np.ndarray]]
 @torch.no_grad()
 def drum_point(model: LoopVAE, corners: torch.Tensor, pos: tuple[float, float], *, staggered: bool = True,
                threshold: float = 0.5, ends: list[dict[str, np.ndarray]] | None = None
-               ) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-    """What the drum agent plays at `pos`: (latent, loop). `ends`: the corners' decodes, if already known.
+               ) -> tuple[torch.Tensor, dict[str, np.ndarray], list[dict[str, np.ndarray]] | None]:
+    """What the drum agent plays at `pos`: (latent, loop, the corners' decodes).
 
+    `ends`: the corners' decodes if already known (the agent keeps them while
+    its corners stay); if not, they are decoded in the same batch as the point.
     staggered=False gives the raw latent decode of the point (the agent's `morph` 0).
     """
     z = point_latent(corners, pos)
-    point = decode_loops(model, z[None])[0]
     if not staggered:
-        return z, point
+        return z, decode_loops(model, z[None])[0], ends
     if ends is None:
-        ends = decode_loops(model, corners)
-    return z, morph(ends, pos, point, threshold)
+        *ends, point = decode_loops(model, torch.cat([corners, z[None]]))
+    else:
+        point = decode_loops(model, z[None])[0]
+    at = _corner_at(corners.shape[0], pos)
+    if at is not None:   # a corner plays its own decode, whatever the point's decode says to the last bit
+        return z, {k: v.copy() for k, v in ends[at].items()}, ends
+    return z, morph(ends, pos, point, threshold), ends
+
+
+def _corner_at(n_corners: int, pos: tuple[float, float]) -> int | None:
+    x, y = pos
+    if n_corners == 2:
+        return 0 if x <= 0.0 else 1 if x >= 1.0 else None
+    if x in (0.0, 1.0) and y in (0.0, 1.0):
+        return int(x) + 2 * int(y)
+    return None

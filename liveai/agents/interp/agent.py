@@ -31,7 +31,7 @@ from liveai.agents.interp import loops as L
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
 from liveai.models import inference_threads, interp as m
-from liveai.models.interp_morph import decode_loops, drum_point, point_latent
+from liveai.models.interp_morph import drum_point, point_latent
 from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
@@ -284,11 +284,11 @@ class InterpAgent:
             self._corner_desc = [f"sample {self._samples - 1}"] * 2
         pos = self._position(bar)
         if self.kind == "drums":
-            staggered = self._params["morph"] >= 0.5
-            if staggered and (self._ends is None or self._ends[0] is not corners):
-                self._ends = (corners, decode_loops(self.model, corners))   # once per set of corners
-            z, loop = drum_point(self.model, corners, pos, staggered=staggered, threshold=self._params["threshold"],
-                                 ends=self._ends[1] if staggered and self._ends is not None else None)
+            known = self._ends[1] if self._ends is not None and self._ends[0] is corners else None
+            z, loop, ends = drum_point(self.model, corners, pos, staggered=self._params["morph"] >= 0.5,
+                                       threshold=self._params["threshold"], ends=known)
+            if ends is not None:
+                self._ends = (corners, ends)   # decoded once per set of corners
         else:
             z = point_latent(corners, pos)
             with torch.no_grad():

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 
-def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
+def decode_latency(kind: str = "drums", seconds: float = 2.0, morph: bool = True) -> dict:
     """Time `_compute` (slerp + decode + to numpy, drums: + the morph) for one bar, with one torch thread."""
     import torch
 
@@ -21,6 +21,7 @@ def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
 
     torch.set_num_threads(1)
     agent = InterpAgent(kind, seed=0)
+    agent.set("morph", 1.0 if morph else 0.0)
     agent.sample()
     for i in range(50):  # warm up allocator and kernels
         agent.set("t", (i % 9) / 8)
@@ -41,7 +42,7 @@ def decode_latency(kind: str = "drums", seconds: float = 2.0) -> dict:
            "p99_us": round(float(np.percentile(us, 99)), 1), "max_us": round(float(us.max()), 1),
            "cpu_p50_us": round(float(np.percentile(cpu_us, 50)), 1),
            "cpu_p99_us": round(float(np.percentile(cpu_us, 99)), 1)}
-    if kind == "drums":   # the first bar after new corners also decodes the corners (the morph's ends)
+    if kind == "drums" and morph:   # the first bar after new corners also decodes the corners (the morph's ends)
         first = []
         for j in range(max(20, int(us.size) // 10)):
             agent.sample()
@@ -81,12 +82,13 @@ def live_lateness(seconds: float = 3.0, bpm: float = 120.0) -> dict:
 
 
 def run_bench(seconds: float = 5.0) -> dict:
-    """Decode latency (drums and melody) and live lateness, with one torch thread."""
-    share = max(0.5, seconds * 0.25)
+    """Decode latency (drums with the morph, as played, and without it; melody) and live lateness, one torch thread."""
+    share = max(0.5, seconds * 0.2)
     drums = decode_latency("drums", share)
+    raw = decode_latency("drums", share, morph=False)   # the same bar without the morph, in the same conditions
     melody = decode_latency("melody", share)
-    live = live_lateness(max(2.0, seconds - 2 * share))
+    live = live_lateness(max(2.0, seconds - 3 * share))
     return {"agent": "interp", "p50_us": drums["p50_us"], "p99_us": drums["p99_us"], "max_us": drums["max_us"],
-            "n": drums["n"], "cpu_p99_us": drums["cpu_p99_us"], "decode_drums": drums, "decode_melody": melody,
-            "late_events": live["late_events"], "events": live["events"], "live": live,
+            "n": drums["n"], "cpu_p99_us": drums["cpu_p99_us"], "decode_drums": drums, "decode_drums_raw": raw,
+            "decode_melody": melody, "late_events": live["late_events"], "events": live["events"], "live": live,
             "target_p99_us": 2000.0}
