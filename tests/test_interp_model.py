@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -157,6 +158,16 @@ def test_the_interpolation_target_reads_the_same_from_either_end_and_reaches_onl
     loss.backward()
     assert float(loss.detach()) > 0 and model.decoder[0].weight.grad.abs().sum() > 0
     assert model.encoder[0].weight.grad is None
+
+
+def test_hit_smoothing_prefers_bounded_logits():
+    from liveai.models.interp_train import hit_bce
+
+    hits = (torch.rand(64, 32, 9, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    bounded, extreme = (2 * hits - 1) * math.log(0.95 / 0.05), (2 * hits - 1) * 10.0
+    assert hit_bce(extreme, hits) < hit_bce(bounded, hits)               # plain BCE wants ever larger logits
+    assert hit_bce(bounded, hits, 0.05) < hit_bce(extreme, hits, 0.05)   # smoothed: +-2.9 is the best
+    assert hit_bce(bounded, hits, 0.05) < hit_bce(bounded * 0.8, hits, 0.05)
 
 
 def test_training_keeps_the_best_scored_checkpoint():

@@ -40,6 +40,7 @@ class TrainConfig:
     smooth: float = 0.0          # drums: weight of the path-smoothness penalty (see path_penalty)
     smooth_pairs: int = 32       # loop pairs per step for that penalty
     smooth_margin: float = 0.2   # share of steps a move may change before it is penalised
+    hit_smoothing: float = 0.0   # drums: label smoothing of hit targets (bounds the hit logits near +-log((1-e)/e))
     morph: float = 0.0           # drums: weight of the interpolation-target loss (see morph_loss)
     morph_pairs: int = 64        # loop pairs per step for that loss
     ema: float = 0.0             # decay of an exponential moving average of the weights (0: none); scored and kept
@@ -47,7 +48,7 @@ class TrainConfig:
 
 
 def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1,
-               inputs: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+               inputs: dict[str, torch.Tensor] | None = None, hit_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
     """Per-loop (mean over the batch) reconstruction terms of `batch` and KL; the encoder sees `inputs` if given."""
     out, mu, logvar = model(inputs if inputs is not None else batch)
     kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
@@ -55,7 +56,7 @@ def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float 
     n = mu.shape[0]
     if model.config.kind == "drums":
         hits = batch["hits"]
-        bce = nn.functional.binary_cross_entropy_with_logits(out["hit_logit"], hits, reduction="sum") / n
+        bce = hit_bce(out["hit_logit"], hits, hit_smoothing) / n
         vel = ((out["velocity"] - batch["velocity"]).pow(2) * hits).sum() / n
         off = ((out["offset"] - batch["offset"]).pow(2) * hits).sum() / n
         recon = bce + 10.0 * vel + 10.0 * off
@@ -63,6 +64,13 @@ def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float 
     logits = out["logits"]
     ce = nn.functional.cross_entropy(logits.flatten(0, 1), batch["tokens"].flatten(), reduction="sum") / n
     return {"recon": ce, "kl": kl, "kl_raw": kl_dim.sum(), "ce": ce}
+
+
+def hit_bce(logits: torch.Tensor, hits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Summed BCE of hit logits; with label smoothing e the targets are e and 1 - e, so the best logits
+    are +-log((1 - e) / e) (e = 0.05: +-2.9) rather than ever larger for loops the model knows well."""
+    target = hits * (1.0 - smoothing) + (1.0 - hits) * smoothing if smoothing > 0 else hits
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum")
 
 
 PATH_POINTS = 9
@@ -195,7 +203,7 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         if model.config.kind == "drums" and cfg.denoise > 0:
             keep = (torch.rand(batch["hits"].shape, generator=gen) >= cfg.denoise).float()
             inputs = {k: v * keep for k, v in batch.items()}
-        terms = loss_terms(model, batch, cfg.free_bits, inputs)
+        terms = loss_terms(model, batch, cfg.free_bits, inputs, cfg.hit_smoothing)
         if model.config.kind == "drums" and cfg.smooth > 0:
             mu = model.encode(inputs if inputs is not None else batch)[0]
             terms["path"] = path_penalty(model, mu, cfg.smooth_pairs, cfg.smooth_margin, gen)
