@@ -22,6 +22,9 @@ from liveai.models.interp import LoopVAE, N_DRUMS, VAEConfig
 from liveai.models.interp_data import DrumLoops
 
 
+DRUM_HIT_SMOOTHING = 0.05   # the committed drum model's label smoothing (`liveai train interp` default)
+
+
 @dataclass
 class TrainConfig:
     steps: int = 5000
@@ -77,6 +80,23 @@ PATH_POINTS = 9
 SHARPNESS = 4.0   # hits as sigmoid(4 x logit): a soft version of p > 0.5, so soft changes follow the played flips
 
 
+def _latent_pairs(mu: torch.Tensor, pairs: int, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random pairs (i, j), i != j, of the batch and their detached latents a, b."""
+    n = mu.shape[0]
+    i = torch.randint(0, n, (pairs,), generator=gen)
+    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
+    return i, j, mu[i].detach(), mu[j].detach()
+
+
+def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Batched slerp over the last dimension; a, b (..., z) and t broadcast against them."""
+    an, bn = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    omega = torch.arccos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
 def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, gen: torch.Generator) -> torch.Tensor:
     """Squared excess over `margin` of the share of steps that change between neighbouring points of 9-point paths.
 
@@ -85,15 +105,8 @@ def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, ge
     them, hits softened as sigmoid(SHARPNESS x logit); a step's change is
     1 - prod over classes of (1 - |dq|), the soft "any class flips".
     """
-    n = mu.shape[0]
-    i = torch.randint(0, n, (pairs,), generator=gen)
-    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
-    a, b = mu[i].detach(), mu[j].detach()
-    an, bn = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    omega = torch.arccos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
-    t = torch.linspace(0.0, 1.0, PATH_POINTS)[None, :, None]                      # (1, P, 1)
-    so = torch.sin(omega)[:, None]                                               # (pairs, 1, 1)
-    path = (torch.sin((1 - t) * omega[:, None]) / so) * a[:, None] + (torch.sin(t * omega[:, None]) / so) * b[:, None]
+    _, _, a, b = _latent_pairs(mu, pairs, gen)
+    path = _slerp_rows(a[:, None], b[:, None], torch.linspace(0.0, 1.0, PATH_POINTS)[None, :, None])  # (pairs, P, z)
     logits = model.decode(path.reshape(-1, mu.shape[1]))["hit_logit"].view(pairs, PATH_POINTS, model.config.steps, -1)
     q = torch.sigmoid(SHARPNESS * logits)
     dq = (q[:, 1:] - q[:, :-1]).abs()
@@ -114,16 +127,9 @@ def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int,
     one latent and can have only one target. Latents are detached (this shapes
     the decoder between loops, not where loops sit). Tried, not adopted: see docs/interp.md.
     """
-    n = mu.shape[0]
-    i = torch.randint(0, n, (pairs,), generator=gen)
-    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
-    a, b = mu[i].detach(), mu[j].detach()
-    an, bn = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    omega = torch.arccos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    i, j, a, b = _latent_pairs(mu, pairs, gen)
     t = torch.rand(pairs, 1, generator=gen)
-    so = torch.sin(omega)
-    z = (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-    logits = model.decode(z)["hit_logit"]                                   # (pairs, steps, classes)
+    logits = model.decode(_slerp_rows(a, b, t))["hit_logit"]                                   # (pairs, steps, classes)
     target = morph_target(hits[i] > 0.5, hits[j] > 0.5, t[:, :, None]).float()
     return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum") / pairs
 
@@ -317,7 +323,7 @@ def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr
     if next(iter(data.values())).shape[0] == 0:
         raise ValueError("no loops to fine-tune on")
     cfg = TrainConfig(steps=steps, batch=min(64, next(iter(data.values())).shape[0]), lr=lr, warmup=0.0, seed=seed,
-                      transpose=0, denoise=0.0)
+                      transpose=0, denoise=0.0, hit_smoothing=DRUM_HIT_SMOOTHING)   # as the drum model was trained
     return train(model, data, cfg, progress=progress)
 
 
