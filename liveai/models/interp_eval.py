@@ -73,7 +73,6 @@ def _path_changes(steps_seq: list[np.ndarray]) -> list[float]:
     return [float(np.mean(np.any(a != b, axis=-1) if a.ndim == 2 else a != b)) for a, b in zip(steps_seq, steps_seq[1:])]
 
 
-@torch.no_grad()
 def latent_path(decode_steps: Callable[[torch.Tensor], np.ndarray]) -> Callable[[torch.Tensor, np.ndarray], list[np.ndarray]]:
     """A path decoder from a batch decoder: the raw decode of slerp points."""
     def decode_path(corners: torch.Tensor, ts: np.ndarray) -> list[np.ndarray]:

@@ -1,6 +1,6 @@
 """Training the interp VAE: losses, the loop with a progress bar, and fine-tuning on takes.
 
-Loss: reconstruction (hits: binary cross-entropy; velocity and offset:
+Loss: reconstruction (hits: binary cross-entropy, label-smoothed for drums; velocity and offset:
 squared error on the cells that hold a hit; melody: cross-entropy per step)
 plus a KL term with a warm-up and per-dimension free bits, which keeps the
 latent space smooth enough to walk through without giving up reconstruction.
