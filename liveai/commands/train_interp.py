@@ -99,7 +99,8 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
                       swap_bars=args.swap_bars if drums else 0.0, eval_every=args.eval_every if drums else 0,
                       smooth=args.smooth, smooth_margin=args.smooth_margin, smooth_pairs=args.smooth_pairs,
                       morph=args.morph, morph_pairs=args.morph_pairs,
-                      hit_smoothing=args.hit_smoothing if args.hit_smoothing is not None else DRUM_HIT_SMOOTHING)
+                      hit_smoothing=(args.hit_smoothing if args.hit_smoothing is not None else DRUM_HIT_SMOOTHING)
+                      if drums else 0.0)
     select = None
     if kind == "drums" and args.eval_every > 0:
         from liveai.models.interp_eval import select_drums
