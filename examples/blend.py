@@ -3,6 +3,7 @@
 # Try, while it plays:  blend.set('t', 0.2)       # nearer the first loop, from the next bar
 #                       blend.set('walk', 0)      # stay put
 #                       blend.sample(corner=1)    # a new second corner from the model
+#                       blend.set('morph', 0)     # the raw latent decode instead of the staggered morph
 
 tempo(104)
 

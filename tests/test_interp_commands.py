@@ -43,11 +43,13 @@ def test_eval_prints_one_json_object_with_every_figure(small_gmd, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     res = json.loads(out[0])["drums"]
-    rec, inter = res["reconstruction"], res["interpolation"]
+    rec = res["reconstruction"]
     for key in ("hit_f1", "velocity_mae_midi", "offset_mae_ms", "offset_mae_16ths"):
         assert isinstance(rec[key], float)
-    for key in ("step_change_mean", "step_change_max", "jumps_over_third", "endpoint_score_mean"):
-        assert 0.0 <= inter[key] <= 1.0
+    for inter in (res["interpolation"], res["interpolation_latent"]):   # as the agent plays paths; raw decode
+        for key in ("step_change_mean", "step_change_max", "jumps_over_third", "endpoint_score_mean"):
+            assert 0.0 <= inter[key] <= 1.0
+    assert res["interpolation"]["step_change_max"] <= 1 / 3          # the staggered morph: 4 of 32 steps + the model's
     assert res["model_version"] == m.model_version(m.weights_path("drums"))
 
 
@@ -59,10 +61,10 @@ def test_eval_says_clearly_when_the_folder_is_not_gmd(tmp_path, capsys):
 def test_train_smoke_writes_weights_with_their_record(small_gmd, tmp_path, capsys):
     out = tmp_path / "w"
     argv = ["--kind", "drums", "--data", str(small_gmd), "--steps", "3", "--batch", "16", "--hidden", "32",
-            "--z", "4", "--out", str(out), "--no-progress"]
+            "--z", "4", "--morph", "0.5", "--out", str(out), "--no-progress"]
     assert train_interp.main(argv) == 0
     res = json.loads(capsys.readouterr().out)["drums"]
-    assert res["steps_done"] == 3
+    assert res["steps_done"] == 3 and res["morph"] > 0           # the interpolation-target loss ran
     meta = json.loads((out / "interp_drums.json").read_text())
     assert meta["command"] == "liveai train interp " + " ".join(argv)
     assert meta["model_version"] == m.model_version(out / "interp_drums.pt")

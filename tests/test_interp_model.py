@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -135,6 +136,38 @@ def test_path_penalty_is_zero_within_the_margin_and_reaches_the_decoder(val_loop
     pen.backward()
     assert float(pen.detach()) > 0 and model.decoder[0].weight.grad.abs().sum() > 0
     assert model.encoder[0].weight.grad is None                          # the loops' places are left alone
+
+
+def test_the_interpolation_target_reads_the_same_from_either_end_and_reaches_only_the_decoder(val_loops):
+    from liveai.models.interp_train import morph_loss, morph_target
+
+    g = torch.Generator().manual_seed(0)
+    ha, hb = torch.rand(32, 9, generator=g) < 0.4, torch.rand(32, 9, generator=g) < 0.4
+    assert torch.equal(morph_target(ha, hb, torch.tensor(0.0)), ha)
+    assert torch.equal(morph_target(ha, hb, torch.tensor(1.0)), hb)
+    flips = []
+    for t in torch.linspace(0, 1, 9):
+        mid = morph_target(ha, hb, t)
+        assert torch.equal(mid, morph_target(hb, ha, 1 - t))              # one latent, one target
+        flips.append(mid)
+    moves = [float((a != b).any(-1).float().mean()) for a, b in zip(flips, flips[1:])]
+    assert max(moves) <= 8 / 32 < float((ha != hb).any(-1).float().mean())
+    model = m.load("drums")
+    batch = m.drum_batch(val_loops.hits[:16], val_loops.velocity[:16], val_loops.offset[:16])
+    loss = morph_loss(model, model.encode(batch)[0], batch["hits"], 8, g)
+    loss.backward()
+    assert float(loss.detach()) > 0 and model.decoder[0].weight.grad.abs().sum() > 0
+    assert model.encoder[0].weight.grad is None
+
+
+def test_hit_smoothing_prefers_bounded_logits():
+    from liveai.models.interp_train import hit_bce
+
+    hits = (torch.rand(64, 32, 9, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    bounded, extreme = (2 * hits - 1) * math.log(0.95 / 0.05), (2 * hits - 1) * 10.0
+    assert hit_bce(extreme, hits) < hit_bce(bounded, hits)               # plain BCE wants ever larger logits
+    assert hit_bce(bounded, hits, 0.05) < hit_bce(extreme, hits, 0.05)   # smoothed: +-2.9 is the best
+    assert hit_bce(bounded, hits, 0.05) < hit_bce(bounded * 0.8, hits, 0.05)
 
 
 def test_training_keeps_the_best_scored_checkpoint():

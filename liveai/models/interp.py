@@ -153,7 +153,11 @@ class LoopVAE(nn.Module):
 # ---- latent paths ------------------------------------------------------------
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation between latents (as in MusicVAE); linear when they are parallel."""
+    """Spherical interpolation between latents (as in MusicVAE); linear when they are parallel; the ends exactly."""
+    if t <= 0.0:
+        return a.clone()
+    if t >= 1.0:
+        return b.clone()
     an, bn = a / a.norm().clamp_min(1e-8), b / b.norm().clamp_min(1e-8)
     omega = torch.arccos((an * bn).sum().clamp(-1.0, 1.0))
     so = torch.sin(omega)

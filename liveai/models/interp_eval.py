@@ -7,7 +7,10 @@
 - Smoothness: for pairs of held-out loops, a 9-point spherical path from one
   to the other; between successive points, the fraction of the 32 steps whose
   hits change (any class). Reported: mean, max, and the share of neighbouring
-  pairs above a third of the steps (the issue's bound).
+  pairs above a third of the steps (the issue's bound). Drum paths are decoded
+  twice: as the agent plays them (`interpolation`: the staggered morph of
+  interp_morph.drum_point, the function the agent's bars come from) and as the
+  raw latent decode (`interpolation_latent`, the agent's `morph` 0).
 - Endpoints: F1 of the path's end points against the two original loops.
 """
 
@@ -20,6 +23,7 @@ import torch
 
 from liveai.models.interp import LoopVAE, drum_batch, melody_batch, slerp
 from liveai.models.interp_data import DrumLoops
+from liveai.models.interp_morph import drum_point
 from liveai.data.melodic_loops import ONSET
 
 PATH_POINTS = 9
@@ -69,10 +73,32 @@ def _path_changes(steps_seq: list[np.ndarray]) -> list[float]:
     return [float(np.mean(np.any(a != b, axis=-1) if a.ndim == 2 else a != b)) for a, b in zip(steps_seq, steps_seq[1:])]
 
 
+def latent_path(decode_steps: Callable[[torch.Tensor], np.ndarray]) -> Callable[[torch.Tensor, np.ndarray], list[np.ndarray]]:
+    """A path decoder from a batch decoder: the raw decode of slerp points."""
+    def decode_path(corners: torch.Tensor, ts: np.ndarray) -> list[np.ndarray]:
+        return list(decode_steps(torch.stack([slerp(corners[0], corners[1], float(t)) for t in ts])))
+    return decode_path
+
+
+def agent_drum_path(model: LoopVAE, staggered: bool = True,
+                    threshold: float = 0.5) -> Callable[[torch.Tensor, np.ndarray], list[np.ndarray]]:
+    """A path decoder that plays what the drum agent plays between two corners (interp_morph.drum_point)."""
+    def decode_path(corners: torch.Tensor, ts: np.ndarray) -> list[np.ndarray]:
+        ends = None
+        grids = []
+        for t in ts:   # as the agent computes bars: the corners' decodes are kept once known
+            _, loop, ends = drum_point(model, corners, (float(t), 0.0), staggered=staggered, threshold=threshold,
+                                       ends=ends)
+            grids.append(loop["hit_prob"] > threshold)
+        return grids
+    return decode_path
+
+
 @torch.no_grad()
-def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Callable[[torch.Tensor], np.ndarray],
+def smoothness(z: torch.Tensor, originals: list[np.ndarray],
+               decode_path: Callable[[torch.Tensor, np.ndarray], list[np.ndarray]],
                endpoint_score: Callable[[np.ndarray, np.ndarray], float] = f1, pairs: int = 200, seed: int = 0) -> dict:
-    """9-point slerp paths between random pairs of encoded loops; see the module doc."""
+    """9-point paths between random pairs of encoded loops; `decode_path(corners (2, z), ts)` -> grids."""
     rng = np.random.default_rng(seed)
     changes: list[float] = []
     cells: list[float] = []
@@ -81,8 +107,7 @@ def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Calla
     ts = np.linspace(0.0, 1.0, PATH_POINTS)
     for _ in range(pairs):
         i, j = rng.choice(n, 2, replace=False)
-        path = torch.stack([slerp(z[i], z[j], float(t)) for t in ts])
-        grids = decode_steps(path)
+        grids = decode_path(torch.stack([z[i], z[j]]), ts)
         changes.extend(_path_changes(list(grids)))
         cells.extend(float(np.mean(a != b)) for a, b in zip(grids, grids[1:]))
         end_f1.append(endpoint_score(grids[0], originals[i]))
@@ -106,10 +131,14 @@ def smoothness(z: torch.Tensor, originals: list[np.ndarray], decode_steps: Calla
 def evaluate_drums(model: LoopVAE, loops: DrumLoops, pairs: int = 200, seed: int = 0) -> dict:
     z = _encode_drums(model, loops)
     true = loops.hits > 0.5
-    smooth = smoothness(z, list(true), lambda path: model.decode(path)["hit_prob"].numpy() > 0.5,
-                        f1, pairs, seed)
-    smooth["endpoint_score"] = "hit F1 of each path end against its original loop"
-    return {"reconstruction": reconstruction_drums(model, loops), "interpolation": smooth}
+    out = {"reconstruction": reconstruction_drums(model, loops)}
+    for key, staggered in (("interpolation", True), ("interpolation_latent", False)):
+        smooth = smoothness(z, list(true), agent_drum_path(model, staggered), f1, pairs, seed)
+        smooth["paths"] = ("as the agent plays them: the staggered morph (interp_morph)" if staggered
+                           else "raw latent decode of each slerp point (the agent's morph 0)")
+        smooth["endpoint_score"] = "hit F1 of each path end against its original loop"
+        out[key] = smooth
+    return out
 
 
 @torch.no_grad()
@@ -120,7 +149,7 @@ def evaluate_melody(model: LoopVAE, tokens: np.ndarray, pairs: int = 200, seed: 
     # note F1: an onset counts when both its step and its pitch are right
     tp = float((onset_pred & (pred == tokens)).sum())
     note_f1 = 2 * tp / max(1.0, float(onset_pred.sum() + onset_true.sum()))
-    smooth = smoothness(z, list(tokens), lambda path: model.decode(path)["logits"].argmax(-1).numpy(),
+    smooth = smoothness(z, list(tokens), latent_path(lambda path: model.decode(path)["logits"].argmax(-1).numpy()),
                         lambda a, b: float((a == b).mean()), pairs, seed)
     smooth["endpoint_score"] = "token accuracy of each path end against its original loop"
     return {"reconstruction": {"token_accuracy": round(float((pred == tokens).mean()), 4),
@@ -132,12 +161,11 @@ def evaluate_melody(model: LoopVAE, tokens: np.ndarray, pairs: int = 200, seed: 
 
 @torch.no_grad()
 def select_drums(loops: DrumLoops, pairs: int = 100, seed: int = 1) -> Callable[[LoopVAE], dict]:
-    """A checkpoint score for training: validation hit F1, with path figures beside it (fewer pairs)."""
+    """A checkpoint score for training: validation hit F1, with raw latent path figures beside it (fewer pairs)."""
     def score(model: LoopVAE) -> dict:
         rec = reconstruction_drums(model, loops)
         z = _encode_drums(model, loops)
-        smooth = smoothness(z, list(loops.hits > 0.5), lambda path: model.decode(path)["hit_prob"].numpy() > 0.5,
-                            f1, pairs, seed)
+        smooth = smoothness(z, list(loops.hits > 0.5), agent_drum_path(model, staggered=False), f1, pairs, seed)
         return {"score": rec["hit_f1"], "hit_f1": rec["hit_f1"], "step_change_mean": smooth["step_change_mean"],
                 "step_change_max": smooth["step_change_max"], "jumps_over_third": smooth["jumps_over_third"]}
     return score

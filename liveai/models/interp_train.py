@@ -1,6 +1,6 @@
 """Training the interp VAE: losses, the loop with a progress bar, and fine-tuning on takes.
 
-Loss: reconstruction (hits: binary cross-entropy; velocity and offset:
+Loss: reconstruction (hits: binary cross-entropy, label-smoothed for drums; velocity and offset:
 squared error on the cells that hold a hit; melody: cross-entropy per step)
 plus a KL term with a warm-up and per-dimension free bits, which keeps the
 latent space smooth enough to walk through without giving up reconstruction.
@@ -22,6 +22,9 @@ from liveai.models.interp import LoopVAE, N_DRUMS, VAEConfig
 from liveai.models.interp_data import DrumLoops
 
 
+DRUM_HIT_SMOOTHING = 0.05   # the committed drum model's label smoothing (`liveai train interp` default)
+
+
 @dataclass
 class TrainConfig:
     steps: int = 5000
@@ -40,12 +43,15 @@ class TrainConfig:
     smooth: float = 0.0          # drums: weight of the path-smoothness penalty (see path_penalty)
     smooth_pairs: int = 32       # loop pairs per step for that penalty
     smooth_margin: float = 0.2   # share of steps a move may change before it is penalised
+    hit_smoothing: float = 0.0   # drums: label smoothing of hit targets (bounds the hit logits near +-log((1-e)/e))
+    morph: float = 0.0           # drums: weight of the interpolation-target loss (see morph_loss)
+    morph_pairs: int = 64        # loop pairs per step for that loss
     ema: float = 0.0             # decay of an exponential moving average of the weights (0: none); scored and kept
     eval_every: int = 0          # steps between checkpoint scores (with train(select=...)); the best one is kept
 
 
 def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float = 0.1,
-               inputs: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+               inputs: dict[str, torch.Tensor] | None = None, hit_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
     """Per-loop (mean over the batch) reconstruction terms of `batch` and KL; the encoder sees `inputs` if given."""
     out, mu, logvar = model(inputs if inputs is not None else batch)
     kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
@@ -53,7 +59,7 @@ def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float 
     n = mu.shape[0]
     if model.config.kind == "drums":
         hits = batch["hits"]
-        bce = nn.functional.binary_cross_entropy_with_logits(out["hit_logit"], hits, reduction="sum") / n
+        bce = hit_bce(out["hit_logit"], hits, hit_smoothing) / n
         vel = ((out["velocity"] - batch["velocity"]).pow(2) * hits).sum() / n
         off = ((out["offset"] - batch["offset"]).pow(2) * hits).sum() / n
         recon = bce + 10.0 * vel + 10.0 * off
@@ -63,8 +69,32 @@ def loss_terms(model: LoopVAE, batch: dict[str, torch.Tensor], free_bits: float 
     return {"recon": ce, "kl": kl, "kl_raw": kl_dim.sum(), "ce": ce}
 
 
+def hit_bce(logits: torch.Tensor, hits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Summed BCE of hit logits; with label smoothing e the targets are e and 1 - e, so the best logits
+    are +-log((1 - e) / e) (e = 0.05: +-2.9) rather than ever larger for loops the model knows well."""
+    target = hits * (1.0 - smoothing) + (1.0 - hits) * smoothing if smoothing > 0 else hits
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+
+
 PATH_POINTS = 9
 SHARPNESS = 4.0   # hits as sigmoid(4 x logit): a soft version of p > 0.5, so soft changes follow the played flips
+
+
+def _latent_pairs(mu: torch.Tensor, pairs: int, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random pairs (i, j), i != j, of the batch and their detached latents a, b."""
+    n = mu.shape[0]
+    i = torch.randint(0, n, (pairs,), generator=gen)
+    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
+    return i, j, mu[i].detach(), mu[j].detach()
+
+
+def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Batched slerp over the last dimension; a, b (..., z) and t broadcast against them."""
+    an, bn = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    omega = torch.arccos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
 def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, gen: torch.Generator) -> torch.Tensor:
@@ -75,21 +105,42 @@ def path_penalty(model: LoopVAE, mu: torch.Tensor, pairs: int, margin: float, ge
     them, hits softened as sigmoid(SHARPNESS x logit); a step's change is
     1 - prod over classes of (1 - |dq|), the soft "any class flips".
     """
-    n = mu.shape[0]
-    i = torch.randint(0, n, (pairs,), generator=gen)
-    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n
-    a, b = mu[i].detach(), mu[j].detach()
-    an, bn = a / a.norm(dim=1, keepdim=True).clamp_min(1e-8), b / b.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    omega = torch.arccos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
-    t = torch.linspace(0.0, 1.0, PATH_POINTS)[None, :, None]                      # (1, P, 1)
-    so = torch.sin(omega)[:, None]                                               # (pairs, 1, 1)
-    path = (torch.sin((1 - t) * omega[:, None]) / so) * a[:, None] + (torch.sin(t * omega[:, None]) / so) * b[:, None]
+    _, _, a, b = _latent_pairs(mu, pairs, gen)
+    path = _slerp_rows(a[:, None], b[:, None], torch.linspace(0.0, 1.0, PATH_POINTS)[None, :, None])  # (pairs, P, z)
     logits = model.decode(path.reshape(-1, mu.shape[1]))["hit_logit"].view(pairs, PATH_POINTS, model.config.steps, -1)
     q = torch.sigmoid(SHARPNESS * logits)
     dq = (q[:, 1:] - q[:, :-1]).abs()
     step_change = 1.0 - torch.prod(1.0 - dq, dim=-1)                              # (pairs, moves, steps)
     move = step_change.mean(-1)
     return torch.relu(move - margin).pow(2).sum(1).mean()
+
+
+def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int, gen: torch.Generator) -> torch.Tensor:
+    """Hit BCE of points on slerp paths against a staggered crossfade of the two loops (interpolation targets).
+
+    For pairs (A, B) of the batch and a random t, the point slerp(z_A, z_B, t)
+    is decoded towards a crossfade in which a hit only A has goes at t >= u[step]
+    and a hit only B has comes at t >= 1 - u[step] (u: interp_morph.STEP_ORDER):
+    the decoder is asked to place each cell's crossing at its own point. Unlike
+    the agent's morph (every differing step switches at u), this target reads the
+    same from B to A at 1 - t, as it must: slerp(A, B, t) = slerp(B, A, 1 - t) is
+    one latent and can have only one target. Latents are detached (this shapes
+    the decoder between loops, not where loops sit). Tried, not adopted: see docs/interp.md.
+    """
+    i, j, a, b = _latent_pairs(mu, pairs, gen)
+    t = torch.rand(pairs, 1, generator=gen)
+    logits = model.decode(_slerp_rows(a, b, t))["hit_logit"]                                   # (pairs, steps, classes)
+    target = morph_target(hits[i] > 0.5, hits[j] > 0.5, t[:, :, None]).float()
+    return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum") / pairs
+
+
+def morph_target(ha: torch.Tensor, hb: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """(..., steps, classes) bool hits of morph_loss's crossfade at t (broadcast): A's only hits go at
+    t >= u[step], B's only hits come at t >= 1 - u[step]; the same from B to A at 1 - t."""
+    from liveai.models.interp_morph import STEP_ORDER
+
+    u = torch.as_tensor(STEP_ORDER, dtype=torch.float32)[:, None]
+    return torch.where(ha == hb, ha, torch.where(ha, t < u, t >= 1 - u))
 
 
 def drum_tensors(loops: DrumLoops) -> dict[str, torch.Tensor]:
@@ -158,10 +209,13 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         if model.config.kind == "drums" and cfg.denoise > 0:
             keep = (torch.rand(batch["hits"].shape, generator=gen) >= cfg.denoise).float()
             inputs = {k: v * keep for k, v in batch.items()}
-        terms = loss_terms(model, batch, cfg.free_bits, inputs)
+        terms = loss_terms(model, batch, cfg.free_bits, inputs, cfg.hit_smoothing)
         if model.config.kind == "drums" and cfg.smooth > 0:
             mu = model.encode(inputs if inputs is not None else batch)[0]
             terms["path"] = path_penalty(model, mu, cfg.smooth_pairs, cfg.smooth_margin, gen)
+        if model.config.kind == "drums" and cfg.morph > 0:
+            mu = model.encode(inputs if inputs is not None else batch)[0]
+            terms["morph"] = morph_loss(model, mu, batch["hits"], cfg.morph_pairs, gen)
         # progress by steps or by the wall-clock cap, whichever is further: on a shared machine the
         # learning rate still anneals and the KL still warms up when the cap stops training early
         progress = min(1.0, max(step / cfg.steps, (time.monotonic() - t0) / (cfg.minutes * 60)))
@@ -171,6 +225,8 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
         loss = terms["recon"] + beta * terms["kl"]
         if "path" in terms:
             loss = loss + cfg.smooth * terms["path"]
+        if "morph" in terms:
+            loss = loss + cfg.morph * terms["morph"]
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -184,7 +240,7 @@ def train(model: LoopVAE, data: dict[str, torch.Tensor], cfg: TrainConfig, progr
             v = float(v.detach())
             avg[k] = 0.98 * avg.get(k, v) + 0.02 * v
         if step % 50 == 0:
-            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path")})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in avg.items() if k in ("recon", "kl_raw", "bce", "ce", "path", "morph")})
         stop = progress >= 1.0 or time.monotonic() - t0 > cfg.minutes * 60
         if select is not None and cfg.eval_every > 0 and (done % cfg.eval_every == 0 or stop or done == cfg.steps):
             with _swapped(model, ema):
@@ -267,7 +323,7 @@ def finetune(model: LoopVAE, loops: DrumLoops | np.ndarray, steps: int = 200, lr
     if next(iter(data.values())).shape[0] == 0:
         raise ValueError("no loops to fine-tune on")
     cfg = TrainConfig(steps=steps, batch=min(64, next(iter(data.values())).shape[0]), lr=lr, warmup=0.0, seed=seed,
-                      transpose=0, denoise=0.0)
+                      transpose=0, denoise=0.0, hit_smoothing=DRUM_HIT_SMOOTHING)   # as the drum model was trained
     return train(model, data, cfg, progress=progress)
 
 

@@ -4,6 +4,9 @@ The performer puts 2-bar loops at two corners (spherical interpolation under
 `t`) or four (bilinear under `x`, `y`); a random walk can move the point by
 itself, and `sample()` draws new corners from the prior. At each bar
 boundary the point is decoded to a whole loop and that bar's half is played.
+Drums play the staggered morph (liveai/models/interp_morph.py) by default:
+steps the corners' loops disagree on switch one group at a time along the
+path, the rest comes from the point's decode; `morph` 0 plays the raw decode.
 
 Realtime: a worker thread (one torch thread) decodes bar b+1 while bar b
 plays; `render` only reads finished bars. If a bar is not ready it plays the
@@ -28,6 +31,7 @@ from liveai.agents.interp import loops as L
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
 from liveai.models import inference_threads, interp as m
+from liveai.models.interp_morph import drum_point, point_latent
 from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
@@ -55,9 +59,11 @@ class InterpAgent:
         "timing": (0.0, 1.0, "drums: how much of the decoded microtiming is played"),
         "transpose": (-24.0, 24.0, "melody: semitones added to every note"),
         "hnoise": (0.0, 1.0, "1: send the latent to the hnoise synth as Param items each bar"),
+        "morph": (0.0, 1.0, "drums: >= 0.5 staggered morph (each step the corners disagree on switches at its own "
+                            "point), < 0.5 the raw latent decode"),
     }
     DEFAULTS = {"t": 0.0, "x": 0.0, "y": 0.0, "walk": 0.0, "temperature": 1.0, "threshold": 0.5, "velocity": 1.0,
-                "timing": 1.0, "transpose": 0.0, "hnoise": 0.0}
+                "timing": 1.0, "transpose": 0.0, "hnoise": 0.0, "morph": 1.0}
 
     def __init__(self, kind: str = "drums", *, seed: int = 0, weights: str | Path | None = None,
                  channel: int | None = None, instrument: str | None = None, name: str = "interp",
@@ -81,6 +87,7 @@ class InterpAgent:
         self._walk_pos: tuple[float, float] | None = None
         self._walk_from: tuple | None = None
         self._plans: dict[int, BarPlan] = {}
+        self._ends: tuple[torch.Tensor, list[dict[str, np.ndarray]]] | None = None   # (corners, their decodes)
         self._latest: BarPlan | None = None
         self._next_bar: int | None = None               # the bar the sequential computation reaches next
         self._lock = threading.RLock()                  # serialises computing, never taken by render()
@@ -276,15 +283,16 @@ class InterpAgent:
             self._corners = corners = self._draw(2)
             self._corner_desc = [f"sample {self._samples - 1}"] * 2
         pos = self._position(bar)
-        if corners.shape[0] == 2:
-            z = m.slerp(corners[0], corners[1], pos[0])
+        if self.kind == "drums":
+            known = self._ends[1] if self._ends is not None and self._ends[0] is corners else None
+            z, loop, ends = drum_point(self.model, corners, pos, staggered=self._params["morph"] >= 0.5,
+                                       threshold=self._params["threshold"], ends=known)
+            if ends is not None:
+                self._ends = (corners, ends)   # decoded once per set of corners
         else:
-            z = m.bilinear(corners, pos[0], pos[1])
-        with torch.no_grad():
-            out = self.model.decode(z[None])
-        loop = {k: v[0].numpy() for k, v in out.items() if k != "hit_logit"}
-        if self.kind == "melody":
-            loop = {"tokens": out["logits"][0].argmax(-1).numpy()}
+            z = point_latent(corners, pos)
+            with torch.no_grad():
+                loop = {"tokens": self.model.decode(z[None])["logits"][0].argmax(-1).numpy()}
         self.decodes += 1
         return BarPlan(bar, pos, z.numpy(), loop)
 
