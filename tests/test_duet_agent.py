@@ -112,9 +112,9 @@ def test_accompaniment_plays_every_bar(phrase):
 
 def test_controls_validate_and_describe():
     agent = DuetAgent(seed=3)
-    with pytest.raises(ValueError, match=r"temperature must be in \[0.05, 2\]"):
+    with pytest.raises(ValueError, match=r"duet: temperature must be in 0.05..2"):
         agent.set("temperature", 5)
-    with pytest.raises(ValueError, match="no parameter 'loudness'"):
+    with pytest.raises(ValueError, match="duet: unknown param 'loudness'"):
         agent.set("loudness", 1)
     with pytest.raises(ValueError, match="mode must be one of"):
         agent.set("mode", "solo")

@@ -29,7 +29,7 @@ def test_osc_controls_reach_the_duet_and_bad_values_come_back_as_errors(rig):
     assert server.wait_for_packets(2)
     assert agent.get("temperature") == 0.5 and agent.mode == "trade"
     err = client.request("/liveai/agent/set", "duet", "density", 3.0, reply="/liveai/error")
-    assert err[0] == "/liveai/agent/set" and "density must be in [0, 1]" in err[1]
+    assert err[0] == "/liveai/agent/set" and "duet: density must be in 0..1" in err[1]
     client.send("/liveai/query/agent", "duet")
     params = {client.expect("/liveai/agent/param")[1] for _ in DuetAgent.PARAMS}
     assert params == set(DuetAgent.PARAMS)

@@ -93,9 +93,9 @@ def test_four_corners_are_reached_at_their_xy():
 
 def test_set_validates_names_and_ranges_and_describe_reports_them():
     agent = InterpAgent("drums")
-    with pytest.raises(ValueError, match=r"'t' must be in 0.0..1.0"):
+    with pytest.raises(ValueError, match=r"interp: t must be in 0..1"):
         agent.set("t", 1.5)
-    with pytest.raises(ValueError, match="no parameter 'speed'"):
+    with pytest.raises(ValueError, match="interp: unknown param 'speed'"):
         agent.set("speed", 1)
     with pytest.raises(ValueError, match="takes a number"):
         agent.set("x", "left")
@@ -285,7 +285,7 @@ def test_osc_sets_and_reports_interp_parameters_over_udp():
             assert client.request("/liveai/query/agents", reply="/liveai/agents") == ["interp"]
             client.send("/liveai/agent/set", "interp", "t", 1.0)
             err = client.request("/liveai/agent/set", "interp", "t", 3.0, reply="/liveai/error")
-            assert "'t' must be in 0.0..1.0" in err[1]
+            assert "interp: t must be in 0..1" in err[1]
         finally:
             client.close()
             server.close()

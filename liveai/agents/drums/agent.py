@@ -27,6 +27,7 @@ from liveai.core.drums import drum_class
 from liveai.core.events import Note, clamp_velocity
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.agents.drums.engine import BarRequest, BarResult, blend, compute_bar
+from liveai.agents.params import checked, known
 from liveai.models import inference_threads
 from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
 from liveai.models.drums_data import DRUMMERS
@@ -98,23 +99,14 @@ class DrumsAgent:
     # -- controls (REPL, OSC, MIDI CC all come through here) -----------------------
     def set(self, param: str, value: float) -> None:
         """Validate and set a control; it applies from the next computed bar (amounts: next render)."""
-        if param not in self.PARAMS:
-            raise ValueError(f"drums: unknown param {param!r}; known: {', '.join(self.PARAMS)}")
-        lo, hi, _ = self.PARAMS[param]
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"drums: {param} must be a number in {lo:g}..{hi:g}, got {value!r}") from None
-        if not lo <= v <= hi:
-            raise ValueError(f"drums: {param} must be in {lo:g}..{hi:g}, got {value!r}")
+        v = checked("drums", self.PARAMS, param, value)
         if param == "feel" and v > len(self.feels) - 1:
             raise ValueError(f"drums: feel must be in 0..{len(self.feels) - 1} "
                              f"({', '.join(f'{i}={f.name}' for i, f in enumerate(self.feels))}), got {value!r}")
         self._params = dict(self._params, **{param: v})   # one reference swap: readers never see half a change
 
     def get(self, param: str) -> float:
-        if param not in self.PARAMS:
-            raise ValueError(f"drums: unknown param {param!r}; known: {', '.join(self.PARAMS)}")
+        known("drums", self.PARAMS, param)
         return self._params[param]
 
     def describe(self) -> dict:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from liveai.agents.duet.improviser import Heard, Improviser, Planned
+from liveai.agents.params import checked, known
 from liveai.core.events import Note, NoteOff
 from liveai.core.patterns import Hap
 from liveai.runtime import priority
@@ -101,27 +102,18 @@ class DuetAgent:
     # -- controls ---------------------------------------------------------------------------
     def set(self, param: str, value: float) -> None:
         """Change a control; it applies from the next answer (or bar) computed."""
-        if param not in self.PARAMS:
-            raise ValueError(f"duet has no parameter {param!r}; parameters: {', '.join(self.PARAMS)}")
-        lo, hi, _ = self.PARAMS[param]
         if param == "mode" and isinstance(value, str):
             if value not in MODES:
-                raise ValueError(f"duet mode must be one of {MODES}, got {value!r}")
+                raise ValueError(f"duet: mode must be one of {MODES}, got {value!r}")
             value = MODES.index(value)
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"duet {param} must be a number in [{lo:g}, {hi:g}], got {value!r}") from None
-        if not (lo <= v <= hi) or math.isnan(v):
-            raise ValueError(f"duet {param} must be in [{lo:g}, {hi:g}], got {value!r}")
+        v = checked("duet", self.PARAMS, param, value)
         if param in ("mode", "trade_bars", "key_lock", "barge_in", "triplets"):
             v = float(round(v))
         self._params = {**self._params, param: v}   # replaced whole: readers never see half a change
         self._wake.set()
 
     def get(self, param: str) -> float:
-        if param not in self.PARAMS:
-            raise ValueError(f"duet has no parameter {param!r}; parameters: {', '.join(self.PARAMS)}")
+        known("duet", self.PARAMS, param)
         return self._params[param]
 
     @property

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from liveai.agents.interp import loops as L
+from liveai.agents.params import checked, known
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
 from liveai.models import inference_threads, interp as m
@@ -106,23 +107,14 @@ class InterpAgent:
     # ---- controls ----------------------------------------------------------------------
     def set(self, param: str, value: float) -> None:
         """Change a control; it takes effect at the next bar computed."""
-        if param not in self.PARAMS:
-            raise ValueError(f"interp has no parameter {param!r}; parameters: {', '.join(self.PARAMS)}")
-        lo, hi, _ = self.PARAMS[param]
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"interp parameter {param!r} takes a number in {lo}..{hi}, got {value!r}") from None
-        if not (lo <= v <= hi) or math.isnan(v):
-            raise ValueError(f"interp parameter {param!r} must be in {lo}..{hi}, got {value!r}")
+        v = checked("interp", self.PARAMS, param, value)
         self._params = {**self._params, param: v}
         if param in ("t", "x", "y"):
             self._walk_pos = None   # the walk continues from where the performer put it
         self._invalidate()
 
     def get(self, param: str) -> float:
-        if param not in self.PARAMS:
-            raise ValueError(f"interp has no parameter {param!r}; parameters: {', '.join(self.PARAMS)}")
+        known("interp", self.PARAMS, param)
         return self._params[param]
 
     def describe(self) -> dict:
