@@ -75,6 +75,7 @@ def tone_block(buf, n, f0, start, end, attack, fade, coef, pan, gain, sine, nois
     FM is the first line; a drum is a sine swept by the decaying index
     (MOD = 0, MOD_PH = 1/4: the modulator is 1) plus two noise tables.
     """
+    n = min(n, buf.shape[1])                             # bounds are not checked: never write past buf
     mask = noise.shape[1] - 1
     for v in range(start.size):
         j0, j1 = _span(f0, n, start[v], end[v])
@@ -130,6 +131,7 @@ def hnoise_block(buf, n, f0, start, end, attack, fade, coef, tables, old, bits, 
     noise: the band tables mixed by `bands` (ramped from `bands_prev`).
     Scalars (s, H_* indices) carry the ramps' start, the noise and drone state.
     """
+    n = min(n, buf.shape[1], scratch.size)
     r0 = s[H_RAMP_FROM]
     inv = 1.0 / max(1.0, n - r0)
     xfade = s[H_XFADE] != 0.0
@@ -196,7 +198,7 @@ def hnoise_block(buf, n, f0, start, end, attack, fade, coef, tables, old, bits, 
 def mixdown(buf, out, n, gain):  # noqa: ANN001, ANN201
     """out[:n] = buf[:, :n].T * gain, clipped to [-1, 1] (returns whether it clipped); buf[:, :n] = 0 for the next block."""
     clipped = False
-    for j in range(n):
+    for j in range(min(n, buf.shape[1], out.shape[0])):
         for ch in range(2):
             x = buf[ch, j] * gain
             if x > 1.0 or x < -1.0:
