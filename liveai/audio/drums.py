@@ -56,7 +56,7 @@ class DrumKit(Instrument):
         self.decay_scale = 1.0
         # rows: mid (0.8-6 kHz) and bright (6-20 kHz) noise
         self.noise_tables = np.stack([band_noise(800.0, 6000.0, sr, seed=11),
-                                      band_noise(6000.0, min(20000.0, sr / 2.0), sr, seed=12)]).astype(np.float32)
+                                      band_noise(6000.0, min(20000.0, sr / 2.0), sr, seed=12)])
         self.noise_len = self.noise_tables.shape[1]
         n = self.n_slots
         self.cls = np.full(n, -1, np.int64)

@@ -54,7 +54,7 @@ class HarmonicNoise(Instrument):
         self.bands_prev = self.bands.copy()
         edges = band_edges(N_BANDS, sr)
         self.tables_noise = np.stack([band_noise(edges[b], edges[b + 1], sr, seed=100 + b)
-                                      for b in range(N_BANDS)]).astype(np.float32)
+                                      for b in range(N_BANDS)])
         self.noise_len = self.tables_noise.shape[1]
         cycle = np.arange(TABLE + 1) / TABLE
         self._sines = np.sin(2.0 * np.pi * self.k[:, None] * cycle[None, :])
