@@ -69,7 +69,9 @@ def _edge(age: float, left: float, inv_attack: float, inv_fade: float) -> float:
 
 @njit("void(float32[:, ::1], int64, int64, int64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1], "
       "float64[:, ::1], float64, float64[::1], float32[:, ::1])", **_OPTS)
-def tone_block(buf, n, f0, start, end, attack, fade, coef, pan, gain, sine, noise):  # noqa: ANN001, ANN201
+def tone_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.ndarray, attack: np.ndarray,
+               fade: np.ndarray, coef: np.ndarray, pan: np.ndarray, gain: float, sine: np.ndarray,
+               noise: np.ndarray) -> None:
     """Add the sounding voices of `synth` or `drums` into buf[:, :n]; per voice, at age a:
 
     sin(2 pi (CAR a + (IDX + IDX_DEC e^(IDX_RATE a)) sin(2 pi (MOD a + MOD_PH)))) (ENV + ENV_DEC e^(ENV_RATE a))
@@ -124,8 +126,10 @@ def tone_block(buf, n, f0, start, end, attack, fade, coef, pan, gain, sine, nois
 @njit("float64(float32[:, ::1], int64, int64, int64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1], "
       "float32[::1], float32[::1], int64, float32[:, ::1], float64[::1], float64[::1], float64[::1], float64[::1])",
       **_OPTS)
-def hnoise_block(buf, n, f0, start, end, attack, fade, coef, tables, old, bits, noise_tabs, bands, bands_prev,
-                 s, scratch):  # noqa: ANN001, ANN201
+def hnoise_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.ndarray, attack: np.ndarray,
+                 fade: np.ndarray, coef: np.ndarray, tables: np.ndarray, old: np.ndarray, bits: int,
+                 noise_tabs: np.ndarray, bands: np.ndarray, bands_prev: np.ndarray, s: np.ndarray,
+                 scratch: np.ndarray) -> float:
     """Add `hnoise`'s note voices and its drone into buf[:, :n]; returns the drone's phase after the block.
 
     Each row reads the wavetable that holds its harmonics below Nyquist
@@ -198,7 +202,7 @@ def hnoise_block(buf, n, f0, start, end, attack, fade, coef, tables, old, bits, 
 
 
 @njit("boolean(float32[:, ::1], float32[:, ::1], int64, float64)", **_OPTS)
-def mixdown(buf, out, n, gain):  # noqa: ANN001, ANN201
+def mixdown(buf: np.ndarray, out: np.ndarray, n: int, gain: float) -> bool:
     """out[:n] = buf[:, :n].T * gain, clipped to [-1, 1] (returns whether it clipped); buf[:, :n] = 0 for the next block."""
     clipped = False
     for j in range(min(n, buf.shape[1], out.shape[0])):
