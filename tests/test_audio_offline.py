@@ -6,6 +6,7 @@ the offline clock (frame 0 = clock second 0), so results are exact.
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -143,6 +144,28 @@ def test_a_closed_hat_chokes_an_open_one_without_a_click():
     ringing = render(events[:1], tail_s=0.5)
     after = slice(int(0.3 * SR) + 300, int(0.5 * SR))
     assert np.abs(choked[after]).max() < 0.05 * np.abs(ringing[after]).max()
+
+
+def test_a_sounding_block_allocates_no_arrays():
+    """The callback's contract: the compiled loops write into buffers made once (a numpy temporary would show)."""
+    r = Renderer(SR, 1024)
+    held = [(inst, p) for inst in ("synth", "hnoise") for p in (48, 55, 60, 64, 67)] + [("drums", 36), ("drums", 46)]
+    for inst, p in held:
+        r.push(r.events_for(Note(p, 100, 1.0, instrument=inst), 0.0, 10.0))
+    r.push(r.events_for(Param("loudness", -6.0, "hnoise"), 0.0))               # the drone sounds too
+    out = np.zeros((128, 2), np.float32)
+    for _ in range(8):
+        r.render(out, 128)                                   # notes started: later blocks only render
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(16):
+            r.render(out, 128)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.voices() >= 12 and np.abs(out).max() > 0
+    assert peak - base < 2048          # Python numbers (~0.8 KiB); one (voices x 128) float32 array is 5 KiB
 
 
 def test_a_render_is_deterministic_and_writes_a_wav(tmp_path):

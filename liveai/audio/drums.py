@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from liveai.audio import kernels as k
 from liveai.audio.dsp import band_noise, pan_gains
 from liveai.audio.instrument import Instrument
 from liveai.core.drums import CLASS_PITCH, CLASSES, PITCH_TO_CLASS
@@ -46,8 +47,6 @@ def pitch_class(pitch: int) -> int:
 
 class DrumKit(Instrument):
     name = "drums"
-    N_COEF = 9
-    N_RATES = 1
     scalar_params = {"gain": (0.0, 4.0), "tune": (0.25, 4.0), "decay": (0.1, 4.0)}
 
     def __init__(self, sr: int = 48000, max_block: int = 4096, *, max_voices: int = 24, spare: int = 8) -> None:
@@ -55,13 +54,12 @@ class DrumKit(Instrument):
         self.kit = np.array([_KIT[c] for c in CLASSES], dtype=np.float64)
         self.tune = 1.0
         self.decay_scale = 1.0
-        self.mid_noise = band_noise(800.0, 6000.0, sr, seed=11).astype(np.float32)
-        self.bright_noise = band_noise(6000.0, min(20000.0, sr / 2.0), sr, seed=12).astype(np.float32)
-        self._jint = np.arange(self.max_block, dtype=np.int64)
-        self.noise_len = self.mid_noise.size
+        # rows: mid (0.8-6 kHz) and bright (6-20 kHz) noise
+        self.noise_tables = np.stack([band_noise(800.0, 6000.0, sr, seed=11),
+                                      band_noise(6000.0, min(20000.0, sr / 2.0), sr, seed=12)])
+        self.noise_len = self.noise_tables.shape[1]
         n = self.n_slots
         self.cls = np.full(n, -1, np.int64)
-        self.noise_at = np.zeros(n, np.int64)
         self.hits = 0
 
     def _apply_param(self, name: str, value: Any, offset: int) -> None:
@@ -80,56 +78,30 @@ class DrumKit(Instrument):
                 self.fade[j] = float(max(1, new_end - frame))
                 self.end[j] = new_end
         f0, f1, sweep, tdec, tone, mid, mdec, bright, bdec, length, pan = self.kit[c]
-        sr, d, k = self.sr, self.decay_scale, 2.0 * np.pi / self.sr
+        sr, d = self.sr, self.decay_scale
         f0, f1 = f0 * self.tune, f1 * self.tune
         self.cls[i] = c
         v = velocity / 127.0
         amp = 0.5 * v ** 1.5
         self.amp[i] = amp
-        big = k * (f0 - f1) * sweep * sr
-        # columns: k f1, sweep phase, -1/sweep, -1/tone decay, tone amp, -1/mid decay, mid amp,
-        #          -1/bright decay, bright amp (decays in samples)
-        self.coef[i] = (k * f1, big, -1.0 / (sweep * sr), -1.0 / (tdec * d * sr), tone * amp,
-                        -1.0 / (mdec * d * sr), mid * amp, -1.0 / (bdec * d * sr), bright * amp)
-        self.rates[i] = (k * f1,)
+        # phase(age) = f1 age + sweep_cycles (1 - exp(-age / sweep)), in cycles: tone_block's index,
+        # with the modulator held at 1 (MOD 0, MOD_PH 1/4)
+        sweep_cycles = (f0 - f1) * sweep
+        c = self.coef[i]
+        c[:] = 0.0
+        c[k.CAR], c[k.MOD_PH] = f1 / sr, 0.25
+        c[k.IDX], c[k.IDX_DEC], c[k.IDX_RATE] = sweep_cycles, -sweep_cycles, -1.0 / (sweep * sr)
+        c[k.ENV_DEC], c[k.ENV_RATE] = tone * amp, -1.0 / (tdec * d * sr)
+        c[k.N1], c[k.N1_RATE] = mid * amp, -1.0 / (mdec * d * sr)
+        c[k.N2], c[k.N2_RATE] = bright * amp, -1.0 / (bdec * d * sr)
         self.attack[i] = 8.0                      # 1/6 ms: a hard hit, not a click
         total = max(16, int(round(length * d * sr)))
         self.off[i] = frame + total               # "held" while ringing: the oldest is stolen past max_voices
         self.end[i] = frame + total
         self.fade[i] = float(min(total // 2, int(0.03 * sr)))
         self.pan[i] = pan_gains(pan)
-        self.noise_at[i] = (self.hits * 7919) % self.noise_len
+        c[k.N_AT] = (self.hits * 7919) % self.noise_len
         self.hits += 1
-
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
-              since: np.ndarray) -> np.ndarray:
-        # phase(age) = k f1 age + big (1 - exp(-age / sweep)): the linear part starts from the
-        # wrapped float64 phase at the block start; the bounded sweep part is float32.
-        a = np.maximum(age, np.float32(0.0))
-        ph = c[:, 0:1] * self._j[None, :n]
-        ph += ph0[:, 0:1]
-        bend = a * c[:, 2:3]
-        np.exp(bend, out=bend)
-        bend *= -c[:, 1:2]
-        bend += c[:, 1:2]
-        ph += bend
-        y = np.sin(ph)
-        env = a * c[:, 3:4]
-        np.exp(env, out=env)
-        env *= c[:, 4:5]
-        y *= env
-        mask = self.noise_len - 1
-        kk = ((since + self.noise_at[idx]) & mask)[:, None] + self._jint[None, :n]
-        kk &= mask
-        for table, col in ((self.mid_noise, 5), (self.bright_noise, 7)):
-            if not c[:, col + 1].any():
-                continue
-            env = a * c[:, col:col + 1]
-            np.exp(env, out=env)
-            env *= c[:, col + 1:col + 2]
-            env *= table[kk]
-            y += env
-        return y
 
 
 def class_pitch(name: str) -> int:

@@ -20,19 +20,22 @@ def db_to_amp(db: float) -> float:
 
 
 def band_noise(lo_hz: float, hi_hz: float, sr: int, *, seed: int, length: int = NOISE_LEN) -> np.ndarray:
-    """White noise limited to [lo_hz, hi_hz), unit RMS, looping without a seam.
+    """White noise limited to [lo_hz, hi_hz), unit RMS, looping without a seam (float32).
 
     Made by masking the spectrum of a periodic signal, so sample `length` is
     followed smoothly by sample 0: a voice can read it modulo its length.
     """
     rng = np.random.default_rng(seed)
-    spec = rng.standard_normal(length // 2 + 1) + 1j * rng.standard_normal(length // 2 + 1)
+    re = rng.standard_normal(length // 2 + 1)
+    im = rng.standard_normal(length // 2 + 1)
     freqs = np.fft.rfftfreq(length, 1.0 / sr)
-    spec[(freqs < lo_hz) | (freqs >= hi_hz)] = 0.0
-    spec[0] = 0.0
+    k0 = max(1, int(np.searchsorted(freqs, lo_hz)))          # bins lo_hz <= f < hi_hz, never DC
+    k1 = int(np.searchsorted(freqs, hi_hz))
+    spec = np.zeros(length // 2 + 1, np.complex64)           # float32 FFT: ~3x quicker, made at every start
+    spec[k0:k1] = re[k0:k1] + 1j * im[k0:k1]
     x = np.fft.irfft(spec, n=length)
     rms = float(np.sqrt(np.mean(x * x)))
-    return (x / rms if rms > 0 else x).astype(np.float64)
+    return x / np.float32(rms) if rms > 0 else x
 
 
 def band_edges(n_bands: int, sr: int, lo_hz: float = 40.0) -> np.ndarray:

@@ -14,14 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from liveai.audio import kernels as k
 from liveai.audio.dsp import midi_to_hz, pan_gains
 from liveai.audio.instrument import Instrument
+
+TWO_PI = 2.0 * np.pi
 
 
 class FMSynth(Instrument):
     name = "synth"
-    N_COEF = 8
-    N_RATES = 2
     scalar_params = {
         "gain": (0.0, 4.0),
         "index": (0.0, 20.0),          # modulation index at the attack
@@ -47,42 +48,20 @@ class FMSynth(Instrument):
         s, sr = self.settings, self.sr
         f = midi_to_hz(pitch)
         self.freq[i] = f
-        w = 2.0 * np.pi * f / sr
         v = velocity / 127.0
         amp = 0.25 * v * v
         self.amp[i] = amp
         i0 = s["index"] * (0.5 + 0.5 * v)
         i1 = s["index_sustain"]
         sus = s["sustain"]
-        # columns: -1/index_tau, i0 - i1, i1, -1/decay_tau, (1 - sus) amp, sus amp, w, ratio w
-        self.coef[i] = (-1.0 / (s["index_decay"] * sr), i0 - i1, i1, -1.0 / (s["decay"] * sr),
-                        (1.0 - sus) * amp, sus * amp, w, w * s["ratio"])
-        self.rates[i] = (w, w * s["ratio"])
+        c = self.coef[i]
+        c[:] = 0.0
+        c[k.CAR], c[k.MOD] = f / sr, f * s["ratio"] / sr
+        c[k.IDX], c[k.IDX_DEC], c[k.IDX_RATE] = i1 / TWO_PI, (i0 - i1) / TWO_PI, -1.0 / (s["index_decay"] * sr)
+        c[k.ENV], c[k.ENV_DEC], c[k.ENV_RATE] = sus * amp, (1.0 - sus) * amp, -1.0 / (s["decay"] * sr)
         self.attack[i] = max(1.0, s["attack"] * sr)
         release = max(1, int(round(s["release"] * sr)))
         self.off[i] = frame + dur_frames
         self.end[i] = frame + dur_frames + release
         self.fade[i] = float(release)
         self.pan[i] = pan_gains(s["spread"] * (pitch - 60) / 36.0)
-
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
-              since: np.ndarray) -> np.ndarray:
-        j = self._j[None, :n]
-        a = np.maximum(age, np.float32(0.0))
-        index = a * c[:, 0:1]
-        np.exp(index, out=index)
-        index *= c[:, 1:2]
-        index += c[:, 2:3]
-        mod = c[:, 7:8] * j
-        mod += ph0[:, 1:2]
-        mod = np.sin(mod)
-        mod *= index
-        mod += ph0[:, 0:1]
-        mod += c[:, 6:7] * j
-        y = np.sin(mod)
-        env = a * c[:, 3:4]
-        np.exp(env, out=env)
-        env *= c[:, 4:5]
-        env += c[:, 5:6]
-        y *= env
-        return y

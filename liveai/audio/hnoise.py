@@ -20,18 +20,19 @@ from typing import Any
 
 import numpy as np
 
+from liveai.audio import kernels as k
 from liveai.audio.dsp import band_edges, band_noise, db_to_amp, midi_to_hz
 from liveai.audio.instrument import Instrument
 
 N_HARMONICS = 16
 N_BANDS = 8
-TABLE = 2048  # samples per wavetable cycle (linear interpolation: < -60 dB error at 16 harmonics)
+TABLE_BITS = 11
+TABLE = 1 << TABLE_BITS  # samples per wavetable cycle (linear interpolation: < -60 dB error at 16 harmonics)
 
 
 class HarmonicNoise(Instrument):
     name = "hnoise"
-    N_COEF = 3
-    N_RATES = 1
+    N_COEF = 3      # cycles per sample, base of the table with the harmonics below Nyquist, amplitude
     scalar_params = {
         "gain": (0.0, 4.0),
         "f0": (20.0, 8000.0),
@@ -53,12 +54,12 @@ class HarmonicNoise(Instrument):
         self.bands_prev = self.bands.copy()
         edges = band_edges(N_BANDS, sr)
         self.tables_noise = np.stack([band_noise(edges[b], edges[b + 1], sr, seed=100 + b)
-                                      for b in range(N_BANDS)]).astype(np.float32)
+                                      for b in range(N_BANDS)])
         self.noise_len = self.tables_noise.shape[1]
         cycle = np.arange(TABLE + 1) / TABLE
         self._sines = np.sin(2.0 * np.pi * self.k[:, None] * cycle[None, :])
         self._cum = np.empty_like(self._sines)
-        self.tables = np.empty((N_HARMONICS, TABLE + 1), np.float32)
+        self.tables = np.empty(N_HARMONICS * (TABLE + 1), np.float32)   # row r: harmonics 1..r+1, flat
         self.tables_old = np.empty_like(self.tables)
         self._build(self.tables, self.harm)
         self.noise_pos = 0
@@ -68,11 +69,9 @@ class HarmonicNoise(Instrument):
         self.loud = self.loud_prev = 0.0          # drone amplitude (linear)
         self.phase = 0.0
         self.ramp_from = 0                        # offset in the block where ramps start
-        self._changed = False
         self._harm_set = self._bands_set = False  # harm / bands set by a param in this block
-        self._touched = False                     # a param changed in this block: ramps needed
-        self._ramp: np.ndarray | None = None
-        self._noise_blk: np.ndarray | None = None
+        self._scalars = np.zeros(k.H_SCALARS)     # what hnoise_block reads
+        self._scratch = np.zeros(self.max_block)  # its noise block
 
     # -- clock thread -----------------------------------------------------------------
     def check_param(self, name: str, value: Any) -> Any:
@@ -103,11 +102,9 @@ class HarmonicNoise(Instrument):
             self._bands_set = False
         self.noise_prev, self.f0_prev, self.loud_prev = self.noise, self.f0, self.loud
         self.ramp_from = 0
-        self._touched = False
 
     def _apply_param(self, name: str, value: Any, offset: int) -> None:
         self.ramp_from = offset
-        self._touched = True
         if name == "harmonics":
             self.harm[:] = value
             self._harm_set = True
@@ -135,10 +132,7 @@ class HarmonicNoise(Instrument):
         v = velocity / 127.0
         self.amp[i] = 0.3 * v * v
         nh = int(np.clip((self.sr / 2.0 - 1.0) // f, 1, N_HARMONICS))
-        # columns: cycles per sample, first index of the table with nh harmonics, amplitude
         self.coef[i] = (f / self.sr, (nh - 1) * (TABLE + 1), self.amp[i])
-        self.rates[i] = (2.0 * np.pi * f / self.sr,)
-        self.pan[i] = (0.7071, 0.7071)
         self.attack[i] = max(1.0, self.settings["attack"] * self.sr)
         release = max(1, int(round(self.settings["release"] * self.sr)))
         self.off[i] = frame + dur_frames
@@ -153,101 +147,41 @@ class HarmonicNoise(Instrument):
         total = float(harm.sum())
         dist = harm / total if total > 0 else harm
         np.cumsum(dist[:, None] * self._sines, axis=0, out=self._cum)
-        dst[:] = self._cum
+        dst.reshape(N_HARMONICS, TABLE + 1)[:] = self._cum
 
     def render(self, buf: np.ndarray, n: int) -> None:
         """Wavetable synthesis: each voice reads the table holding only harmonics below Nyquist.
 
         Tables are rebuilt (16 x 2049 values) only when the distribution changes,
         and the old and new tables are cross-faded over the rest of the block.
-        Notes go through the shared voice pool (Instrument.render -> _body);
-        the drone is one more row driven by the f0 and loudness params.
+        Notes (the shared voice pool) and the drone, one more row driven by the
+        f0 and loudness params, go through one compiled call (kernels.hnoise_block).
         """
-        self._changed = self._harm_set and not np.array_equal(self.harm, self.harm_prev)
-        if self._changed:
+        changed = self._harm_set and not np.array_equal(self.harm, self.harm_prev)
+        if changed:
             self.tables, self.tables_old = self.tables_old, self.tables
             self._build(self.tables, self.harm)
         drone = self.loud > 0.0 or self.loud_prev > 0.0
-        notes = bool((self.end > self.frame0).any())
-        if not drone and not notes:
-            self.noise_pos = (self.noise_pos + n) % self.noise_len
+        pos = self.noise_pos
+        self.noise_pos = (pos + n) % self.noise_len
+        if not drone and self.busy_until <= self.frame0:
             return
-        f32 = np.float32
-        j = self._j[:n]
-        self._ramp = None
-        if self._touched or drone:
-            self._ramp = np.minimum(np.maximum((j - f32(self.ramp_from - 1)) * f32(1.0 / max(1, n - self.ramp_from)), 0.0), 1.0)
-        self._noise_blk = self._noise(n) if (self.noise > 0.0 or self.noise_prev > 0.0) else None
-        if notes:
-            super().render(buf, n)
-        if drone:
-            ramp = self._ramp
-            f = self.f0_prev + (self.f0 - self.f0_prev) * ramp.astype(np.float64)
-            cyc = self.phase + np.cumsum(f) / self.sr
-            self.phase = float(cyc[-1] % 1.0)
-            nh = int(np.clip((self.sr / 2.0 - 1.0) // max(self.f0, self.f0_prev), 1, N_HARMONICS))
-            y = self._voices(((cyc % 1.0).astype(f32))[None, :], np.array([(nh - 1) * (TABLE + 1)]))[0]
-            y *= (self.loud_prev + (self.loud - self.loud_prev) * ramp).astype(f32)
-            y *= f32(0.7071 * self.gain)
-            buf[0, :n] += y
-            buf[1, :n] += y
+        s = self._scalars
+        s[k.H_RAMP_FROM], s[k.H_NOISE_POS], s[k.H_NOISE], s[k.H_NOISE_PREV] = self.ramp_from, pos, self.noise, self.noise_prev
+        s[k.H_PHASE], s[k.H_F_PREV], s[k.H_F] = self.phase, self.f0_prev, self.f0
+        s[k.H_LOUD_PREV], s[k.H_LOUD], s[k.H_SR], s[k.H_GAIN] = self.loud_prev, self.loud, self.sr, self.gain
+        nh = int(min(N_HARMONICS, max(1.0, (self.sr / 2.0 - 1.0) // max(self.f0, self.f0_prev))))
+        s[k.H_DRONE_BASE] = (nh - 1) * (TABLE + 1)
+        s[k.H_XFADE] = changed
+        s[k.H_BANDS_XFADE] = self._bands_set and not np.array_equal(self.bands, self.bands_prev)
+        self.phase = self._body(buf, n)
 
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
-              since: np.ndarray) -> np.ndarray:
-        cyc = c[:, 0:1] * self._j[None, :n]
-        cyc += ph0[:, 0:1] * np.float32(1.0 / (2.0 * np.pi))
-        y = self._voices(cyc, c[:, 1].astype(np.int64))
-        y *= c[:, 2:3]
-        return y
-
-    def _voices(self, cyc: np.ndarray, base: np.ndarray) -> np.ndarray:
-        """(rows, n) harmonic + noise signal for phases `cyc` (cycles) reading tables from `base`."""
-        x = cyc * np.float32(TABLE)
-        i0 = x.astype(np.int64)
-        frac = x - i0
-        i0 &= TABLE - 1
-        i0 += base[:, None]
-        y = self._lookup(self.tables, i0, frac)
-        if self._changed:
-            old = self._lookup(self.tables_old, i0, frac)
-            y -= old
-            y *= self._ramp
-            y += old
-        if self._noise_blk is not None:
-            y += self._noise_blk
-        return y
-
-    def _lookup(self, tables: np.ndarray, i0: np.ndarray, frac: np.ndarray) -> np.ndarray:
-        flat = tables.reshape(-1)
-        g0 = flat[i0]
-        g1 = flat[i0 + 1]
-        g1 -= g0
-        g1 *= frac
-        g1 += g0
-        return g1
-
-    def _noise(self, n: int) -> np.ndarray:
-        """This block of filtered noise: the band tables mixed by their magnitudes."""
-        p = self.noise_pos
-        self.noise_pos = (p + n) % self.noise_len
-        if p + n <= self.noise_len:
-            seg = self.tables_noise[:, p:p + n]
-        else:
-            seg = self.tables_noise[:, (p + np.arange(n)) % self.noise_len]
-        noise = self.bands.astype(np.float32) @ seg
-        if self._bands_set and not np.array_equal(self.bands, self.bands_prev):
-            old = self.bands_prev.astype(np.float32) @ seg
-            noise -= old
-            noise *= self._ramp
-            noise += old
-        if self.noise != self.noise_prev:
-            noise *= self.noise_prev + (self.noise - self.noise_prev) * self._ramp
-        else:
-            noise *= np.float32(self.noise)
-        return noise
+    def _body(self, buf: np.ndarray, n: int) -> float:
+        return k.hnoise_block(buf, n, self.frame0, self.start, self.end, self.attack, self.fade, self.coef,
+                              self.tables, self.tables_old, TABLE_BITS, self.tables_noise, self.bands,
+                              self.bands_prev, self._scalars, self._scratch)
 
     def reset(self, frame: int) -> None:
         super().reset(frame)
         self.ramp_from = max(0, min(frame - self.frame0, self.max_block - 1))
         self.loud = 0.0
-        self._touched = True

@@ -2,9 +2,9 @@
 
 An instrument holds a fixed number of slots (voices) as numpy arrays made
 once. A note takes a slot at an absolute stream frame (`start`); rendering a
-block computes every sounding slot at once as a (voices x frames) matrix from
-each slot's age in samples, so a note starts on its exact frame whatever the
-block boundaries are.
+block runs one compiled loop (kernels.py) over the sounding slots, each a
+function of its age in samples, so a note starts on its exact frame whatever
+the block boundaries are.
 
 The shared envelope is  body(age) * clip(min(attack, fade), 0, 1):
 - attack: linear from 1/A at the onset frame to 1 after A samples (0 before
@@ -17,7 +17,8 @@ one more steals the oldest held note, which fades out over `steal_fade_s`
 in one of the spare slots while the new note starts on time in another.
 
 Methods called from the audio callback (`note_on`, `apply_param`,
-`render`, `reset`) allocate only small temporaries and never block;
+`render`, `reset`) allocate at most small temporaries at a note or a
+param (`render` itself allocates nothing) and never block;
 `check_param` runs on the clock thread and raises ValueError for bad input.
 """
 
@@ -27,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from liveai.audio.kernels import NO_NOISE, SINE, TONE_COEFS, tone_block
+
 
 class Instrument:
     """Base class: slot arrays, allocation, stealing, params, the envelope."""
@@ -34,8 +37,7 @@ class Instrument:
     name = "instrument"
     # name -> (low, high) for scalar params; subclasses add their own.
     scalar_params: dict[str, tuple[float, float]] = {"gain": (0.0, 4.0)}
-    N_COEF = 1      # per-voice float32 constants the body reads
-    N_RATES = 1     # per-voice phase increments (radians per sample)
+    N_COEF = TONE_COEFS   # per-voice constants the compiled body reads (kernels.py)
 
     def __init__(self, sr: int = 48000, max_block: int = 4096, *, max_voices: int = 16, spare: int = 8,
                  steal_fade_s: float = 0.005) -> None:
@@ -51,19 +53,15 @@ class Instrument:
         self.attack = np.ones(n, np.float64)      # samples of the linear attack
         self.amp = np.zeros(n, np.float64)
         self.freq = np.zeros(n, np.float64)
-        self.pan = np.zeros((n, 2), np.float32)   # left, right gains
-        self.coef = np.zeros((n, self.N_COEF), np.float32)
-        self.rates = np.zeros((n, self.N_RATES), np.float64)
+        self.pan = np.zeros((n, 2), np.float64)   # left, right gains
+        self.coef = np.zeros((n, self.N_COEF), np.float64)
+        self.noise_tables = NO_NOISE              # (2, 2**k) float32 rows tone_block's noise reads
         self.steal_fade = max(1, int(round(steal_fade_s * self.sr)))
         self.frame0 = 0                           # start of the block being rendered
         self.gain = 1.0
         self.stolen = 0                           # notes cut short to make room
         self.hard_stolen = 0                      # slots reused while still sounding (no spare)
-        self._ar = np.arange(self.max_block, dtype=np.float64)
-        self._j = np.arange(self.max_block, dtype=np.float32)
-        self._gen = 0                             # bumped whenever a slot changes: the render cache is stale
-        self._cgen = -1
-        self._c_next_end = 0
+        self.busy_until = 0                       # no slot sounds from this frame on (an upper bound)
 
     # -- clock thread -------------------------------------------------------------
     def check_param(self, name: str, value: Any) -> Any:
@@ -105,17 +103,16 @@ class Instrument:
 
     def note_on(self, frame: int, pitch: int, velocity: int, dur_frames: int) -> None:
         """Start a note at absolute `frame` (inside the current block)."""
-        self._gen += 1
         i = self._allocate(frame)
         self.start[i] = frame
         self._start_note(i, frame, pitch, velocity, max(1, dur_frames))
+        self.busy_until = max(self.busy_until, int(self.end[i]))
 
     def _start_note(self, i: int, frame: int, pitch: int, velocity: int, dur_frames: int) -> None:
         raise NotImplementedError
 
     def reset(self, frame: int) -> None:
         """Panic: everything still sounding fades out over the steal fade from `frame`."""
-        self._gen += 1
         live = self.end > frame
         ends = np.minimum(self.end, frame + self.steal_fade)
         self.fade[live] = np.maximum(1.0, (ends - frame)[live])
@@ -128,70 +125,16 @@ class Instrument:
     def render(self, buf: np.ndarray, n: int) -> None:
         """Add this block (frames frame0 .. frame0+n) into buf[0:2, :n] (float32, left/right).
 
-        Per-sample maths is float32 (numpy's SIMD sin/exp are ~30x faster
-        than float64); what grows with time (phases) is reduced per voice in
-        float64 at the block start first. Per-voice constants are gathered in
-        one go from `coef` (float32) and `rates` (float64, radians/sample), so
-        the numpy call count per block does not grow with the voice count.
-        The attack and the fade are computed only for the voices that are in
-        one of them during this block; the others are at 1.
+        One compiled call (kernels.py) walks the sounding slots and their
+        samples; an instrument with nothing sounding costs one comparison.
         """
-        f0 = self.frame0
-        if self._cgen != self._gen or f0 >= self._c_next_end:
-            self._gather()
-        idx = self._c_idx
-        if idx.size == 0:
-            return
-        j = self._j[:n]
-        since = f0 - self._c_start                                       # int64: samples since onset
-        age = np.minimum(since, 1 << 24).astype(np.float32)[:, None] + j[None, :]
-        ph0 = ((self._c_rates * since[:, None]) % (2.0 * np.pi)).astype(np.float32)
-        y = self._body(idx, age, n, self._c_coef, ph0, since)
-        if f0 < self._c_attack_until or f0 + n > self._c_fade_from:
-            left = self._c_end - f0                                      # int64: samples to silence
-            edge = ((since + 1 < self._c_attack) | (left - n < self._c_fade)).nonzero()[0]
-            att = age[edge] + np.float32(1.0)
-            att *= self._c_inv_attack[edge, None]
-            fad = np.minimum(left[edge], 1 << 24).astype(np.float32)[:, None] - j[None, :]
-            fad *= self._c_inv_fade[edge, None]
-            np.minimum(att, fad, out=att)
-            np.maximum(att, 0.0, out=att)
-            np.minimum(att, 1.0, out=att)
-            y[edge] *= att
-        mix = self._c_panT @ y
-        if self.gain != 1.0:
-            mix *= np.float32(self.gain)
-        buf[:, :n] += mix
+        if self.busy_until > self.frame0:
+            self._body(buf, n)
 
-    def _gather(self) -> None:
-        """Cache the sounding voices' constants; redone only when a note starts, ends or is cut."""
-        idx = (self.end > self.frame0).nonzero()[0]
-        self._c_idx = idx
-        self._cgen = self._gen
-        self._c_start = self.start[idx]
-        self._c_end = self.end[idx]
-        self._c_coef = self.coef[idx]
-        self._c_rates = self.rates[idx]
-        self._c_panT = np.ascontiguousarray(self.pan[idx].T)
-        self._c_attack = self.attack[idx]
-        self._c_fade = self.fade[idx]
-        self._c_inv_attack = (1.0 / self._c_attack).astype(np.float32)
-        self._c_inv_fade = (1.0 / self._c_fade).astype(np.float32)
-        if idx.size:
-            self._c_next_end = int(self._c_end.min())
-            self._c_attack_until = float((self._c_start + self._c_attack).max())
-            self._c_fade_from = float((self._c_end - self._c_fade).min())
-        else:
-            self._c_next_end = 1 << 62
-
-    def _body(self, idx: np.ndarray, age: np.ndarray, n: int, c: np.ndarray, ph0: np.ndarray,
-              since: np.ndarray) -> np.ndarray:
-        """Per-voice signal (V, n) float32 times amplitude, before attack and fade.
-
-        `age`: (V, n) samples since onset (float32); `c`: (V, N_COEF) this
-        instrument's per-voice constants; `ph0`: (V, N_RATES) phases at the block start.
-        """
-        raise NotImplementedError
+    def _body(self, buf: np.ndarray, n: int) -> None:
+        """The sounding voices into buf: by default `tone_block`'s FM / swept sine plus noise tables."""
+        tone_block(buf, n, self.frame0, self.start, self.end, self.attack, self.fade, self.coef, self.pan,
+                   self.gain, SINE, self.noise_tables)
 
     # -- slots ----------------------------------------------------------------------
     def _allocate(self, frame: int) -> int:

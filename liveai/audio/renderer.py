@@ -28,6 +28,7 @@ from liveai.audio.drums import DrumKit
 from liveai.audio.fm_synth import FMSynth
 from liveai.audio.hnoise import HarmonicNoise
 from liveai.audio.instrument import Instrument
+from liveai.audio.kernels import mixdown
 from liveai.core.events import Item, Note, Param
 
 NOTE, PARAM, PANIC = 0, 1, 2
@@ -113,14 +114,13 @@ class Renderer:
         return int(round((t_s - self.offset_s) * self.sr))
 
     def render(self, out: np.ndarray, n: int) -> None:
-        """Fill out[:n] (float32, 2 channels) with the next n frames; never raises."""
+        """Fill out[:n] (C-contiguous float32, 2 channels) with the next n frames; never raises."""
         if n > self.max_block:
             for s in range(0, n, self.max_block):
                 self.render(out[s:], min(self.max_block, n - s))
             return
         f0 = self.frame
-        buf = self._buf
-        buf[:, :n] = 0.0
+        buf = self._buf                    # zero: mixdown clears what the last block used
         try:
             self._dispatch(f0, n)
         except Exception as e:  # noqa: BLE001 - the callback must not raise
@@ -132,13 +132,8 @@ class Renderer:
                 inst.render(buf, n)
             except Exception as e:  # noqa: BLE001
                 self._fail(name, e)
-        block = buf[:, :n]
-        if self.master_gain != 1.0:
-            block *= np.float32(self.master_gain)
-        if max(block.max(initial=0.0), -block.min(initial=0.0)) > 1.0:
+        if mixdown(buf, out, n, self.master_gain):
             self.clipped_blocks += 1
-            np.clip(block, -1.0, 1.0, out=block)
-        out[:n] = block.T
         self.frame = f0 + n
 
     def _dispatch(self, f0: int, n: int) -> None:

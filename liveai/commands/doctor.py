@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 PACKAGES = ["numpy", "torch", "mido", "pythonosc", "rtmidi", "soundfile", "prompt_toolkit", "matplotlib",
-            "music21", "aalink", "tqdm"]
+            "music21", "aalink", "tqdm", "numba"]
 
 
 def _check_import(name: str) -> tuple[bool, str]:
