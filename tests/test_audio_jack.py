@@ -100,10 +100,13 @@ def test_bench_audio_prints_one_json_object_with_every_figure():
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout)
-    assert set(out) >= {"offline", "callback_load", "onsets", "xrun_run", "agents_run", "targets", "machine"}
+    assert set(out) >= {"offline", "callback_load", "onsets", "xrun_run", "floor_run", "agents_run", "targets",
+                        "machine"}
     assert out["offline"]["x_realtime_wall"] > 1 and out["onsets"]["count"] == 6
     load = out["callback_load"]["128"]
     assert 0 < load["load_p50"] <= load["load_p99"] <= load["load_max"]
     assert out["xrun_run"]["torch"] is True and out["xrun_run"]["torch_steps_per_s"] > 0
     assert isinstance(out["xrun_run"]["xruns"], int) and isinstance(out["xrun_run"]["jackd_xruns"], int)
     assert out["agents_run"]["phrases"] >= 1 and isinstance(out["agents_run"]["xruns"], int)
+    floor = out["floor_run"]                                        # the C client ran the span, under the same load
+    assert floor["client_survived"] and floor["torch"] and isinstance(floor["jackd_xruns"], int)

@@ -7,6 +7,7 @@ returns a plain dict of figures, so the benchmark can print one JSON object.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from liveai.audio.engine import AudioEngine
-from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running
+from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running, wait_for_ports
+from liveai.audio.jack import _env as jack_env
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
 from liveai.core.events import Note, Scheduled
@@ -222,15 +224,8 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
     sess = None
     try:
         if session:
-            from liveai.core.patterns import hits, stack
-            from liveai.runtime.session import Session
-
-            sess = Session(bpm=120, realtime=True)
-            port = AudioPort(engine=engine, clock=sess.clock)
-            sess.add_output("audio", port)
-            sess.play("drums", stack(hits("x...x...x...x...", 36), hits("....x.......x...", 38),
-                                     hits("xxxxxxxxxxxxxxxx", 42, vel=70)), quantum=0)
-            sess.start()
+            sess = _drum_session(lambda s: AudioPort(engine=engine, clock=s.clock))
+            port = sess.outputs["audio"]
             clock: Any = sess.clock
         else:
             clock = PerfClock()
@@ -261,6 +256,53 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         stats["torch_steps_per_s"] = round(load.steps / (seconds + 1.0), 1)
         stats["torch_priority"] = load.priority
     return stats
+
+
+def _drum_session(make_port: Any = None) -> Any:
+    """A started realtime session playing 16th-note drums (to `make_port(session)` if given): the
+    xrun run's clock and dispatcher load."""
+    from liveai.core.patterns import hits, stack
+    from liveai.runtime.session import Session
+
+    sess = Session(bpm=120, realtime=True)
+    if make_port is not None:
+        sess.add_output("audio", make_port(sess))
+    sess.play("drums", stack(hits("x...x...x...x...", 36), hits("....x.......x...", 38),
+                             hits("xxxxxxxxxxxxxxxx", 42, vel=70)), quantum=0)
+    sess.start()
+    return sess
+
+
+def run_floor(seconds: float, *, torch_load: bool, server: JackServer) -> dict[str, Any]:
+    """The machine's floor for the xrun run: jackd's xruns when a C client (jack_simple_client: a
+    sine table copied into each block) stands where liveai's engine stands, under the same load (the
+    torch thread in this process, a realtime session dispatching the drum pattern). A Python engine
+    cannot expect fewer xruns than this on the same machine at the same time."""
+    exe = shutil.which("jack_simple_client")
+    if exe is None:
+        return {"skipped": "jack_simple_client is not installed (JACK's example clients)"}
+    client = subprocess.Popen([exe], env=jack_env(server.name), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    load = sess = None
+    try:
+        wait_for_ports(server.name, "simple", 2)
+        load = TorchLoad().start() if torch_load else None
+        sess = _drum_session()
+        pause = threading.Event()
+        pause.wait(1.0)                               # warm-up, as in run_engine
+        before = server.xruns()
+        pause.wait(seconds)                           # the measured span (a benchmark's duration, not a sync)
+        xruns = server.xruns() - before
+        alive = client.poll() is None
+    finally:
+        if sess is not None:
+            sess.close()
+        if load is not None:
+            load.stop()
+        client.terminate()
+        client.wait(10)
+    return {"seconds": seconds, "jackd_xruns": xruns, "client": "jack_simple_client", "client_survived": alive,
+            "torch": torch_load}
 
 
 AGENTS_SET = """

@@ -12,6 +12,8 @@ itself, one per block size, so it never disturbs a server already running:
    performer's process (or, with --torch-in process, in another process),
    plus the same load as in 2; the engine's callback runs in its own child
    process (engine.py), so the model's thread never holds its GIL;
+   the floor: jackd's xruns over the same span and load with a C client
+   (jack_simple_client) where the engine was, what the machine itself allows;
 5. xruns over `--agents-seconds` with the real agents (drums, interp, duet)
    inferring in a realtime session, a phrase played to the duet every 4 bars.
 """
@@ -41,7 +43,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                    help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see liveai.runtime.priority")
     p.add_argument("--xrun-blocks", default="128", help="block sizes for the xrun run with torch (default 128)")
     p.add_argument("--agents-seconds", type=float, default=60.0, help="length of the run with the real agents")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,agents")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents")
     return p.parse_args(argv)
 
 
@@ -89,6 +91,12 @@ def main(argv: list[str]) -> int:
                 f"{r['xruns']} xruns (jackd {r['jackd_xruns']}), callback p99 {r['load_p99']:.3f} (cpu {r['cpu_p99']:.3f})")
         if "128" in out["xrun_runs"]:
             out["xrun_run"] = out["xrun_runs"]["128"]
+    if "floor" not in skip:
+        with probe.private_server(128) as srv:
+            out["floor_run"] = probe.run_floor(args.seconds, torch_load=not args.no_torch, server=srv)
+        f = out["floor_run"]
+        say(f"floor ({args.seconds:g} s, 128 frames, a C client instead of liveai's engine, same load): "
+            + (f"jackd {f['jackd_xruns']} xruns" if "skipped" not in f else f["skipped"]))
     if "agents" not in skip and args.agents_seconds > 0:
         with probe.private_server(128) as srv:
             r = probe.run_agents(128, args.agents_seconds, server=srv.name)
