@@ -18,7 +18,8 @@ import threading
 from pathlib import Path
 
 
-def _env(server: str | None) -> dict[str, str]:
+def client_env(server: str | None) -> dict[str, str]:
+    """This environment with JACK_DEFAULT_SERVER set to `server`: how JACK tools and clients pick a server."""
     env = dict(os.environ)
     if server:
         env["JACK_DEFAULT_SERVER"] = server
@@ -29,12 +30,12 @@ def server_running(server: str | None = None) -> bool:
     """Whether a JACK server (the default one, or `server`) answers."""
     if shutil.which("jack_lsp") is None:
         return False
-    r = subprocess.run(["jack_lsp"], env=_env(server), capture_output=True, timeout=10)
+    r = subprocess.run(["jack_lsp"], env=client_env(server), capture_output=True, timeout=10)
     return r.returncode == 0
 
 
 def list_ports(server: str | None = None, *filters: str) -> list[str]:
-    r = subprocess.run(["jack_lsp", *filters], env=_env(server), capture_output=True, text=True, timeout=10)
+    r = subprocess.run(["jack_lsp", *filters], env=client_env(server), capture_output=True, text=True, timeout=10)
     return [line.strip() for line in r.stdout.splitlines() if line.strip()] if r.returncode == 0 else []
 
 
@@ -76,7 +77,7 @@ class JackServer:
         cmd = ["jackd", "-n", self.name, *(["-R"] if self.realtime else []),
                "-d", "dummy", "-r", str(self.sr), "-p", str(self.frames)]
         with open(self._log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(None))
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=client_env(None))
         r = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", str(int(max(1, timeout_s)))],
                            capture_output=True, text=True, timeout=timeout_s + 5)
         if r.returncode != 0 or self.proc.poll() is not None:
@@ -132,7 +133,7 @@ class JackRecorder:
 
     def start(self, timeout_s: float = 10.0) -> "JackRecorder":
         self.proc = subprocess.Popen(["jack_rec", "-f", str(self.path), "-d", f"{self.seconds:g}", "-b", "24", "-B", "262144",
-                                      *self.ports], env=_env(self.server),
+                                      *self.ports], env=client_env(self.server),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         # recording has begun once jack_rec's input ports are connected to ours
         wait_for_connections(self.server, self.ports[0], "jackrec", timeout_s)
@@ -156,7 +157,7 @@ def wait_for_connections(server: str | None, port: str, client: str, timeout_s: 
     done = threading.Event()
     waited = 0.0
     while waited < timeout_s:
-        r = subprocess.run(["jack_lsp", "-c", port], env=_env(server), capture_output=True, text=True, timeout=10)
+        r = subprocess.run(["jack_lsp", "-c", port], env=client_env(server), capture_output=True, text=True, timeout=10)
         if client in r.stdout:
             return
         done.wait(0.05)

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from liveai.audio.engine import AudioEngine
-from liveai.audio.jack import JackRecorder, JackServer, list_ports, server_running, wait_for_ports
-from liveai.audio.jack import _env as jack_env
+from liveai.audio.jack import JackRecorder, JackServer, client_env, list_ports, server_running, wait_for_ports
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
 from liveai.core.events import Note, Scheduled
@@ -281,7 +280,7 @@ def run_floor(seconds: float, *, torch_load: bool, server: JackServer) -> dict[s
     exe = shutil.which("jack_simple_client")
     if exe is None:
         return {"skipped": "jack_simple_client is not installed (JACK's example clients)"}
-    client = subprocess.Popen([exe], env=jack_env(server.name), stdout=subprocess.DEVNULL,
+    client = subprocess.Popen([exe], env=client_env(server.name), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     load = sess = None
     try:
