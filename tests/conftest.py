@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -47,3 +49,14 @@ def osc_rig(session: Any) -> Iterator[tuple[Any, Any]]:
         client.close()
         server.close()
         session.close()
+
+
+def exits_within(pidfd: int, timeout_s: float) -> bool:
+    """Whether the process behind `pidfd` (os.pidfd_open) exits within `timeout_s`; closes the fd.
+
+    Waits on the kernel's exit notification (the fd turns readable), which also works for a grandchild.
+    """
+    try:
+        return bool(select.select([pidfd], [], [], timeout_s)[0])
+    finally:
+        os.close(pidfd)

@@ -9,7 +9,6 @@ JACK runs are in test_audio_jack.py.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ from liveai.core.events import Note, NoteOff, Param, Scheduled
 from liveai.core.patterns import hits, seq
 from liveai.ports.base import open_output
 from liveai.runtime.session import Session
+
+from conftest import exits_within
 
 
 def note_event(item, clock, ahead_s=0.05, dur_s=0.2):
@@ -170,11 +171,7 @@ def test_the_child_dies_with_its_parent():
     finally:
         parent.kill()
         parent.wait(10)
-    try:
-        readable, _, _ = select.select([pidfd], [], [], 15.0)        # readable once the child has exited
-        assert readable, f"the engine's child {child} outlived its parent"
-    finally:
-        os.close(pidfd)
+    assert exits_within(pidfd, 15.0), f"the engine's child {child} outlived its parent"
 
 
 def test_taps_get_the_rendered_audio_sample_for_sample():

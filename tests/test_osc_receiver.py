@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -30,7 +29,7 @@ from liveai.ports.osc import encode_message
 from liveai.runtime.sendgate import GRACE_S, SETTLE_S, SendGate, quiet_wait
 from liveai.runtime.session import Session
 
-from conftest import osc_rig
+from conftest import exits_within, osc_rig
 
 ROOT = Path(__file__).resolve().parents[1]
 S1, S2 = ("127.0.0.1", 5001), ("127.0.0.1", 5002)
@@ -237,11 +236,7 @@ def test_the_receiver_process_ends_when_the_performers_process_dies():
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
         return  # already gone
-    try:
-        ready, _, _ = select.select([fd], [], [], 10)  # readable once the process has exited
-        assert ready, f"receiver process {pid} outlived the performer's process"
-    finally:
-        os.close(fd)
+    assert exits_within(fd, 10), f"receiver process {pid} outlived the performer's process"
 
 
 def test_thread_mode_is_the_old_server_with_the_quiet_window():
@@ -277,8 +272,7 @@ def test_a_receiver_process_that_dies_is_replaced_on_the_same_socket(rig, caplog
     old = server.receiver_pid
     fd = os.pidfd_open(old)
     os.kill(old, signal.SIGKILL)
-    assert select.select([fd], [], [], 10)[0]   # it is gone before the ping is sent: the new one must answer
-    os.close(fd)
+    assert exits_within(fd, 10)   # it is gone before the ping is sent: the new one must answer
     assert client.request("/liveai/ping", "again", reply="/liveai/pong", timeout=20) == ["again"]
     assert server.restarts == 1 and server.receiver_pid != old and server.alive()
     assert any("OSC receiver process exited" in r.message for r in caplog.records)
