@@ -171,3 +171,26 @@ def test_render_source_types():
     assert len(agent.render(0.0, 4.0, ctx)) == 2
     with pytest.raises(TypeError, match="cannot humanize"):
         humanize(42).render(0.0, 1.0, ctx)
+
+
+def test_hits_sharing_a_16th_come_out_apart_in_time_order_in_any_render_windows():
+    # two kicks written on each beat (a unison: a drummer plays it as a flam), a snare alone
+    src = [Hap(float(b), Note(36)) for b in range(8)] + [Hap(float(b), Note(36, velocity=90)) for b in range(8)] \
+        + [Hap(b + 0.5, Note(38)) for b in range(8)]
+    ctx = SimpleNamespace(session=SimpleNamespace(realtime=False), tempo_map=TempoMap(120, 4), report=lambda k, m: None)
+    whole = humanize(src, feel="drummer3", temperature=0).render(0.0, 8.0, ctx)
+    kicks = sorted((h.grid, h.beat) for h in whole if h.item.pitch == 36)
+    assert len(kicks) == 16
+    for b in range(8):
+        (g1, t1), (g2, t2) = kicks[2 * b], kicks[2 * b + 1]
+        assert g1 == g2 == b and t1 < t2                   # apart, not one doubled hit
+    # a render window that ends inside a 16th: the hits after it still know the ones before it
+    early = [Hap(3.97, Note(36)), Hap(4.03, Note(36))]
+    agent = humanize(early, feel="drummer3", temperature=0)
+    split = agent.render(3.9, 4.0, ctx) + agent.render(4.0, 4.1, ctx)
+    one = humanize(early, feel="drummer3", temperature=0).render(3.9, 4.1, ctx)
+    assert [(h.grid, h.offset) for h in split] == [(h.grid, h.offset) for h in one]
+    assert split[0].beat < split[1].beat
+    # amount 0 leaves them as written
+    grid = humanize(early, amount=0.0).render(3.9, 4.1, ctx)
+    assert [h.beat for h in grid] == [3.97, 4.03]

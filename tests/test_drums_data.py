@@ -96,3 +96,35 @@ def test_baselines_follow_the_protocol():
     assert r["class_position_mean"]["overall"]["timing_mae_ms"] == pytest.approx(10.0, abs=1e-3)
     assert r["class_position_mean"]["overall"]["velocity_mae"] == pytest.approx(20.0)
     assert r["zero_offset"]["kick"]["n"] == 8 and r["zero_offset"]["snare"]["n"] == 0
+
+
+def test_hits_sharing_a_16th_are_counted_and_their_first_and_last_kept():
+    # kick flam on beat 1 (grace 0.2 of a 16th early and soft, main 0.1 late), snare 3-hit roll on beat 2
+    hits = [(1.025, 0, 110), (0.95, 0, 40), (2.1, 1, 80), (1.9, 1, 60), (2.0, 1, 70), (0.0, 2, 90)]
+    f = file_grid(perf(hits), "x")
+    assert f.counts[4, 0] == 2 and f.counts[8, 1] == 3 and f.counts[0, 2] == 1 and f.counts.sum() == 6
+    np.testing.assert_allclose(f.first[4, 0], (-0.2, 40 / 127), rtol=1e-5)
+    np.testing.assert_allclose(f.last[4, 0], (0.1, 110 / 127), rtol=1e-5)
+    np.testing.assert_allclose(f.first[8, 1], (-0.4, 60 / 127), rtol=1e-5)
+    np.testing.assert_allclose(f.last[8, 1], (0.4, 80 / 127), rtol=1e-5)
+    x = features(f.counts, 120.0, 16)
+    multi = x[:, N_CLASSES + STEPS_PER_BEAT + 8:N_CLASSES + STEPS_PER_BEAT + 8 + N_CLASSES]
+    assert multi[4, 0] == pytest.approx(1 / 3) and multi[8, 1] == pytest.approx(2 / 3)
+    assert np.count_nonzero(multi) == 2 and np.all(x[:, :N_CLASSES] == (f.counts > 0))
+    w = windows([f], hop=16, window=16)
+    assert w.hits2.sum() == 2 and w.hits2[0, 4, 0] == 1 and w.hits2[0, 8, 1] == 1
+    assert w.off_ms[0, 8, 1] == pytest.approx(-0.4 * ms_per_step(120.0), rel=1e-4)
+    assert w.off2_ms[0, 8, 1] == pytest.approx(0.4 * ms_per_step(120.0), rel=1e-4)
+
+
+def test_hits_sharing_a_16th_get_predictions_in_time_order():
+    from liveai.models.drums_eval import per_hit
+    hits = [(2.1, 1, 80), (1.9, 1, 60), (0.0, 2, 90), (2.0, 1, 70)]     # not in time order
+    f = file_grid(perf(hits), "x")
+    off = np.zeros(f.counts.shape); off2 = np.zeros_like(off)
+    off[8, 1], off2[8, 1] = -10.0, 20.0
+    off[0, 2], off2[0, 2] = 3.0, 99.0                                 # a lone hit takes the earliest's
+    vel = np.full_like(off, 50.0); vel2 = np.full_like(off, 90.0)
+    p_off, p_vel = per_hit(f, off, vel, off2, vel2)
+    assert list(p_off) == [20.0, -10.0, 3.0, 5.0]
+    assert list(p_vel) == [90.0, 50.0, 50.0, 70.0]

@@ -3,7 +3,8 @@
 A stack of dilated convolutions reads a window of bars (the whole pattern
 around each hit matters: a drummer drags fills and pushes the snare depending
 on what comes next) and, for every step and class, predicts a Laplace distribution of the
-timing offset (ms) and of the velocity. The Laplace median is the point
+timing offset (ms) and of the velocity of the step's earliest hit and, where the pattern has
+two or more hits of that class on that 16th (flams, drags, 32nds), of its latest hit too. The Laplace median is the point
 prediction that minimises absolute error; sampling from it with a temperature
 restores the spread that a point prediction loses (a mean-only humanizer
 sounds robotic). The drummer is an embedding: index 0 is "unknown drummer",
@@ -24,6 +25,7 @@ from torch import nn
 from liveai.core.drums import N_CLASSES
 from liveai.models.drums_data import DRUMMERS, N_FEATURES, WINDOW
 
+HEADS = 8             # per class: offset median, scale, velocity median, scale; earliest hit, then latest
 OFF_SCALE_MS = 20.0   # offsets are predicted in units of 20 ms (keeps the net's numbers near 1)
 LOG_B_MIN, LOG_B_MAX = -6.0, 2.0
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -67,14 +69,14 @@ class DrumsNet(nn.Module):
         self.drummer = nn.Embedding(cfg.n_drummers, cfg.embed)
         self.inp = nn.Conv1d(N_FEATURES + cfg.embed, cfg.channels, 1)
         self.blocks = nn.Sequential(*[_Block(cfg.channels, d, cfg.dropout) for d in cfg.dilations])
-        self.out = nn.Conv1d(cfg.channels, 4 * N_CLASSES, 1)
+        self.out = nn.Conv1d(cfg.channels, HEADS * N_CLASSES, 1)
 
     def forward(self, x: torch.Tensor, drummer: torch.Tensor | None = None,
                 embedding: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """`embedding` (B, E) overrides `drummer` ids: used to blend feels."""
         o = self.out(self.hidden(x, drummer, embedding))
         b, _, t = o.shape
-        return heads(o.view(b, 4, N_CLASSES, t).permute(0, 3, 1, 2))   # (B, T, 4, C)
+        return heads(o.view(b, HEADS, N_CLASSES, t).permute(0, 3, 1, 2))   # (B, T, HEADS, C)
 
     def hidden(self, x: torch.Tensor, drummer: torch.Tensor | None = None,
                embedding: torch.Tensor | None = None) -> torch.Tensor:
@@ -90,13 +92,15 @@ class DrumsNet(nn.Module):
 
 
 def heads(o: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Raw outputs (..., 4, 9) -> offset median (ms), its log scale, velocity median (0..1), its log scale."""
-    return {
-        "off_mu": o[..., 0, :] * OFF_SCALE_MS,
-        "off_logb": o[..., 1, :].clamp(LOG_B_MIN, LOG_B_MAX) + float(np.log(OFF_SCALE_MS)),
-        "vel_mu": torch.sigmoid(o[..., 2, :]),
-        "vel_logb": o[..., 3, :].clamp(LOG_B_MIN, LOG_B_MAX) - 3.0,
-    }
+    """Raw outputs (..., 8, 9) -> offset median (ms), its log scale, velocity median (0..1), its log
+    scale, for the earliest hit of a step ("off_mu"...) and for the latest ("off2_mu"...)."""
+    out = {}
+    for k, sfx in ((0, ""), (4, "2")):
+        out["off_mu" + sfx] = o[..., k, :] * OFF_SCALE_MS
+        out["off_logb" + sfx] = o[..., k + 1, :].clamp(LOG_B_MIN, LOG_B_MAX) + float(np.log(OFF_SCALE_MS))
+        out["vel_mu" + sfx] = torch.sigmoid(o[..., k + 2, :])
+        out["vel_logb" + sfx] = o[..., k + 3, :].clamp(LOG_B_MIN, LOG_B_MAX) - 3.0
+    return out
 
 
 def laplace_nll(x: torch.Tensor, mu: torch.Tensor, logb: torch.Tensor) -> torch.Tensor:
@@ -104,20 +108,26 @@ def laplace_nll(x: torch.Tensor, mu: torch.Tensor, logb: torch.Tensor) -> torch.
     return (x - mu).abs() * torch.exp(-logb) + logb
 
 
-def sample(pred: dict[str, torch.Tensor], temperature: float, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Offsets (ms) and velocities (0..1) drawn from the predicted Laplaces, scaled by `temperature`.
+def sample(pred: dict[str, torch.Tensor], temperature: float, gen: torch.Generator | None
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Offsets (ms) and velocities (0..1) drawn from the predicted Laplaces, scaled by `temperature`:
+    the earliest hit of each step and the latest (kept no earlier than the earliest).
 
     temperature 0 is the point prediction (the median); 1 the model's own spread.
     """
-    off, vel = pred["off_mu"], pred["vel_mu"]
-    if temperature > 0:
-        u1 = torch.rand(off.shape, generator=gen) - 0.5
-        u2 = torch.rand(vel.shape, generator=gen) - 0.5
-        lap1 = -torch.sign(u1) * torch.log1p(-2 * u1.abs().clamp(max=0.4999))
-        lap2 = -torch.sign(u2) * torch.log1p(-2 * u2.abs().clamp(max=0.4999))
-        off = off + temperature * torch.exp(pred["off_logb"]) * lap1
-        vel = vel + temperature * torch.exp(pred["vel_logb"]) * lap2
-    return off, vel.clamp(1 / 127, 1.0)
+    drawn = []
+    for sfx in ("", "2"):
+        off, vel = pred["off_mu" + sfx], pred["vel_mu" + sfx]
+        if temperature > 0:
+            u1 = torch.rand(off.shape, generator=gen) - 0.5
+            u2 = torch.rand(vel.shape, generator=gen) - 0.5
+            lap1 = -torch.sign(u1) * torch.log1p(-2 * u1.abs().clamp(max=0.4999))
+            lap2 = -torch.sign(u2) * torch.log1p(-2 * u2.abs().clamp(max=0.4999))
+            off = off + temperature * torch.exp(pred["off_logb" + sfx]) * lap1
+            vel = vel + temperature * torch.exp(pred["vel_logb" + sfx]) * lap2
+        drawn.append((off, vel.clamp(1 / 127, 1.0)))
+    (off, vel), (off2, vel2) = drawn
+    return off, vel, torch.maximum(off, off2), vel2
 
 
 def file_digest(path: Path | str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from liveai.core.drums import N_CLASSES
-from liveai.models.drums import LOG_B_MAX, LOG_B_MIN, OFF_SCALE_MS, DrumsNet
+from liveai.models.drums import HEADS, LOG_B_MAX, LOG_B_MIN, OFF_SCALE_MS, DrumsNet
 
 _LOG_SCALE = float(np.log(OFF_SCALE_MS))
 
@@ -37,12 +37,13 @@ class FastDrums:
             w3 = torch.cat([w[:, :, 0].T, w[:, :, 1].T, w[:, :, 2].T], dim=0).contiguous()   # (3C, C)
             self.blocks.append((d, w3, sd[f"blocks.{i}.conv.bias"],
                                 sd[f"blocks.{i}.mix.weight"][:, :, 0].T.contiguous(), sd[f"blocks.{i}.mix.bias"]))
-        self.w_out = sd["out.weight"][:, :, 0].T.contiguous()     # (C, 36)
+        self.w_out = sd["out.weight"][:, :, 0].T.contiguous()     # (C, HEADS * 9)
         self.b_out = sd["out.bias"]
 
     @torch.inference_mode()
     def forward(self, x: np.ndarray, embedding: np.ndarray) -> dict[str, np.ndarray]:
-        """x (T, F), embedding (E,) -> (T, 9) arrays: off_mu (ms), off_logb, vel_mu (0..1), vel_logb."""
+        """x (T, F), embedding (E,) -> (T, 9) arrays: off_mu (ms), off_logb, vel_mu (0..1), vel_logb
+        of each step's earliest hit, and the same with suffix 2 for its latest."""
         t = x.shape[0]
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         et = torch.from_numpy(np.ascontiguousarray(embedding, dtype=np.float32))
@@ -58,19 +59,26 @@ class FastDrums:
             stacked[:, c:2 * c] = r
             y = torch.relu(torch.addmm(b, stacked, w3))
             h = h + torch.addmm(bm, y, wm)
-        o = torch.addmm(self.b_out, torch.relu(h), self.w_out).numpy().reshape(t, 4, N_CLASSES)
-        return {
-            "off_mu": o[:, 0] * OFF_SCALE_MS,
-            "off_logb": np.clip(o[:, 1], LOG_B_MIN, LOG_B_MAX) + _LOG_SCALE,
-            "vel_mu": 1.0 / (1.0 + np.exp(-o[:, 2])),
-            "vel_logb": np.clip(o[:, 3], LOG_B_MIN, LOG_B_MAX) - 3.0,
-        }
+        o = torch.addmm(self.b_out, torch.relu(h), self.w_out).numpy().reshape(t, HEADS, N_CLASSES)
+        out = {}
+        for k, sfx in ((0, ""), (4, "2")):
+            out["off_mu" + sfx] = o[:, k] * OFF_SCALE_MS
+            out["off_logb" + sfx] = np.clip(o[:, k + 1], LOG_B_MIN, LOG_B_MAX) + _LOG_SCALE
+            out["vel_mu" + sfx] = 1.0 / (1.0 + np.exp(-o[:, k + 2]))
+            out["vel_logb" + sfx] = np.clip(o[:, k + 3], LOG_B_MIN, LOG_B_MAX) - 3.0
+        return out
 
 
-def sample_np(pred: dict[str, np.ndarray], temperature: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (ms) and velocities (0..1) from the predicted Laplaces; temperature 0 = the medians."""
-    off, vel = pred["off_mu"], pred["vel_mu"]
-    if temperature > 0:
-        off = off + temperature * np.exp(pred["off_logb"]) * rng.laplace(size=off.shape)
-        vel = vel + temperature * np.exp(pred["vel_logb"]) * rng.laplace(size=vel.shape)
-    return off, np.clip(vel, 1 / 127, 1.0)
+def sample_np(pred: dict[str, np.ndarray], temperature: float, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets (ms) and velocities (0..1) from the predicted Laplaces, the earliest hit's and the
+    latest's (no earlier than the earliest); temperature 0 = the medians."""
+    drawn = []
+    for sfx in ("", "2"):
+        off, vel = pred["off_mu" + sfx], pred["vel_mu" + sfx]
+        if temperature > 0:
+            off = off + temperature * np.exp(pred["off_logb" + sfx]) * rng.laplace(size=off.shape)
+            vel = vel + temperature * np.exp(pred["vel_logb" + sfx]) * rng.laplace(size=vel.shape)
+        drawn.append((off, np.clip(vel, 1 / 127, 1.0)))
+    (off, vel), (off2, vel2) = drawn
+    return off, vel, np.maximum(off, off2), vel2

@@ -11,6 +11,7 @@ output layer (`anchor`) keeps two takes from overfitting.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from liveai.core.drums import N_CLASSES
 from liveai.data.gmd import Performance
-from liveai.models.drums import DrumsNet, heads
+from liveai.models.drums import HEADS, DrumsNet, heads
 from liveai.models.drums_data import FileGrid, file_grid, windows
 from liveai.models.drums_train import loss_fn
 
@@ -37,6 +38,11 @@ def takes_to_files(performances: list[Performance | FileGrid]) -> list[FileGrid]
     return out
 
 
+def _second(data, sel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The latest-hit targets of `data`'s windows `sel`, as loss_fn's `second`."""
+    return (torch.from_numpy(data.off2_ms[sel]), torch.from_numpy(data.vel2[sel]), torch.from_numpy(data.hits2[sel]))
+
+
 @torch.no_grad()
 def nearest_feel(data, base: DrumsNet, max_windows: int = 64) -> tuple[int, list[float]]:
     """The base model's drummer row (0 = unknown) whose predictions fit the takes best, and each row's loss.
@@ -46,11 +52,12 @@ def nearest_feel(data, base: DrumsNet, max_windows: int = 64) -> tuple[int, list
     sel = np.unique(np.linspace(0, len(data) - 1, min(len(data), max_windows)).round().astype(int))
     x, h = torch.from_numpy(data.x[sel]), torch.from_numpy(data.hits[sel])
     o, v = torch.from_numpy(data.off_ms[sel]), torch.from_numpy(data.vel[sel])
+    second = _second(data, sel)
     n = len(sel)
     losses = []
     for i in range(base.drummer.num_embeddings):
         pred = base(x, torch.full((n,), i, dtype=torch.long))
-        losses.append(float(loss_fn(pred, o, v, h)))
+        losses.append(float(loss_fn(pred, o, v, h, second=second)))
     return int(np.argmin(losses)), losses
 
 
@@ -65,12 +72,13 @@ def learn_embedding(data, base: DrumsNet, steps: int, seconds: float, lr: float 
     rng = np.random.default_rng(seed)
     x, h = torch.from_numpy(data.x), torch.from_numpy(data.hits)
     o, v = torch.from_numpy(data.off_ms), torch.from_numpy(data.vel)
+    o2, v2, h2 = _second(data, slice(None))
     t0 = time.perf_counter()
     done = 0
     for done in range(1, steps + 1):
         idx = torch.from_numpy(rng.integers(0, len(data), min(batch, len(data))))
         pred = base(x[idx], embedding=emb.unsqueeze(0).expand(len(idx), -1))
-        loss = loss_fn(pred, o[idx], v[idx], h[idx])
+        loss = loss_fn(pred, o[idx], v[idx], h[idx], second=(o2[idx], v2[idx], h2[idx]))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -130,8 +138,8 @@ def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds
     feats = h[b_idx, :, t_idx]                                # (N, C): the core's view of each hit
     off = torch.from_numpy(data.off_ms)[b_idx, t_idx, c_idx]
     vel = torch.from_numpy(data.vel)[b_idx, t_idx, c_idx]
-    w0 = base.out.weight.detach()[:, :, 0].view(4, N_CLASSES, -1)   # (4, 9, C)
-    b0 = base.out.bias.detach().view(4, N_CLASSES)
+    w0 = base.out.weight.detach()[:, :, 0].view(HEADS, N_CLASSES, -1)   # (HEADS, 9, C)
+    b0 = base.out.bias.detach().view(HEADS, N_CLASSES)
     w = w0.clone().requires_grad_(True)
     b = b0.clone().requires_grad_(True)
     opt = torch.optim.Adam([w, b], lr=lr)
@@ -140,7 +148,7 @@ def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds
     first = last = None
     steps = 0
     for steps in range(1, max_steps + 1):
-        o = torch.einsum("nc,knc->nk", feats, w[:, c_idx, :]) + b[:, c_idx].T   # (N, 4)
+        o = torch.einsum("nc,knc->nk", feats, w[:, c_idx, :]) + b[:, c_idx].T   # (N, HEADS)
         loss = loss_fn(heads(o.unsqueeze(-1)), off.unsqueeze(-1), vel.unsqueeze(-1), ones.unsqueeze(-1))
         reg = ((w - w0) ** 2).sum() + ((b - b0) ** 2).sum()
         opt.zero_grad()
@@ -191,7 +199,7 @@ def session_study(files: list[FileGrid], sessions: dict[str, list[FileGrid]], ta
             continue
         by_len = sorted(takes, key=lambda f: (-len(f.raw), f.name))
         train, test = by_len[:2], by_len[2:]
-        anon = [FileGrid(f.name, f.grid, 0, f.four_four, f.raw) for f in train]
+        anon = [dataclasses.replace(f, drummer=0) for f in train]
         model, emb, rep = finetune(anon, base, seconds=seconds, **kw)
         r_unknown = evaluate(base, test, table, drummer="unknown")["model"]["overall"]
         r_ident = evaluate(base, test, table, drummer="file")["model"]["overall"]

@@ -19,16 +19,27 @@ from liveai.models.drums_data import Windows
 
 
 def loss_fn(pred: dict[str, torch.Tensor], off_ms: torch.Tensor, vel: torch.Tensor, mask: torch.Tensor,
-            vel_weight: float = 1.0) -> torch.Tensor:
+            vel_weight: float = 1.0, second: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+            ) -> torch.Tensor:
     """Medians by plain L1 (what the MAE figures measure: every hit weighs the same), scales by the
-    Laplace NLL around the detached medians (so the spread used for sampling is calibrated)."""
-    n = mask.sum().clamp(min=1.0)
-    mu_o, mu_v = pred["off_mu"] / OFF_SCALE_MS, pred["vel_mu"]
-    x_o = off_ms / OFF_SCALE_MS
-    l1 = (x_o - mu_o).abs() + vel_weight * 5.0 * (vel - mu_v).abs()
-    nll = laplace_nll(x_o, mu_o.detach(), pred["off_logb"] - np.log(OFF_SCALE_MS)) \
-        + vel_weight * laplace_nll(vel, mu_v.detach(), pred["vel_logb"])
-    return ((l1 + nll) * mask).sum() / n
+    Laplace NLL around the detached medians (so the spread used for sampling is calibrated).
+
+    `off_ms`, `vel`, `mask`: the earliest hit of each (step, class); `second` = (off_ms, vel, mask)
+    of the latest where two or more hits share the step (those masks are mostly zero)."""
+    total = torch.zeros(())
+    n = mask.sum()
+    parts = [("", off_ms, vel, mask)]
+    if second is not None:
+        parts.append(("2",) + tuple(second))
+        n = n + second[2].sum()
+    for sfx, off, v, m in parts:
+        mu_o, mu_v = pred["off_mu" + sfx] / OFF_SCALE_MS, pred["vel_mu" + sfx]
+        x_o = off / OFF_SCALE_MS
+        l1 = (x_o - mu_o).abs() + vel_weight * 5.0 * (v - mu_v).abs()
+        nll = laplace_nll(x_o, mu_o.detach(), pred["off_logb" + sfx] - np.log(OFF_SCALE_MS)) \
+            + vel_weight * laplace_nll(v, mu_v.detach(), pred["vel_logb" + sfx])
+        total = total + ((l1 + nll) * m).sum()
+    return total / n.clamp(min=1.0)
 
 
 def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, batch: int = 64, lr: float = 3e-3,
@@ -50,6 +61,7 @@ def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, ba
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     x = torch.from_numpy(data.x); h = torch.from_numpy(data.hits)
     o = torch.from_numpy(data.off_ms); v = torch.from_numpy(data.vel); d = torch.from_numpy(data.drummer)
+    h2 = torch.from_numpy(data.hits2); o2 = torch.from_numpy(data.off2_ms); v2 = torch.from_numpy(data.vel2)
     t0 = time.perf_counter()
     losses = []
     model.train()
@@ -59,7 +71,7 @@ def train(data: Windows, cfg: DrumsConfig = DrumsConfig(), steps: int = 3000, ba
         dd = d[idx].clone()
         dd[torch.from_numpy(rng.random(batch) < unknown_p)] = 0
         pred = model(x[idx], dd)
-        loss = loss_fn(pred, o[idx], v[idx], h[idx], vel_weight=vel_weight)
+        loss = loss_fn(pred, o[idx], v[idx], h[idx], vel_weight=vel_weight, second=(o2[idx], v2[idx], h2[idx]))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -153,7 +153,8 @@ class DrumsAgent:
         requests: dict[int, BarRequest] = {}
         out = []
         missing = None
-        for hap in haps:
+        ranks = None
+        for n, hap in enumerate(haps):
             item = hap.item
             cls = drum_class(item.pitch) if isinstance(item, Note) else None
             if cls is None:
@@ -169,8 +170,15 @@ class DrumsAgent:
                 out.append(hap)
                 continue
             key = (int(round(within * STEPS_PER_BEAT)), cls)
-            off = res.offset_beats.get(key, 0.0) * params["amount"]
-            vel = res.velocity.get(key)
+            offs, vels = res.offset_beats.get(key, (0.0,)), res.velocity.get(key, (None,))
+            if len(offs) == 1:
+                off, vel = offs[0] * params["amount"], vels[0]
+            else:    # several hits of the class on this 16th: placed where a drummer plays that many
+                if ranks is None:
+                    ranks = self._ranks(haps, start, tm, ctx)
+                rank = min(ranks.get(n, 0), len(offs) - 1)
+                dev = within - key[0] / STEPS_PER_BEAT      # how far from the 16th's line it is written
+                off, vel = (offs[rank] - dev) * params["amount"], vels[rank]
             new_item = item
             if vel is not None:
                 a = params["velocity_amount"]
@@ -186,6 +194,30 @@ class DrumsAgent:
         return out
 
     # -- internals -------------------------------------------------------------------
+    def _ranks(self, haps: list, start: float, tm: Any, ctx: Any) -> dict[int, int]:
+        """For each drum hap (by index in `haps`), its place in time among the source's hits of its
+        class on its 16th (hits before `start` were rendered in an earlier call and count too)."""
+        groups: dict[tuple, list] = {}
+        for i, hap in enumerate(haps):
+            cls = drum_class(hap.item.pitch) if isinstance(hap.item, Note) else None
+            if cls is not None:
+                bar, within = tm.bar_beat(hap.grid)
+                groups.setdefault((bar, int(round(within * STEPS_PER_BEAT)), cls), []).append((hap.grid, i))
+        ranks = {}
+        half = 0.5 / STEPS_PER_BEAT
+        for (bar, step, cls), members in groups.items():
+            members.sort()
+            line = members[0][0] - tm.bar_beat(members[0][0])[1] + step / STEPS_PER_BEAT
+            before = 0
+            if line - half < start:
+                for h in _query(self.source, line - half, start, ctx):
+                    if isinstance(h.item, Note) and drum_class(h.item.pitch) == cls:
+                        b, w = tm.bar_beat(h.grid)
+                        before += b == bar and int(round(w * STEPS_PER_BEAT)) == step
+            for r, (_, i) in enumerate(members):
+                ranks[i] = before + r
+        return ranks
+
     def _request(self, bar: int, bar_start: float, tm: Any, ctx: Any, params: dict) -> BarRequest:
         """The bar's window: a quarter of it before the bar line (what was just played), the rest ahead."""
         bpb = tm.beats_per_bar_at(bar_start)
@@ -193,7 +225,7 @@ class DrumsAgent:
         window = self.model.cfg.window
         context = window // 4
         w_start = bar_start - context / STEPS_PER_BEAT
-        hits = set()
+        hits = []
         for hap in _query(self.source, max(w_start, 0.0), w_start + window / STEPS_PER_BEAT, ctx):
             item = hap.item
             cls = drum_class(item.pitch) if isinstance(item, Note) else None
@@ -201,7 +233,7 @@ class DrumsAgent:
                 continue
             step = int(round((hap.grid - w_start) * STEPS_PER_BEAT))
             if 0 <= step < window:
-                hits.add((step, cls))
+                hits.append((step, cls))
         return BarRequest(bar, float(tm.bpm_at(bar_start)), spb, tuple(sorted(hits)), params["feel"],
                           params["temperature"], self.seed, context)
 

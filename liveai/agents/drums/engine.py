@@ -14,7 +14,7 @@ import numpy as np
 from liveai.core.drums import N_CLASSES
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.models.drums_fast import FastDrums, sample_np
-from liveai.models.drums_data import MAX_BPM, MIN_BPM, features
+from liveai.models.drums_data import MAX_BPM, MIN_BPM, between, features
 
 
 
@@ -25,7 +25,8 @@ class BarRequest:
     bar: int
     bpm: float
     steps_per_bar: int
-    hits: tuple[tuple[int, int], ...]   # (step from the window's start, class) over the model's window
+    hits: tuple[tuple[int, int], ...]   # (step from the window's start, class) over the model's window,
+                                        # repeated where several hits of a class share a 16th
     feel: float
     temperature: float
     seed: int
@@ -38,11 +39,12 @@ class BarRequest:
 
 @dataclass(frozen=True)
 class BarResult:
-    """Offsets (beats) and model velocities (1..127) for each (step from the bar line, class) hit of a bar."""
+    """Offsets (beats) and model velocities (1..127) for each (step from the bar line, class) of a bar:
+    one per hit on that 16th, in time order (a flam gets two, the first one early)."""
 
     request: BarRequest
-    offset_beats: dict[tuple[int, int], float]
-    velocity: dict[tuple[int, int], float]
+    offset_beats: dict[tuple[int, int], tuple[float, ...]]
+    velocity: dict[tuple[int, int], tuple[float, ...]]
 
 
 def bar_seed(seed: int, bar: int) -> int:
@@ -67,17 +69,21 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
     grid = np.zeros((win, N_CLASSES), np.float32)
     for step, cls in req.hits:
         if 0 <= step < win:
-            grid[step, cls] = 1.0
+            grid[step, cls] += 1.0
     bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
     pred = net.forward(features(grid, bpm, req.steps_per_bar, -req.context), embedding)
     rng = np.random.Generator(np.random.PCG64(bar_seed(req.seed, req.bar)))
-    off_ms, vel = sample_np(pred, req.temperature, rng)
+    off_ms, vel, off2_ms, vel2 = sample_np(pred, req.temperature, rng)
     beat_ms = 60000.0 / req.bpm
     half_step = 0.5 / STEPS_PER_BEAT   # the representation's range: half a 16th either side
     offs, vels = {}, {}
-    for step, cls in req.own_hits():
-        o = float(off_ms[step, cls]) / beat_ms
+    for step, cls in dict.fromkeys(req.own_hits()):
+        if not 0 <= step < win:
+            continue
+        k = int(grid[step, cls])
+        ranks = np.arange(k)
+        o = between(off_ms[step, cls], off2_ms[step, cls], k, ranks) / beat_ms
         key = (step - req.context, cls)    # keyed by the step from the bar line
-        offs[key] = max(-half_step, min(half_step, o))
-        vels[key] = float(vel[step, cls]) * 127.0
+        offs[key] = tuple(float(x) for x in np.clip(o, -half_step, half_step))
+        vels[key] = tuple(float(x) * 127.0 for x in between(vel[step, cls], vel2[step, cls], k, ranks))
     return BarResult(req, offs, vels)
