@@ -76,14 +76,21 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
     off_ms, vel, off2_ms, vel2 = sample_np(pred, req.temperature, rng)
     beat_ms = 60000.0 / req.bpm
     half_step = 0.5 / STEPS_PER_BEAT   # the representation's range: half a 16th either side
+    keys = [h for h in dict.fromkeys(req.own_hits()) if 0 <= h[0] < win]
     offs, vels = {}, {}
-    for step, cls in dict.fromkeys(req.own_hits()):
-        if not 0 <= step < win:
-            continue
+    if not keys:
+        return BarResult(req, offs, vels)
+    st, cl = np.array(keys).T
+    first_o = np.clip(off_ms[st, cl] / beat_ms, -half_step, half_step).tolist()
+    first_v = (vel[st, cl] * 127.0).tolist()
+    for i, (step, cls) in enumerate(keys):
+        key = (step - req.context, cls)    # keyed by the step from the bar line
         k = int(grid[step, cls])
+        if k == 1:
+            offs[key], vels[key] = (first_o[i],), (first_v[i],)
+            continue
         ranks = np.arange(k)
         o = between(off_ms[step, cls], off2_ms[step, cls], k, ranks) / beat_ms
-        key = (step - req.context, cls)    # keyed by the step from the bar line
-        offs[key] = tuple(float(x) for x in np.clip(o, -half_step, half_step))
-        vels[key] = tuple(float(x) * 127.0 for x in between(vel[step, cls], vel2[step, cls], k, ranks))
+        offs[key] = tuple(np.clip(o, -half_step, half_step).tolist())
+        vels[key] = tuple((between(vel[step, cls], vel2[step, cls], k, ranks) * 127.0).tolist())
     return BarResult(req, offs, vels)
