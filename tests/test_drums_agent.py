@@ -42,6 +42,10 @@ def test_numpy_twin_matches_torch():
     got = fast.forward(x, model.drummer.weight[4].detach().numpy())
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k][0].numpy(), atol=1e-4, rtol=1e-4)
+    for lo, hi in ((16, 32), (0, 5), (48, 64), (64, 64)):     # one bar's rows, as the agent asks
+        part = fast.forward(x, model.drummer.weight[4].detach().numpy(), rows=(lo, hi))
+        for k in ref:
+            np.testing.assert_allclose(part[k], got[k][lo:hi], atol=1e-5, rtol=1e-5)
 
 
 def test_humanized_groove_moves_hits_and_velocities():

@@ -41,25 +41,37 @@ class FastDrums:
         self.b_out = sd["out.bias"]
 
     @torch.inference_mode()
-    def forward(self, x: np.ndarray, embedding: np.ndarray) -> dict[str, np.ndarray]:
+    def forward(self, x: np.ndarray, embedding: np.ndarray, rows: tuple[int, int] | None = None
+                ) -> dict[str, np.ndarray]:
         """x (T, F), embedding (E,) -> (T, 9) arrays: off_mu (ms), off_logb, vel_mu (0..1), vel_logb
-        of each step's earliest hit, and the same with suffix 2 for its latest."""
+        of each step's earliest hit, and the same with suffix 2 for its latest.
+
+        `rows` = (lo, hi): only those steps' outputs, (hi - lo, 9) arrays. The live agent wants one
+        bar of the window; the last block and the heads then work on its rows alone (every earlier
+        block's output reaches the bar through the last block's dilation, so they run whole).
+        """
         t = x.shape[0]
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         et = torch.from_numpy(np.ascontiguousarray(embedding, dtype=np.float32))
         h = torch.addmm(torch.addmv(self.b_in, self.w_e.T, et), xt, self.w_x)
         c = h.shape[1]
         stacked = torch.zeros((t, 3 * c))
-        for d, w3, b, wm, bm in self.blocks:
+        last = len(self.blocks) - 1
+        for j, (d, w3, b, wm, bm) in enumerate(self.blocks):
+            lo, hi = rows if (j == last and rows is not None) else (0, t)
             r = torch.relu(h)
-            stacked.zero_()
-            if d < t:
-                stacked[d:, :c] = r[: t - d]              # r[t - d]
-                stacked[: t - d, 2 * c:] = r[d:]          # r[t + d]
-            stacked[:, c:2 * c] = r
-            y = torch.relu(torch.addmm(b, stacked, w3))
-            h = h + torch.addmm(bm, y, wm)
-        o = torch.addmm(self.b_out, torch.relu(h), self.w_out).numpy().reshape(t, HEADS, N_CLASSES)
+            st = stacked[: hi - lo]
+            st.zero_()
+            a = max(lo, d)
+            if a < hi:
+                st[a - lo:, :c] = r[a - d: hi - d]        # r[step - d]
+            e = min(hi, t - d)
+            if e > lo:
+                st[: e - lo, 2 * c:] = r[lo + d: e + d]   # r[step + d]
+            st[:, c:2 * c] = r[lo:hi]
+            y = torch.relu(torch.addmm(b, st, w3))
+            h = h[lo:hi] + torch.addmm(bm, y, wm)
+        o = torch.addmm(self.b_out, torch.relu(h), self.w_out).numpy().reshape(h.shape[0], HEADS, N_CLASSES)
         out = {}
         for k, sfx in ((0, ""), (4, "2")):
             out["off_mu" + sfx] = o[:, k] * OFF_SCALE_MS

@@ -71,20 +71,24 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
         if 0 <= step < win:
             grid[step, cls] += 1.0
     bpm = min(max(req.bpm, MIN_BPM), MAX_BPM)
-    pred = net.forward(features(grid, bpm, req.steps_per_bar, -req.context), embedding)
+    lo, hi = min(req.context, win), min(req.context + req.steps_per_bar, win)   # the bar's rows
+    pred = net.forward(features(grid, bpm, req.steps_per_bar, -req.context), embedding, rows=(lo, hi))
     rng = np.random.Generator(np.random.PCG64(bar_seed(req.seed, req.bar)))
     off_ms, vel, off2_ms, vel2 = sample_np(pred, req.temperature, rng)
     beat_ms = 60000.0 / req.bpm
     half_step = 0.5 / STEPS_PER_BEAT   # the representation's range: half a 16th either side
-    keys = [h for h in dict.fromkeys(req.own_hits()) if 0 <= h[0] < win]
+    keys = [h for h in dict.fromkeys(req.own_hits()) if lo <= h[0] < hi]
     offs, vels = {}, {}
     if not keys:
         return BarResult(req, offs, vels)
     st, cl = np.array(keys).T
+    grid = grid[lo:hi]
+    st = st - lo
+    keys = [(s - lo, c) for s, c in keys]
     first_o = np.clip(off_ms[st, cl] / beat_ms, -half_step, half_step).tolist()
     first_v = (vel[st, cl] * 127.0).tolist()
     for i, (step, cls) in enumerate(keys):
-        key = (step - req.context, cls)    # keyed by the step from the bar line
+        key = (step + lo - req.context, cls)    # keyed by the step from the bar line
         k = int(grid[step, cls])
         if k == 1:
             offs[key], vels[key] = (first_o[i],), (first_v[i],)
