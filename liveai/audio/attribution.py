@@ -3,16 +3,25 @@
 Each *variant* is one JACK client standing where the engine stands (alone on
 a fresh private jackd, 128 frames, 48 kHz) under the xrun run's load: the
 torch LSTM flat out on a thread of this process and a realtime session
-dispatching 16th-note drums (`probe.TorchLoad`, `probe._drum_session`, as in
-`probe.run_floor`). What is counted is jackd's own xruns over the span
+dispatching 16th-note drums (`probe.TorchLoad`, `probe._drum_session`), to
+the engine, or where the engine is absent to a port that drops them (same
+lead, so the clock thread spins as much; `c_quiet` sends none). What is counted is jackd's own xruns over the span
 (`JackServer.xruns()` before and after a 1 s warm-up), whatever the client.
 
-- `c`: jack_simple_client (C; the floor);
+- `c_quiet`: jack_simple_client, the session's events going nowhere (no
+  output port: its dispatcher never spins), as `probe.run_floor` measured it;
+- `c`: jack_simple_client (C; the floor), the session's drums sent to a
+  null port with the audio port's lead: its dispatcher spins before each
+  send at SCHED_FIFO 50, as it does when the engine plays them;
 - `cfunc`: a numba-compiled process callback on libjack through ctypes, no
   Python in the callback (`bare_clients`);
 - `jackclient`: the JACK-Client package, a Python callback writing zeros;
 - `portaudio`: sounddevice / PortAudio's JACK host API, a Python callback
   writing zeros: the engine's path without its work;
+- `portaudio_busy`: the same, burning ~150 us of CPU per block in a loop
+  (about the engine's render time) without touching memory;
+- `engine_idle`: liveai's engine, nothing sent to it (its callback renders
+  silence: the engine's process and Python callback without the voices);
 - `engine`: liveai's engine with 16 notes held and the drums through it;
 - `engine_mlock`: the same, its child mlockall()ed;
 - `engine_gcoff`: the same, its child's garbage collector disabled.
@@ -24,6 +33,7 @@ whose speed drifts (other people's jobs on a shared VM) weighs on all alike.
 from __future__ import annotations
 
 import os
+import statistics
 import select
 import shutil
 import subprocess
@@ -34,8 +44,10 @@ from typing import Any, Callable
 
 from liveai.audio.jack import JackServer, client_env, wait_for_ports
 
-VARIANTS = ("c", "cfunc", "jackclient", "portaudio", "engine", "engine_mlock", "engine_gcoff")
-BARE = {"cfunc": "cfunc", "jackclient": "jackclient", "portaudio": "portaudio"}
+VARIANTS = ("c_quiet", "c", "cfunc", "jackclient", "portaudio", "portaudio_busy", "engine_idle", "engine",
+            "engine_mlock", "engine_gcoff")
+DEFAULT_VARIANTS = ("c_quiet", "c", "portaudio", "engine_idle", "engine", "engine_mlock")
+BARE = {"cfunc": "cfunc", "jackclient": "jackclient", "portaudio": "portaudio", "portaudio_busy": "portaudio_busy"}
 
 
 class _Bare:
@@ -43,7 +55,7 @@ class _Bare:
 
     def __init__(self, variant: str, server: str) -> None:
         env = client_env(server)
-        if variant == "c":
+        if variant in ("c", "c_quiet"):
             exe = shutil.which("jack_simple_client")
             if exe is None:
                 raise RuntimeError("jack_simple_client is not installed (JACK's example clients)")
@@ -81,6 +93,16 @@ class _Bare:
             self.proc.wait(5)
 
 
+def _null_audio_port(session: Any) -> Any:
+    """A port that drops events but asks for them as early as the audio port does (lead_s 0.05)."""
+    from liveai.audio.port import AudioPort
+    from liveai.ports.base import NullPort
+
+    port = NullPort("audio")
+    port.lead_s = AudioPort.lead_s
+    return port
+
+
 def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: int = 48000) -> dict[str, Any]:
     """One variant on a fresh private jackd: jackd's xruns over `seconds` after a 1 s warm-up."""
     from liveai.audio import probe
@@ -106,12 +128,14 @@ def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: in
             else:
                 client = _Bare(variant, srv.name)
             load = probe.TorchLoad().start() if torch_load else None
-            if engine is not None:
+            if engine is not None and variant != "engine_idle":
                 eng = engine
                 sess = probe._drum_session(lambda s: AudioPort(engine=eng, clock=s.clock))
                 probe._load_scenario(sess.outputs["audio"], sess.clock, seconds + 2.0)
-            else:
+            elif variant == "c_quiet":
                 sess = probe._drum_session()
+            else:
+                sess = probe._drum_session(_null_audio_port)
             pause = threading.Event()
             pause.wait(1.0)                       # warm-up, as in run_floor / run_engine
             if engine is not None:
@@ -163,6 +187,7 @@ def run_rounds(variants: list[str], rounds: int, seconds: float, *, torch_load: 
         counts = [r.get("jackd_xruns") for r in rs]
         ok = [c for c in counts if c is not None]
         per[v] = {"jackd_xruns_per_round": counts, "jackd_xruns_sum": sum(ok), "rounds_ok": len(ok),
+                  "jackd_xruns_median": float(statistics.median(ok)) if ok else None,
                   "seconds_total": seconds * len(ok)}
         if v.startswith("engine"):
             per[v]["engine_xruns_per_round"] = [r.get("xruns") for r in rs]

@@ -10,6 +10,9 @@ callback and back.
 
 - `portaudio`: sounddevice (PortAudio's JACK host API), a Python callback
   that fills the block with zeros: the engine's path without its work;
+- `portaudio_busy`: the same, spinning `BUSY_S` of thread CPU time per block
+  (about what the engine's render takes) before writing zeros: the engine's
+  CPU time without its memory footprint;
 - `jackclient`: the JACK-Client package (cffi straight onto libjack), a
   Python process callback writing zeros: Python without PortAudio;
 - `cfunc`: a numba `@cfunc` registered with `jack_set_process_callback`
@@ -26,9 +29,11 @@ import ctypes.util
 import gc
 import sys
 import threading
+import time
 from typing import Any
 
-KINDS = ("portaudio", "jackclient", "cfunc")
+KINDS = ("portaudio", "portaudio_busy", "jackclient", "cfunc")
+BUSY_S = 150e-6           # portaudio_busy: thread CPU time burnt per block, about the engine's render
 SR_GUESS = 48000
 
 
@@ -43,7 +48,7 @@ def _ready() -> None:
     print("ready", flush=True)
 
 
-def run_portaudio() -> None:
+def run_portaudio(busy_s: float = 0.0) -> None:
     import sounddevice as sd  # jackd already runs: PortAudio finds it here
 
     dev = -1
@@ -55,6 +60,10 @@ def run_portaudio() -> None:
     first = threading.Event()
 
     def callback(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        if busy_s:
+            end = time.thread_time() + busy_s
+            while time.thread_time() < end:
+                pass
         outdata.fill(0.0)
         if not first.is_set():
             first.set()
@@ -175,7 +184,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in KINDS:
         print(f"usage: python -m liveai.audio.bare_clients {{{','.join(KINDS)}}}", file=sys.stderr)
         return 2
-    {"portaudio": run_portaudio, "jackclient": run_jackclient, "cfunc": run_cfunc}[argv[0]]()
+    {"portaudio": run_portaudio, "portaudio_busy": lambda: run_portaudio(BUSY_S), "jackclient": run_jackclient,
+     "cfunc": run_cfunc}[argv[0]]()
     return 0
 
 

@@ -30,7 +30,7 @@ import os
 import sys
 import time
 
-from liveai.audio.attribution import VARIANTS
+from liveai.audio.attribution import DEFAULT_VARIANTS, VARIANTS
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -52,8 +52,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--attribution-rounds", type=int, default=0, metavar="N",
                    help="run the xrun attribution for N rounds (default 0: not run)")
     p.add_argument("--attribution-seconds", type=float, default=40.0, help="span of each attribution run")
-    p.add_argument("--attribution-variants", default=",".join(VARIANTS),
-                   help="comma list, in round order (default: all)")
+    p.add_argument("--attribution-variants", default=",".join(DEFAULT_VARIANTS),
+                   help=f"comma list, in round order, of: {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
     p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents")
     return p.parse_args(argv)
 
