@@ -4,13 +4,15 @@ Each *variant* is one JACK client standing where the engine stands (alone on
 a fresh private jackd, 128 frames, 48 kHz) under the xrun run's load: the
 torch LSTM flat out on a thread of this process and a realtime session
 dispatching 16th-note drums (`probe.TorchLoad`, `probe._drum_session`), to
-the engine, or where the engine is absent to a port that drops them (same
-lead, so the clock thread spins as much; `c_quiet` sends none). What is counted is jackd's own xruns over the span
+the engine, or where the engine is absent to a port that drops them
+(`probe.null_audio_port`: same lead, so the clock spins as much; `c_quiet`
+sends none). What is counted is jackd's own xruns over the span
 (`JackServer.xruns()` before and after a 1 s warm-up), whatever the client.
+Results and reading: docs/audio.md, "Figures".
 
 - `c_quiet`: jack_simple_client, the session's events going nowhere (no
-  output port: its dispatcher never spins), as `probe.run_floor` measured it;
-- `c`: jack_simple_client (C; the floor), the session's drums sent to a
+  output port: its dispatcher never spins), as `probe.run_floor` did before;
+- `c`: jack_simple_client (C; the floor, as `run_floor` now), the drums sent to a
   null port with the audio port's lead: its dispatcher spins before each
   send at SCHED_FIFO 50, as it does when the engine plays them;
 - `cfunc`: a numba-compiled process callback on libjack through ctypes, no
@@ -33,8 +35,8 @@ whose speed drifts (other people's jobs on a shared VM) weighs on all alike.
 from __future__ import annotations
 
 import os
-import statistics
 import select
+import statistics
 import shutil
 import subprocess
 import sys
@@ -93,16 +95,6 @@ class _Bare:
             self.proc.wait(5)
 
 
-def _null_audio_port(session: Any) -> Any:
-    """A port that drops events but asks for them as early as the audio port does (lead_s 0.05)."""
-    from liveai.audio.port import AudioPort
-    from liveai.ports.base import NullPort
-
-    port = NullPort("audio")
-    port.lead_s = AudioPort.lead_s
-    return port
-
-
 def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: int = 48000) -> dict[str, Any]:
     """One variant on a fresh private jackd: jackd's xruns over `seconds` after a 1 s warm-up."""
     from liveai.audio import probe
@@ -135,7 +127,7 @@ def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: in
             elif variant == "c_quiet":
                 sess = probe._drum_session()
             else:
-                sess = probe._drum_session(_null_audio_port)
+                sess = probe._drum_session(probe.null_audio_port)
             pause = threading.Event()
             pause.wait(1.0)                       # warm-up, as in run_floor / run_engine
             if engine is not None:
