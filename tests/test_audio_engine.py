@@ -134,6 +134,19 @@ def test_the_engine_runs_in_a_child_that_stops_cleanly_and_never_loads_torch():
         engine.send(Note(60), 0.0, 0.1)
 
 
+def test_the_child_locks_its_memory_when_asked_and_says_whether_it_could():
+    with AudioEngine(backend="null") as engine:                     # default: not asked, collector on
+        assert engine.info["memory"] == "not locked: not asked" and engine.info["gc_enabled"] is True
+    with AudioEngine(backend="null", lock_memory=True, gc_off=True) as engine:
+        memory = engine.info["memory"]
+        assert memory == "locked" or memory.startswith("not locked: ")   # refused (no CAP_IPC_LOCK): says why
+        assert engine.info["gc_enabled"] is False
+        if memory == "locked" and sys.platform == "linux":
+            with open(f"/proc/{engine.pid}/status") as f:
+                locked_kb = next(int(line.split()[1]) for line in f if line.startswith("VmLck:"))
+            assert locked_kb > 10_000                                # numpy, numba, the instruments: all resident
+
+
 def test_if_the_child_dies_the_performer_hears_of_it_and_sends_fail_clearly():
     reported = threading.Event()
     reports: list[str] = []

@@ -110,3 +110,20 @@ def test_bench_audio_prints_one_json_object_with_every_figure():
     assert out["agents_run"]["phrases"] >= 1 and isinstance(out["agents_run"]["xruns"], int)
     floor = out["floor_run"]                                        # the C client ran the span, under the same load
     assert floor["client_survived"] and floor["torch"] and isinstance(floor["jackd_xruns"], int)
+
+
+def test_the_xrun_attribution_runs_each_client_in_the_engines_place():
+    from liveai.audio.attribution import run_rounds
+
+    try:
+        import jack  # noqa: F401 - the JACK-Client package, only the attribution uses it
+        variants = ["c", "cfunc", "jackclient", "portaudio", "engine_mlock"]
+    except ImportError:
+        variants = ["c", "cfunc", "portaudio", "engine_mlock"]
+    out = run_rounds(variants, 1, 0.5, torch_load=False)
+    assert [r["variant"] for r in out["runs"]] == variants
+    for r in out["runs"]:
+        assert "error" not in r, r
+        assert r["client_survived"] and isinstance(r["jackd_xruns"], int)
+    memory = out["per_variant"]["engine_mlock"]["memory"][0]
+    assert memory == "locked" or memory.startswith("not locked: ")

@@ -345,6 +345,24 @@ def _serve(engine: ChildEngine, out: int) -> None:
             return
 
 
+MCL_CURRENT, MCL_FUTURE = 1, 2          # <sys/mman.h> on Linux
+
+
+def lock_memory() -> str:
+    """mlockall(MCL_CURRENT | MCL_FUTURE): every page of this process, and every one it maps from now on,
+    stays in RAM and is faulted in up front, so the callback never waits on a page fault. Returns
+    "locked" or why not (Linux only; needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)."""
+    if not sys.platform.startswith("linux"):
+        return f"not locked: {sys.platform}"
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
+        err = ctypes.get_errno()
+        return f"not locked: {os.strerror(err)}"
+    return "locked"
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C in the performer's terminal is for the REPL
     out = os.dup(1)
@@ -360,6 +378,9 @@ def main(argv: list[str]) -> int:
         main_priority = fifo(1)                      # bursty: never preempted while it holds the GIL
         gc.collect()
         gc.freeze()                                  # startup objects out of the collector's way
+        if cfg.get("gc") == "off":
+            gc.disable()
+        memory = lock_memory() if cfg.get("lock_memory") else "not locked: not asked"
         engine.start(float(cfg.get("timeout_s", 10.0)))
     except BaseException as e:  # noqa: BLE001 - tell the parent why, then exit
         _say(out, {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-2000:]})
@@ -368,6 +389,7 @@ def main(argv: list[str]) -> int:
         return 1
     _say(out, {"ready": {"output_latency": engine.output_latency, "pid": os.getpid(),
                          "callback_priority": engine.callback_priority, "main_priority": main_priority,
+                         "memory": memory, "gc_enabled": gc.isenabled(),
                          "param_names": engine.names, "torch_loaded": "torch" in sys.modules}})
     try:
         _serve(engine, out)

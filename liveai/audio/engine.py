@@ -82,7 +82,8 @@ class AudioEngine:
 
     def __init__(self, *, backend: str = "jack", sr: int = 48000, blocksize: int = 128,
                  device: int | str | None = None, instruments: Callable[[int, int], dict] | str | None = None,
-                 latency_compensation: bool = True, anchor_blocks: int = 64, start_timeout_s: float = 30.0) -> None:
+                 latency_compensation: bool = True, anchor_blocks: int = 64, start_timeout_s: float = 30.0,
+                 lock_memory: bool = False, gc_off: bool = False) -> None:
         if blocksize <= 0 or sr <= 0:
             raise ValueError(f"need sr > 0 and blocksize > 0, got sr={sr}, blocksize={blocksize}")
         self.backend = backend
@@ -98,6 +99,8 @@ class AudioEngine:
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
         self.start_timeout_s = float(start_timeout_s)
+        self.lock_memory = bool(lock_memory)       # the child mlockall()s itself (info["memory"] says if it could)
+        self.gc_off = bool(gc_off)                 # the child disables its garbage collector after freezing it
         self.origin = 0.0            # perf_counter() at clock second 0 (set by AudioPort)
         self.audio_taps: list[Callable[[np.ndarray], None]] = []   # called by the link thread with rendered audio
         self.error_listeners: list[Callable[[str], None]] = []     # called with each instrument error
@@ -128,7 +131,8 @@ class AudioEngine:
         sh = Shared.create()
         cfg = {"fd": sh.fd, "backend": self.backend, "sr": self.sr, "blocksize": self.blocksize,
                "device": self.device, "instruments": self._instruments_ref, "anchor_blocks": self.anchor_blocks,
-               "latency_compensation": self.latency_compensation, "timeout_s": min(10.0, timeout_s)}
+               "latency_compensation": self.latency_compensation, "timeout_s": min(10.0, timeout_s),
+               "lock_memory": self.lock_memory, "gc": "off" if self.gc_off else "freeze"}
         try:
             proc = subprocess.Popen([sys.executable, "-m", "liveai.audio.child", json.dumps(cfg)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(sh.fd,), env=_child_env())

@@ -272,11 +272,22 @@ def _drum_session(make_port: Any = None) -> Any:
     return sess
 
 
+def null_audio_port(session: Any = None) -> Any:
+    """A port that drops events but asks for them as early as the audio port does (its lead_s): with
+    it, a session's clock spins before each send as it does when the engine plays them."""
+    from liveai.ports.base import NullPort
+
+    port = NullPort("audio")
+    port.lead_s = AudioPort.lead_s
+    return port
+
+
 def run_floor(seconds: float, *, torch_load: bool, server: JackServer) -> dict[str, Any]:
     """The machine's floor for the xrun run: jackd's xruns when a C client (jack_simple_client: a
     sine table copied into each block) stands where liveai's engine stands, under the same load (the
-    torch thread in this process, a realtime session dispatching the drum pattern). A Python engine
-    cannot expect fewer xruns than this on the same machine at the same time."""
+    torch thread in this process, a realtime session dispatching the drum pattern to a port that
+    drops it, with the audio port's lead). A Python engine cannot expect fewer xruns than this on the
+    same machine at the same time."""
     exe = shutil.which("jack_simple_client")
     if exe is None:
         return {"skipped": "jack_simple_client is not installed (JACK's example clients)"}
@@ -286,7 +297,7 @@ def run_floor(seconds: float, *, torch_load: bool, server: JackServer) -> dict[s
     try:
         wait_for_ports(server.name, "simple", 2)
         load = TorchLoad().start() if torch_load else None
-        sess = _drum_session()
+        sess = _drum_session(null_audio_port)
         pause = threading.Event()
         pause.wait(1.0)                               # warm-up, as in run_engine
         before = server.xruns()

@@ -15,7 +15,11 @@ itself, one per block size, so it never disturbs a server already running:
    the floor: jackd's xruns over the same span and load with a C client
    (jack_simple_client) where the engine was, what the machine itself allows;
 5. xruns over `--agents-seconds` with the real agents (drums, interp, duet)
-   inferring in a realtime session, a phrase played to the duet every 4 bars.
+   inferring in a realtime session, a phrase played to the duet every 4 bars;
+6. only with `--attribution-rounds N`: the xrun attribution
+   (`liveai.audio.attribution`): jackd's xruns with bare JACK clients (C,
+   a numba cfunc, JACK-Client, PortAudio) and the engine's variants in its
+   place, under the torch load, interleaved in N rounds.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import json
 import os
 import sys
 import time
+
+from liveai.audio.attribution import DEFAULT_VARIANTS, VARIANTS
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -43,6 +49,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                    help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see liveai.runtime.priority")
     p.add_argument("--xrun-blocks", default="128", help="block sizes for the xrun run with torch (default 128)")
     p.add_argument("--agents-seconds", type=float, default=60.0, help="length of the run with the real agents")
+    p.add_argument("--attribution-rounds", type=int, default=0, metavar="N",
+                   help="run the xrun attribution for N rounds (default 0: not run)")
+    p.add_argument("--attribution-seconds", type=float, default=40.0, help="span of each attribution run")
+    p.add_argument("--attribution-variants", default=",".join(DEFAULT_VARIANTS),
+                   help=f"comma list, in round order, of: {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
     p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents")
     return p.parse_args(argv)
 
@@ -104,6 +115,19 @@ def main(argv: list[str]) -> int:
         out["agents_run"] = _pick(r, (*XRUN_KEYS, "phrases", "reporter_lines", "reporter_sample"))
         say(f"agents run ({args.agents_seconds:g} s, 128 frames): {r['xruns']} xruns (jackd {r['jackd_xruns']}), "
             f"callback p99 {r['load_p99']:.3f}, {r['phrases']} phrases to the duet")
+    if args.attribution_rounds > 0:
+        from liveai.audio import attribution
+
+        def progress(r: dict) -> None:
+            say("attribution " + json.dumps(r))
+
+        out["attribution"] = attribution.run_rounds([v.strip() for v in args.attribution_variants.split(",")
+                                                     if v.strip()], args.attribution_rounds,
+                                                    args.attribution_seconds, torch_load=not args.no_torch,
+                                                    progress=progress)
+        for v, r in out["attribution"]["per_variant"].items():
+            say(f"attribution {v}: jackd xruns {r['jackd_xruns_sum']} in {r['seconds_total']:g} s, "
+                f"per round {r['jackd_xruns_per_round']}")
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["targets"] = _targets(out)
     if args.json:
