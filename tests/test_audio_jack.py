@@ -9,6 +9,7 @@ by an instrument that stalls the callback, and must be counted.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -120,6 +121,7 @@ def test_the_xrun_attribution_runs_each_client_in_the_engines_place():
         variants = ["c", "cfunc", "jackclient", "portaudio", "engine_mlock"]
     except ImportError:
         variants = ["c", "cfunc", "portaudio", "engine_mlock"]
+    server_before = os.environ.get("JACK_DEFAULT_SERVER")
     out = run_rounds(variants, 1, 0.5, torch_load=False)
     assert [r["variant"] for r in out["runs"]] == variants
     for r in out["runs"]:
@@ -127,3 +129,4 @@ def test_the_xrun_attribution_runs_each_client_in_the_engines_place():
         assert r["client_survived"] and isinstance(r["jackd_xruns"], int)
     memory = out["per_variant"]["engine_mlock"]["memory"][0]
     assert memory == "locked" or memory.startswith("not locked: ")
+    assert os.environ.get("JACK_DEFAULT_SERVER") == server_before    # later tests reach the server they had

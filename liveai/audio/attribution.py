@@ -106,6 +106,7 @@ def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: in
     out: dict[str, Any] = {"variant": variant, "seconds": seconds, "start_utc": time.strftime("%H:%M:%S", time.gmtime()),
                            "loadavg_start": round(os.getloadavg()[0], 2)}
     srv: JackServer = probe.private_server(128, sr)
+    before_server = os.environ.get("JACK_DEFAULT_SERVER")
     with srv:
         probe.use_server(srv.name)
         client: _Bare | None = None
@@ -151,6 +152,7 @@ def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: in
                 engine.stop()
             if client is not None:
                 client.stop()
+            probe.use_server(before_server)       # the private server is gone: later engines use the one before
     out["loadavg_end"] = round(os.getloadavg()[0], 2)
     return out
 
