@@ -81,20 +81,17 @@ def compute_bar(net: FastDrums, embedding: np.ndarray, req: BarRequest) -> BarRe
     offs, vels = {}, {}
     if not keys:
         return BarResult(req, offs, vels)
-    st, cl = np.array(keys).T
-    grid = grid[lo:hi]
-    st = st - lo
-    keys = [(s - lo, c) for s, c in keys]
-    first_o = np.clip(off_ms[st, cl] / beat_ms, -half_step, half_step).tolist()
-    first_v = (vel[st, cl] * 127.0).tolist()
+    st, cl = np.array(keys).T                # the predictions' rows start at the bar line (lo)
+    first_o = np.clip(off_ms[st - lo, cl] / beat_ms, -half_step, half_step).tolist()
+    first_v = (vel[st - lo, cl] * 127.0).tolist()
     for i, (step, cls) in enumerate(keys):
-        key = (step + lo - req.context, cls)    # keyed by the step from the bar line
+        key = (step - req.context, cls)    # keyed by the step from the bar line
         k = int(grid[step, cls])
         if k == 1:
             offs[key], vels[key] = (first_o[i],), (first_v[i],)
             continue
-        ranks = np.arange(k)
-        o = between(off_ms[step, cls], off2_ms[step, cls], k, ranks) / beat_ms
+        r, ranks = step - lo, np.arange(k)
+        o = between(off_ms[r, cls], off2_ms[r, cls], k, ranks) / beat_ms
         offs[key] = tuple(np.clip(o, -half_step, half_step).tolist())
-        vels[key] = tuple((between(vel[step, cls], vel2[step, cls], k, ranks) * 127.0).tolist())
+        vels[key] = tuple((between(vel[r, cls], vel2[r, cls], k, ranks) * 127.0).tolist())
     return BarResult(req, offs, vels)
