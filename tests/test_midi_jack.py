@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import queue
 import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
 
 from liveai.core.events import Control, Note, NoteOff, Param, Scheduled
 from liveai.core.patterns import seq
-from liveai.ports.midi import MidiIn, MidiOutPort, midi_api
+from liveai.ports.midi import MidiIn, MidiOutPort, RawMidiIn, midi_api
 from liveai.ports.midi_clock import ClockPulses, MidiClockIn, MidiClockOutPort
 from liveai.runtime.session import Session
 
@@ -34,24 +36,18 @@ def unique(tag: str) -> str:
 
 
 class Receiver:
-    """A plain rtmidi input (another program, as far as liveai knows) connected to a liveai output."""
+    """Another program's MIDI input (a RawMidiIn with no session) connected to a liveai output."""
 
     def __init__(self, port_substring: str) -> None:
-        import rtmidi
-
         self.q: queue.Queue = queue.Queue()
-        self.midi = rtmidi.MidiIn(midi_api("jack"), name=unique("rx"))
-        self.midi.ignore_types(timing=False)
-        names = self.midi.get_ports()
-        self.midi.open_port(next(i for i, n in enumerate(names) if port_substring in n))
-        self.midi.set_callback(lambda ev, _=None: self.q.put(ev[0]))
+        self.midi = RawMidiIn(lambda message, at_s: self.q.put(message), api="jack", port=port_substring,
+                              client_name=unique("rx"))
 
     def take(self, n: int, timeout: float = 3.0) -> list[list[int]]:
         return [self.q.get(timeout=timeout) for _ in range(n)]
 
     def close(self) -> None:
-        self.midi.close_port()
-        self.midi.delete()
+        self.midi.close()
 
 
 def test_backend_is_chosen_by_name_or_environment(monkeypatch):
@@ -104,6 +100,58 @@ def test_midi_input_reaches_session_input():
         tx.delete()
     assert got == [("midi", Note(64, 80, 0.25, 1)), ("midi", Control(1, 33, 0)), ("midi", Param("program", 9.0)),
                    ("midi", NoteOff(64, 1)), ("midi", Param("bend", 0.0)), ("midi", NoteOff(65, 0))]
+
+
+CLOSE_ROUNDS = 60
+CLOSE_UNDER_TRAFFIC = textwrap.dedent("""
+    import os, sys, threading
+    import rtmidi
+    from liveai.ports.midi import MidiIn, midi_api
+    from liveai.runtime.session import Session
+
+    for i in range(int(sys.argv[1])):
+        name = f"liveai-flood-{os.getpid()}-{i}"
+        s = Session(outputs={})
+        heard, enough = [0], threading.Event()
+        def listener(source, item, beat):
+            heard[0] += 1
+            if heard[0] >= 20:
+                enough.set()
+        s.input_listeners.append(listener)
+        m = MidiIn(s, api="jack", virtual_name=name, client_name=name)
+        tx = rtmidi.MidiOut(midi_api("jack"), name=name + "-tx")
+        tx.open_port(next(k for k, n in enumerate(tx.get_ports()) if name in n))
+        stop = threading.Event()
+        def flood():  # about 8 messages a millisecond, 8 times what a MIDI cable carries
+            while not stop.wait(0.001):
+                for _ in range(8):
+                    tx.send_message([0x90, 60, 100])
+        sender = threading.Thread(target=flood)
+        sender.start()
+        assert enough.wait(10), f"round {i}: only {heard[0]} messages arrived"
+        m.close()  # while messages keep coming
+        stop.set()
+        sender.join()
+        tx.close_port()
+        tx.delete()
+        s.close()
+        print(heard[0], flush=True)
+""")
+
+
+def test_closing_an_input_while_messages_pour_in_neither_crashes_nor_hangs():
+    """Closing used to race rtmidi's callback on JACK's thread: heap corruption or a deadlock.
+
+    A child process does it CLOSE_ROUNDS times, so a crash fails this test instead of ending the suite.
+    """
+    try:
+        r = subprocess.run([sys.executable, "-X", "faulthandler", "-c", CLOSE_UNDER_TRAFFIC, str(CLOSE_ROUNDS)], capture_output=True,
+                           text=True, timeout=120)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"closing under traffic hung: {(e.stdout or b'')[-300:]!r}")
+    assert r.returncode == 0, f"exit {r.returncode}:\n{r.stderr[-2000:]}"
+    heard = [int(x) for x in r.stdout.split()]
+    assert len(heard) == CLOSE_ROUNDS and min(heard) >= 20
 
 
 @pytest.mark.realtime

@@ -172,21 +172,130 @@ class MidiOutPort(OutputPort):
             # one message). Give JACK a few process cycles to take them first.
             # close() runs on the performer's thread, never on the clock thread.
             time.sleep(JACK_FLUSH_S)
+        # Only the port: a clock thread may still be inside send_message, so the
+        # rtmidi object (and its JACK client) goes when this port is garbage.
         self._out.close_port()
-        self._out.delete()
 
 
 JACK_FLUSH_S = 0.03
 
 
+class ArrivalTimes:
+    """When each incoming message arrived, from rtmidi's deltas and the times they were read.
+
+    rtmidi stamps each message with the time since the previous one (taken
+    when JACK handed it over); the reader sees it up to a poll period later.
+    Every read bounds the offset between the two clocks from above
+    (`read_s - sum_of_deltas`), so the smallest bound seen is the offset,
+    give or take the quickest read. `drift` lets that bound creep up (100 ppm
+    of elapsed time) so two clocks that run at slightly different rates
+    cannot leave it stale. Pure arithmetic: tested on exact synthetic times.
+    """
+
+    def __init__(self, drift: float = 1e-4) -> None:
+        self.drift = drift
+        self._sum = 0.0
+        self._offset: float | None = None
+        self._last_read: float | None = None
+
+    def arrivals(self, deltas: list[float], read_s: float) -> list[float]:
+        """Arrival times (in `read_s`'s clock) of messages read together at `read_s`, from rtmidi's deltas.
+
+        The batch's last message gives the tightest bound, so all of them are
+        stamped after it is known.
+        """
+        sums = []
+        for delta in deltas:
+            self._sum += delta
+            sums.append(self._sum)
+        bound = read_s - self._sum
+        if self._offset is None or self._last_read is None:
+            self._offset = bound
+        else:
+            self._offset = min(self._offset + self.drift * (read_s - self._last_read), bound)
+        self._last_read = read_s
+        return [self._offset + s for s in sums]
+
+
+POLL_S = 0.001
+QUEUE_SIZE = 4096
+BATCH = 256  # most messages handled per wake: close() is never kept waiting by a flood
+
+
+class RawMidiIn:
+    """An input port read by a liveai thread: `handler(message, arrival_s)` for every message.
+
+    rtmidi's input callback runs Python on the backend's thread; on JACK
+    that is JACK's realtime process thread, which then waits for the GIL
+    (stalling every JACK client, the audio engine included), and closing
+    the port while a message is on its way there crashed the process (a
+    freed callback, then heap corruption). So rtmidi only queues (no
+    Python on its thread), and this thread reads the queue every POLL_S.
+    Arrival times are rebuilt from rtmidi's own deltas (ArrivalTimes), so
+    the poll period adds reaction latency but no timing error. Nothing is
+    filtered in rtmidi: a filtered message's delta would be lost. `clock`
+    gives the time base (default time.monotonic); the handler runs on this
+    thread, and an exception in it is counted and passed to `on_error`.
+    """
+
+    def __init__(self, handler: Callable[[list[int], float], None], *, api: str | None = None,
+                 port: str | None = None, client_name: str = "liveai", virtual_name: str = VIRTUAL_NAME,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_error: Callable[[list[int], Exception], None] | None = None) -> None:
+        self.handler = handler
+        self.on_error = on_error
+        self.received = 0
+        self.errors = 0
+        self._clock = clock
+        self._times = ArrivalTimes()
+        self._in = rtmidi.MidiIn(midi_api(api), name=client_name, queue_size_limit=QUEUE_SIZE)
+        try:
+            self.port_name = _open(self._in, port, virtual_name, "input")
+        except Exception:
+            self._in.delete()
+            raise
+        self._in.ignore_types(sysex=False, timing=False, active_sense=False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"liveai-midi-in:{self.port_name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        get, stop = self._in.get_message, self._stop
+        while not stop.wait(POLL_S):
+            batch = []
+            while len(batch) < BATCH and (got := get()) is not None:
+                batch.append(got)
+            if not batch:
+                continue
+            self.received += len(batch)
+            times = self._times.arrivals([delta for _, delta in batch], self._clock())
+            for (message, _), at_s in zip(batch, times):
+                try:
+                    self.handler(message, at_s)
+                except Exception as e:  # a bad message or handler must not stop the reading
+                    self.errors += 1
+                    if self.on_error is not None:
+                        self.on_error(message, e)
+
+    def close(self) -> None:
+        """Close the port, stop reading, free rtmidi: its thread never waits on Python, so none of this races it."""
+        if self._stop.is_set():
+            return
+        self._in.close_port()  # first: nothing more is queued while the reader stops
+        self._stop.set()
+        self._thread.join()
+        self._in.delete()
+
+
 class MidiIn:
     """MIDI input: notes, controls, program changes and bends go to `session.input`.
 
-    The rtmidi callback runs on rtmidi's thread; it decodes and hands over,
-    nothing more. Note-on arrives as a Note (nominal length DEFAULT_INPUT_BEATS,
-    so agents hear the onset at once), note-off as a NoteOff. System real-time
-    messages (clock, start, stop, continue, song position) go to `clock`,
-    e.g. a MidiClockIn, when one is given.
+    Read by a RawMidiIn thread (see there why not rtmidi's callback). Each
+    item is stamped with the beat it arrived on. Note-on arrives as a Note
+    (nominal length DEFAULT_INPUT_BEATS, so agents hear the onset at once),
+    note-off as a NoteOff. System real-time messages (clock, start, stop,
+    continue, song position) go to `clock`, e.g. a MidiClockIn, with their
+    arrival time on the session's clock; sysex and active sensing are dropped.
     """
 
     def __init__(self, session: Any, *, api: str | None = None, port: str | None = None,
@@ -195,37 +304,32 @@ class MidiIn:
         self.session = session
         self.source = source
         self.clock = clock
-        self.received = 0
-        self.errors = 0
-        self._lock = threading.Lock()
-        self._in = rtmidi.MidiIn(midi_api(api), name=client_name)
-        try:
-            self.port_name = _open(self._in, port, virtual_name, "input")
-        except Exception:
-            self._in.delete()
-            raise
-        self._in.ignore_types(sysex=True, timing=clock is None, active_sense=True)
-        self._in.set_callback(self._on_message)
+        self._raw = RawMidiIn(self._on_message, api=api, port=port, client_name=client_name,
+                              virtual_name=virtual_name, clock=session.clock.now_s, on_error=self._report)
+        self.port_name = self._raw.port_name
 
-    def _on_message(self, event: tuple[list[int], float], data: object = None) -> None:
-        message, _delta = event
-        self.received += 1
-        try:
-            if message and message[0] >= 0xF0:
-                if self.clock is not None:
-                    self.clock(message, self.session.clock.now_s())
-                return
-            item = decode(message)
-            if item is not None:
-                self.session.input(item, source=self.source)
-        except Exception as e:  # a bad message or listener must not kill rtmidi's thread
-            self.errors += 1
-            self.session.reporter.report(f"midi-in:{type(e).__name__}", f"MIDI input {message}: {e}")
+    @property
+    def received(self) -> int:
+        return self._raw.received
+
+    @property
+    def errors(self) -> int:
+        return self._raw.errors
+
+    def _on_message(self, message: list[int], at_s: float) -> None:
+        if message and message[0] >= 0xF0:
+            if self.clock is not None and message[0] != 0xF0 and message[0] != 0xFE:
+                self.clock(message, at_s)
+            return
+        item = decode(message)
+        if item is not None:
+            self.session.input(item, source=self.source, at_s=at_s)
+
+    def _report(self, message: list[int], e: Exception) -> None:
+        self.session.reporter.report(f"midi-in:{type(e).__name__}", f"MIDI input {message}: {e}")
 
     def close(self) -> None:
-        self._in.cancel_callback()
-        self._in.close_port()
-        self._in.delete()
+        self._raw.close()
 
     def __enter__(self) -> "MidiIn":
         return self

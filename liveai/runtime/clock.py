@@ -41,8 +41,12 @@ class BaseClock:
         return self.scheduler.tempo_map
 
     def now_beat(self) -> float:
+        return self.beat_at(self.now_s())
+
+    def beat_at(self, seconds: float) -> float:
+        """The beat at time `seconds` on this clock (the held beat while stopped or paused)."""
         if self.state == PLAYING:
-            return self.tempo_map.beat(self.now_s())
+            return self.tempo_map.beat(seconds)
         return self._paused_beat
 
     def bpm(self) -> float:

@@ -220,11 +220,15 @@ class Session:
         self.close()
 
     # -- human input ---------------------------------------------------------------------------
-    def input(self, item: Item, source: str = "human") -> float:
-        """A human's note or control, from any thread; listeners hear it with the beat it arrived on."""
+    def input(self, item: Item, source: str = "human", at_s: float | None = None) -> float:
+        """A human's note or control, from any thread; listeners hear it with the beat it arrived on.
+
+        `at_s`: when it arrived, on this session's clock (default: now), for
+        readers that hand items over a little after they arrived.
+        """
         if not isinstance(item, (Note, NoteOff, Control, Param)):
             raise TypeError(f"input takes a Note, NoteOff, Control or Param, got {type(item).__name__}")
-        beat = self.clock.now_beat()
+        beat = self.clock.now_beat() if at_s is None else self.clock.beat_at(at_s)
         for fn in list(self.input_listeners):
             try:
                 fn(source, item, beat)
