@@ -33,9 +33,9 @@ class FastDrums:
         self.b_in = sd["inp.bias"]
         self.blocks = []
         for i, d in enumerate(model.cfg.dilations):
-            w = sd[f"blocks.{i}.conv.weight"]                  # (C, C, 3)
-            w3 = torch.cat([w[:, :, 0].T, w[:, :, 1].T, w[:, :, 2].T], dim=0).contiguous()   # (3C, C)
-            self.blocks.append((d, w3, sd[f"blocks.{i}.conv.bias"],
+            w = sd[f"blocks.{i}.conv.weight"]                  # (C, C, 3): taps step - d, step, step + d
+            taps = tuple(w[:, :, k].T.contiguous() for k in range(3))
+            self.blocks.append((d, taps, sd[f"blocks.{i}.conv.bias"],
                                 sd[f"blocks.{i}.mix.weight"][:, :, 0].T.contiguous(), sd[f"blocks.{i}.mix.bias"]))
         self.w_out = sd["out.weight"][:, :, 0].T.contiguous()     # (C, HEADS * 9)
         self.b_out = sd["out.bias"]
@@ -54,23 +54,20 @@ class FastDrums:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         et = torch.from_numpy(np.ascontiguousarray(embedding, dtype=np.float32))
         h = torch.addmm(torch.addmv(self.b_in, self.w_e.T, et), xt, self.w_x)
-        c = h.shape[1]
-        stacked = torch.zeros((t, 3 * c))
         last = len(self.blocks) - 1
-        for j, (d, w3, b, wm, bm) in enumerate(self.blocks):
+        for j, (d, (w_before, w_at, w_after), b, wm, bm) in enumerate(self.blocks):
             lo, hi = rows if (j == last and rows is not None) else (0, t)
             r = torch.relu(h)
-            st = stacked[: hi - lo]
-            st.zero_()
+            # One product per tap, over the rows where it reaches inside the window (the
+            # padding's zeros are not multiplied): a quarter less work than one stacked product.
+            y = torch.addmm(b, r[lo:hi], w_at)
             a = max(lo, d)
             if a < hi:
-                st[a - lo:, :c] = r[a - d: hi - d]        # r[step - d]
+                y[a - lo:].addmm_(r[a - d: hi - d], w_before)   # r[step - d]
             e = min(hi, t - d)
             if e > lo:
-                st[: e - lo, 2 * c:] = r[lo + d: e + d]   # r[step + d]
-            st[:, c:2 * c] = r[lo:hi]
-            y = torch.relu(torch.addmm(b, st, w3))
-            h = h[lo:hi] + torch.addmm(bm, y, wm)
+                y[: e - lo].addmm_(r[lo + d: e + d], w_after)   # r[step + d]
+            h = h[lo:hi] + torch.addmm(bm, y.relu_(), wm)
         o = torch.addmm(self.b_out, torch.relu(h), self.w_out).numpy().reshape(h.shape[0], HEADS, N_CLASSES)
         out = {}
         for k, sfx in ((0, ""), (4, "2")):

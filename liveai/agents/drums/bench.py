@@ -34,12 +34,13 @@ def bar_latency(seconds: float = 2.0, weights: str | None = None) -> dict:
     torch.set_num_threads(1)
     agent = DrumsAgent(demo_pattern(), weights=weights)
     rng = np.random.default_rng(0)
+    context = agent.feels[0].net.window // 4   # where the live agent puts the bar in its window
     lat, cpu = [], []
     t_end = time.perf_counter() + seconds
     bar = 0
     while time.perf_counter() < t_end or len(lat) < 50:
         hits = tuple(sorted({(int(s), int(c)) for s, c in zip(rng.integers(0, 32, 24), rng.integers(0, 9, 24))}))
-        req = BarRequest(bar, float(rng.uniform(60, 200)), 16, hits, float(rng.uniform(0, 10)), 1.0, 0)
+        req = BarRequest(bar, float(rng.uniform(60, 200)), 16, hits, float(rng.uniform(0, 10)), 1.0, 0, context)
         t0, c0 = time.perf_counter(), time.thread_time()
         agent._compute(req)
         lat.append(time.perf_counter() - t0)
