@@ -120,3 +120,36 @@ def test_clock_in_drives_the_session_tempo_phase_and_transport():
     assert follower_session.clock.tempo_map.seconds(last.beat) == pytest.approx(last.at_s, abs=0.0005)
     follow([STOP], 5.0)
     assert follower_session.clock.state == "paused"
+
+
+def follow_all(times: list[float]) -> tuple[ClockFollower, list]:
+    f = ClockFollower()
+    f.start()
+    return f, [f.pulse(t) for t in times]
+
+
+def test_a_pulse_lost_on_the_way_does_not_leave_the_follower_a_pulse_behind():
+    times = synthetic_pulses(lambda b: 100.0, 8, jitter_s=128 / 48000)
+    f, readings = follow_all(times[:100] + times[101:])          # JACK dropped pulse 100 in an xrun
+    assert f.lost == 1
+    assert readings[-1].beat == pytest.approx(8 - 1 / 24)       # counted as if it had come
+    assert readings[-1].at_s == pytest.approx(times[-1], abs=0.002)
+    assert readings[-1].bpm == pytest.approx(100.0, abs=0.15)
+
+
+def test_a_late_pulse_arriving_with_the_next_is_not_taken_for_a_lost_one():
+    times = synthetic_pulses(lambda b: 100.0, 8, jitter_s=0.0)
+    late = list(times)
+    late[100] = late[101]                                          # held a cycle, delivered with the next
+    f, readings = follow_all(late)
+    assert f.lost == 0
+    assert readings[-1].beat == pytest.approx(8 - 1 / 24)
+    assert readings[-1].at_s == pytest.approx(times[-1], abs=0.001)
+
+
+def test_a_tempo_halving_is_followed_not_counted_as_lost_pulses():
+    times = synthetic_pulses(lambda b: 120.0 if b < 4 else 60.0, 10, jitter_s=0.0)
+    f, readings = follow_all(times)
+    assert f.lost == 0
+    assert readings[-1].beat == pytest.approx(10 - 1 / 24)
+    assert readings[-1].bpm == pytest.approx(60.0, abs=0.01)

@@ -16,6 +16,7 @@ Incoming messages become the same items, given to `session.input`.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -139,6 +140,7 @@ class MidiOutPort(OutputPort):
             raise
         self._sounding: set[tuple[int, int]] = set()
         self.sent = 0
+        self._refs = sys.getrefcount(self._out)   # references to it when only this port holds it
 
     def send_bytes(self, message: list[int]) -> None:
         """Send raw MIDI bytes now (clock, transport)."""
@@ -166,15 +168,31 @@ class MidiOutPort(OutputPort):
             self._out.send_message([0xB0 | channel, ALL_NOTES_OFF, 0])
 
     def _close(self) -> None:
-        if self._out.get_current_api() == rtmidi.API_UNIX_JACK:
+        # A send after rtmidi's delete() is a segfault, and a clock thread may have
+        # picked up the rtmidi object just before close. So: swap it out (new sends
+        # go nowhere), wait until no one else holds a reference to it (a send in
+        # progress does), then delete it. Left to the garbage collector instead, its
+        # JACK client would close at some random moment, on some random thread.
+        out, self._out = self._out, _ClosedOut()
+        if out.get_current_api() == rtmidi.API_UNIX_JACK:
             # rtmidi's JACK backend garbles messages still queued when the port
             # closes (seen here: the all-notes-off burst arrived as 64 copies of
             # one message). Give JACK a few process cycles to take them first.
             # close() runs on the performer's thread, never on the clock thread.
             time.sleep(JACK_FLUSH_S)
-        # Only the port: a clock thread may still be inside send_message, so the
-        # rtmidi object (and its JACK client) goes when this port is garbage.
-        self._out.close_port()
+        out.close_port()
+        give_up = time.monotonic() + 1.0
+        while sys.getrefcount(out) > self._refs and time.monotonic() < give_up:
+            time.sleep(0.001)   # a sender is inside send_message: it returns within microseconds
+        if sys.getrefcount(out) <= self._refs:
+            out.delete()
+
+
+class _ClosedOut:
+    """What a closed MidiOutPort sends to: nothing."""
+
+    def send_message(self, message: list[int]) -> None:
+        pass
 
 
 JACK_FLUSH_S = 0.03

@@ -100,6 +100,9 @@ class ClockFollower:
     the sender changed tempo abruptly or paused: the window restarts.
     """
 
+    LOST = (1.6, 2.4)   # a pulse this many intervals after the previous one: one was lost between
+    STEADY = (0.5, 1.5)
+
     def __init__(self, window: int = 48, smoothing: float = 0.25, reset_ratio: float = 3.0) -> None:
         if window < 4:
             raise ValueError("window must be at least 4 pulses")
@@ -109,37 +112,67 @@ class ClockFollower:
         self.running = False
         self.position = 0  # pulse index of the next pulse
         self.bpm: float | None = None
+        self.lost = 0       # pulses taken as lost on the way
         self._times: deque[tuple[int, float]] = deque(maxlen=window)
+        self._last_gap = 1.0       # the previous interval, in expected intervals
+        self._tentative = False    # the previous pulse was counted as the one after a lost pulse
 
     # transport
     def start(self) -> None:
         """MIDI Start: the next pulse is beat 0."""
         self.position = 0
         self.running = True
+        self._restart()
+
+    def _restart(self) -> None:
         self._times.clear()
+        self._last_gap, self._tentative = 1.0, False
 
     def stop(self) -> None:
         self.running = False
 
     def continue_(self) -> None:
         self.running = True
-        self._times.clear()
+        self._restart()
 
     def song_position(self, sixteenths: int) -> None:
         self.position = sixteenths * 6
-        self._times.clear()
+        self._restart()
 
     # pulses
     def pulse(self, t: float) -> ClockReading | None:
-        """A 0xF8 at time t; returns a reading once two pulses have been seen while running."""
+        """A 0xF8 at time t; returns a reading once two pulses have been seen while running.
+
+        JACK drops a MIDI event now and then when a cycle overruns (an xrun), and
+        a follower that only counts would then stay a pulse behind for good. So a
+        pulse that comes about two intervals after a steady one is counted as the
+        second (one was lost), unless the next comes at once (it was late, not
+        lost) or two intervals later again (the tempo halved): then it is undone.
+        """
         if not self.running:
             return None
         index = self.position
-        self.position += 1
         if self._times and self.bpm is not None:
-            expected = 60.0 / (self.bpm * PPQN)
-            if t - self._times[-1][1] > self.reset_ratio * expected:
+            gap = (t - self._times[-1][1]) * self.bpm * PPQN / 60.0   # in expected intervals
+            steady = self.STEADY[0] <= gap <= self.STEADY[1]
+            undone = False
+            if self._tentative:
+                self._tentative = False
+                if not steady:
+                    i, s = self._times[-1]
+                    self._times[-1] = (i - 1, s)
+                    index -= 1
+                    self.lost -= 1
+                    undone = True
+            if gap > self.reset_ratio:
                 self._times.clear()
+            elif (self.LOST[0] <= gap <= self.LOST[1] and not undone
+                  and self.STEADY[0] <= self._last_gap <= self.STEADY[1]):
+                index += 1
+                self.lost += 1
+                self._tentative = True
+            self._last_gap = gap
+        self.position = index + 1
         self._times.append((index, t))
         n = len(self._times)
         if n < 2:

@@ -211,6 +211,7 @@ class Session:
                 port.close()
             except Exception as exc:
                 self.reporter.report(f"close:{exc!r}", f"output failed to close: {exc}")
+        self.scheduler.watchdog.close()
         self.reporter.stop()
 
     def __enter__(self) -> "Session":

@@ -71,6 +71,7 @@ class Watchdog:
         self._jobs: dict[int, dict] = {}   # serial -> job
         self._serial = 0
         self._thread: threading.Thread | None = None
+        self._closing = False
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -86,9 +87,21 @@ class Watchdog:
         collecting = GC_CLOCK.spent(job["ident"], cpu) - job["gc0"]
         return cpu - job["cpu0"] - collecting >= job["budget"]
 
+    def close(self) -> None:
+        """Stop the thread (a closed session's watchdog would otherwise idle on until the process exits)."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        thread.join()
+        with self._cv:
+            self._thread, self._closing = None, False
+
     def _loop(self) -> None:
         with self._cv:
-            while True:
+            while not self._closing:
                 if not self._jobs:
                     self._cv.wait()
                     continue
