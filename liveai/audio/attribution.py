@@ -45,6 +45,7 @@ import time
 from typing import Any, Callable
 
 from liveai.audio.jack import JackServer, client_env, wait_for_ports
+from liveai.runtime.processes import ask_to_stop
 
 VARIANTS = ("c_quiet", "c", "cfunc", "jackclient", "portaudio", "portaudio_busy", "engine_idle", "engine",
             "engine_mlock", "engine_gcoff")
@@ -80,19 +81,7 @@ class _Bare:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.stdin is not None:
-            try:
-                self.proc.stdin.write(b"stop\n")
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        else:
-            self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        ask_to_stop(self.proc)
 
 
 def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: int = 48000) -> dict[str, Any]:

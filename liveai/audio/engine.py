@@ -47,6 +47,7 @@ from liveai.audio import shm
 from liveai.audio.child import instrument_factory, param_names
 from liveai.audio.renderer import Renderer
 from liveai.audio.shm import NOTE, PANIC, PARAM, Shared
+from liveai.runtime.processes import ask_to_stop
 
 BACKENDS = ("jack", "default", "null")
 LINK_PERIOD_S = 0.01          # how often the link thread drains the audio ring and wakes waiters
@@ -209,17 +210,8 @@ class AudioEngine:
         proc = self._proc
         if proc is None:
             return
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(b"stop\n")
-            proc.stdin.close()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        assert proc.stdin is not None
+        ask_to_stop(proc)
         if self._link is None and proc.stdout is not None:
             proc.stdout.close()
 

@@ -17,6 +17,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from liveai.runtime.processes import reap
+
 
 def client_env(server: str | None) -> dict[str, str]:
     """This environment with JACK_DEFAULT_SERVER set to `server`: how JACK tools and clients pick a server."""
@@ -103,11 +105,7 @@ class JackServer:
 
             release_portaudio()
             self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            reap(self.proc)
         self.proc = None
 
     def __enter__(self) -> "JackServer":

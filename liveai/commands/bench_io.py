@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from liveai.runtime.processes import reap
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -204,10 +206,7 @@ def bench_pd(n: int) -> dict:
                 "path": "clock -> OSC -> [liveai] -> [liveai] -> OSC -> session.input; Pd -sleepgrain 0.2"}
     finally:
         pd.terminate()
-        try:
-            pd.wait(5)
-        except subprocess.TimeoutExpired:
-            pd.kill()
+        reap(pd, 5)
         server.close()
         session.close()
 
@@ -251,11 +250,7 @@ class _OtherProcessServer:
 
     def close(self) -> None:
         self.proc.send_signal(2)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        reap(self.proc)
 
 
 def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None,

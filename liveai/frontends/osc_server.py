@@ -48,6 +48,7 @@ from liveai.frontends.osc_receiver import pack_frame, unpack_frames  # noqa: F40
 from liveai.frontends.osc_space import ADDRESSES, INCOMING, ArgError, coerce
 from liveai.frontends.osc_voices import OscVoices
 from liveai.ports.osc import OscSubscribersPort, encode_message
+from liveai.runtime.processes import reap
 from liveai.runtime.sendgate import WINDOW_S, quiet_wait
 
 log = logging.getLogger("liveai.osc")
@@ -248,11 +249,7 @@ class OscServer:
             self._pipe.close()  # the receiver sees the end of its socketpair and exits
             self._pipe = None
         if self._child is not None:
-            try:
-                self._child.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self._child.kill()
-                self._child.wait()
+            reap(self._child, 5.0)
 
     def __enter__(self) -> "OscServer":
         return self.start() if self._sock is None else self
