@@ -1,9 +1,12 @@
 """Ableton Link (through aalink): join a session, follow and set tempo, align the bar, sync start/stop.
 
 aalink needs an asyncio loop, so LinkSync runs one on its own thread and
-looks at Link every `poll_s` (10 ms). It steers the session only through
-`set_tempo(bpm, quantum=0)`, `clock.align(beat, at_s)` and start/pause:
-the clock thread never waits for Link.
+looks at Link every `poll_s` (10 ms). The rules it applies are pure
+(core/link_rules.py): joining adopts the session's tempo and phase and never
+changes them; a tempo change made here goes to the peers; a start lands on
+the session's next quantum boundary. It moves the clock only through
+`clock.follow` (tempo and phase in one step, never backwards) and
+`clock.start_at`: the clock thread never waits for Link.
 
 Phase: liveai's beat is kept equal to Link's beat modulo `quantum` (the bar),
 so bar lines agree across peers. Link's clock (CLOCK_MONOTONIC_RAW on Linux)
@@ -13,17 +16,18 @@ and liveai's (perf_counter) are related by sampling both back to back.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from liveai.core.link_rules import TempoAgreement, check_quantum, link_tempo, phase_match_time, wrap
+from liveai.runtime.clock import MAX_CATCHUP_S, PAUSED, PLAYING
+
 POLL_S = 0.01
 
-
-def wrap(x: float, q: float) -> float:
-    """x folded into [-q/2, q/2): the shortest way round a bar of q beats."""
-    return x - q * round(x / q)
+__all__ = ["LinkSync", "LinkState", "wrap", "POLL_S"]
 
 
 @dataclass
@@ -35,15 +39,21 @@ class LinkState:
     aligned: int = 0
     tempo_from_link: int = 0
     tempo_to_link: int = 0
+    starts_from_link: int = 0
+    refused_tempi: int = 0
 
 
 class LinkSync:
-    """Keeps a Session in a Link session. `with LinkSync(session, quantum=4): ...`"""
+    """Keeps a Session in a Link session. `with LinkSync(session, quantum=4): ...`
+
+    While attached, `session.start()` and `session.resume()` go through `start_transport`
+    (the start waits for the session's next bar); `session.pause()` reaches the peers at
+    the next poll."""
 
     def __init__(self, session: Any, *, quantum: float = 4.0, start_stop: bool = True, poll_s: float = POLL_S,
                  max_phase_s: float = 0.0001) -> None:
         self.session = session
-        self.quantum = float(quantum)
+        self.quantum = check_quantum(quantum)
         self.start_stop = start_stop
         self.poll_s = poll_s
         self.max_phase_s = max_phase_s
@@ -54,8 +64,8 @@ class LinkSync:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._link: Any = None
-        self._last_link_bpm: float | None = None
-        self._last_session_bpm: float | None = None
+        self._lock = threading.Lock()   # poll vs a performer's start; never taken by the clock thread
+        self._agree: TempoAgreement | None = None
         self._last_link_playing: bool | None = None
         self._last_session_playing: bool | None = None
 
@@ -70,6 +80,8 @@ class LinkSync:
         return self
 
     def close(self) -> None:
+        if getattr(self.session, "transport", None) is self:
+            self.session.transport = None
         loop = self._loop
         if loop is not None and self._thread is not None:
             loop.call_soon_threadsafe(loop.stop)
@@ -123,12 +135,29 @@ class LinkSync:
     async def _open(self) -> None:
         from aalink import Link
 
-        self._link = Link(self.session.bpm)
-        self._link.quantum = self.quantum
-        self._link.start_stop_sync_enabled = self.start_stop
-        self._link.enabled = True
-        self._last_link_bpm = self._link.tempo
-        self._last_session_bpm = self.session.bpm
+        self.attach(Link(self.session.bpm))
+
+    def attach(self, link: Any) -> None:
+        """Take over `link` (an aalink.Link, not yet enabled) and enable it.
+
+        Before enabling, Link's own timeline is made ours (tempo, beat, transport):
+        alone, nothing moves; joining peers, Link replaces it with the session's,
+        which liveai then adopts. Nothing of ours reaches a session we join."""
+        ses, clock = self.session, self.session.clock
+        link.quantum = self.quantum
+        link.start_stop_sync_enabled = self.start_stop
+        link.tempo = ses.bpm
+        if clock.state == PLAYING:
+            link.force_beat(clock.now_beat())
+        if self.start_stop:
+            link.playing = clock.state == PLAYING
+        self._link = link
+        self._agree = TempoAgreement(link.tempo)
+        self._agree.adopted(ses.bpm)
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
+        ses.transport = self
+        link.enabled = True
 
     async def _poll_forever(self) -> None:
         while True:
@@ -156,46 +185,102 @@ class LinkSync:
         _, beat, at_s, offset = best  # type: ignore[misc]
         return beat, at_s, offset
 
+    def _link_bpm(self) -> float | None:
+        bpm, problem = link_tempo(self._link.tempo)
+        if problem:
+            self.state.refused_tempi += 1
+            self.session.reporter.report("link:tempo", f"Link sync: {problem}")
+        return bpm
+
     def poll(self) -> None:
-        """One look at Link: tempo both ways, transport both ways, then phase."""
-        link, ses, st = self._link, self.session, self.state
+        """One look at Link: tempo both ways, transport both ways, then tempo and phase in one step."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
+        link, ses, st, agree = self._link, self.session, self.state, self._agree
+        clock = ses.clock
         st.peers = link.num_peers
-        link_bpm, ses_bpm = link.tempo, ses.bpm
-        if self._last_link_bpm is None or abs(link_bpm - self._last_link_bpm) > 1e-6:
-            if abs(link_bpm - ses_bpm) > 1e-6:  # a peer (or we) changed Link's tempo: follow it now
-                ses.set_tempo(link_bpm, quantum=0)
-                st.tempo_from_link += 1
-        elif self._last_session_bpm is not None and abs(ses_bpm - self._last_session_bpm) > 1e-6:
-            link.tempo = ses_bpm  # the performer changed tempo here: tell the peers
+        link_bpm = self._link_bpm()
+        what = agree.decide(link_bpm, clock.bpm())   # type: ignore[union-attr]
+        if what == "push":  # the performer changed tempo here: tell the peers
+            bpm = clock.bpm()
+            link.tempo = bpm
+            agree.pushed(bpm, link.tempo)   # type: ignore[union-attr]
             st.tempo_to_link += 1
-        self._last_link_bpm, self._last_session_bpm = link.tempo, ses.bpm
-        st.tempo = link.tempo
 
         if self.start_stop:
-            playing = ses.clock.state == "playing"
-            link_playing = link.playing
-            if self._last_link_playing is None:
-                if link_playing != playing:  # joining: bring our transport state along
-                    link.playing = playing
-            elif link_playing != self._last_link_playing:
-                if link_playing and not playing:
-                    ses.resume() if ses.clock.state == "paused" else ses.start()
-                elif not link_playing and playing:
-                    ses.pause()
-            elif self._last_session_playing is not None and playing != self._last_session_playing:
-                link.playing = playing
-            self._last_link_playing = link.playing
-            self._last_session_playing = ses.clock.state == "playing"
-            st.playing = self._last_link_playing
+            self._transport()
 
-        if ses.clock.state == "playing":
+        if what == "adopt":  # a peer changed tempo, or we joined a session: Link's tempo and phase, one step
+            st.tempo_from_link += 1
+            agree.adopted(link_bpm)   # type: ignore[union-attr, arg-type]
+        if clock.state == PLAYING:
             beat, at_s, _ = self.sample()
-            ours = ses.clock.tempo_map.beat(at_s)
+            ours = clock.tempo_map.beat(at_s)
             error = wrap(beat - ours, self.quantum)
             st.phase_error_beats = error
-            if abs(error) * 60.0 / ses.bpm > self.max_phase_s:
-                ses.clock.align(ours + error, at_s)
+            if what == "adopt" or abs(error) * 60.0 / clock.tempo_map.bpm_at(ours) > self.max_phase_s:
+                clock.follow(ours + error, at_s, link_bpm if what == "adopt" else None,
+                             keep_later=what != "adopt")
                 st.aligned += 1
+        elif what == "adopt":
+            clock.set_tempo(link_bpm, quantum=0)
+        st.tempo = link.tempo
+
+    def _transport(self) -> None:
+        link, clock = self._link, self.session.clock
+        playing = clock.state == PLAYING
+        link_playing = link.playing
+        if link_playing != self._last_link_playing:   # a peer started or stopped (or the session we joined)
+            if link_playing and not playing:
+                self._start_clock(from_link=True)
+            elif not link_playing and playing:
+                clock.pause()
+        elif playing != self._last_session_playing:   # changed here, not through start_transport
+            link.playing = playing
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
+        self.state.playing = self._last_link_playing
+
+    # -- starting on the session's bar ---------------------------------------------------------------
+    def start_transport(self) -> None:
+        """Start (stopped: beat 0) or resume (paused: the held beat) on the session's next bar.
+
+        Called by Session.start/resume while attached; safe from any thread but the clock's."""
+        with self._lock:
+            self._start_clock(from_link=False)
+
+    def _start_clock(self, *, from_link: bool) -> None:
+        link, clock = self._link, self.session.clock
+        if clock.state == PLAYING:
+            return
+        target = clock.beat_at(0.0) if clock.state == PAUSED else 0.0   # the held beat
+        bpm = self._link_bpm() or clock.bpm()
+        beat, at_s, offset = self.sample()
+        now = clock.now_s()
+        earliest = now + clock.start_latency_s()
+        peers = link.num_peers
+        at = phase_match_time(beat, at_s, bpm, target, self.quantum, earliest) if peers else earliest
+        if from_link and peers:
+            # Where the peer that started put the bar (its start time is Link's, not ours): use it
+            # unless that moment has passed (then the next matching bar).
+            link.request_beat_at_start_playing_time(target)
+            b2, at2, _ = self.sample()
+            theirs = at2 + (target - b2) * 60.0 / bpm
+            if theirs >= now - MAX_CATCHUP_S:
+                at = theirs
+            self.state.starts_from_link += 1
+        clock.start_at(target, at, bpm)
+        if not from_link:
+            if self.start_stop and not link.playing:
+                # Peers (Live, LinkHut) start at their first bar at or after this moment: ours.
+                link.set_is_playing_and_request_beat_at_time(
+                    True, datetime.timedelta(seconds=earliest + offset), target)
+            elif not peers:
+                link.force_beat(clock.now_beat())   # alone: Link's timeline is ours
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
 
 
 def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - runs in a subprocess

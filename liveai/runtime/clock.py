@@ -21,6 +21,7 @@ from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.sendgate import SendGate, quiet_wait
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
+MAX_CATCHUP_S = 0.02   # a forward jump of the beat up to this long sends what it jumped over (late); longer: skipped
 
 
 class BaseClock:
@@ -78,6 +79,42 @@ class BaseClock:
         """Make `beat` sound at clock time `at_s` (phase sync to Link or MIDI clock)."""
         with self._lock:
             self.scheduler.tempo_map = self.tempo_map.rebased(beat, at_s)
+
+    def follow(self, beat: float, at_s: float, bpm: float | None = None, *, keep_later: bool = True) -> float:
+        """Move onto another clock's timeline (Link): `beat` sounds at `at_s`, at `bpm` from there,
+        tempo and phase in one step. The beat never runs backwards (TempoMap.aligned): ahead, it
+        jumps (what it jumps over is skipped if longer than MAX_CATCHUP_S); behind, it holds.
+        Returns how far it moved, in beats (+ ahead)."""
+        with self._lock:
+            tm = self.tempo_map
+            old = tm.beat(at_s)
+            new = tm.aligned(beat, at_s, bpm, keep_later=keep_later)
+            if beat > old and tm.seconds(beat) - at_s > MAX_CATCHUP_S:
+                self.scheduler.skip(old, beat)
+            self.scheduler.tempo_map = new
+            return beat - old
+
+    def start_at(self, beat: float, at_s: float, bpm: float | None = None) -> None:
+        """Start (from beat 0) or resume (from the held beat) so that `beat` sounds at `at_s`.
+
+        `at_s` may be a quantum away (a Link session's next bar): until then the beat
+        counts up to `beat` and nothing plays. A start that is already late by more
+        than MAX_CATCHUP_S skips what it missed instead of sending it in a burst."""
+        with self._lock:
+            if self.state == PLAYING:
+                return
+            tm = self.tempo_map.rebased(beat, at_s)
+            if bpm is not None:
+                tm = tm.with_tempo(bpm, beat)
+            self.scheduler.tempo_map = tm
+            if self.state == STOPPED:
+                for v in self.scheduler.voices.values():
+                    v.frontier = max(0.0, min(d.start for d in v.timeline))
+            now = self.now_s()
+            if now - at_s > MAX_CATCHUP_S:
+                self.scheduler.skip(beat, tm.beat(now))
+            self.state = PLAYING
+        self._started()
 
     # -- transport -----------------------------------------------------------------------------
     def start(self) -> None:

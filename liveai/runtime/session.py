@@ -16,7 +16,7 @@ from liveai.core.events import Control, Item, Note, NoteOff, Param
 from liveai.core.patterns import Pattern, check_swing
 from liveai.core.tempo import TempoMap, check_bpm, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
-from liveai.runtime.clock import PLAYING, STOPPED, OfflineClock, RealtimeClock
+from liveai.runtime.clock import PAUSED, PLAYING, STOPPED, OfflineClock, RealtimeClock
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.voice import Voice, check_source
@@ -40,6 +40,9 @@ class Session:
         self.input_listeners: list[InputListener] = []
         self.eval_listeners: list[Callable[[str], None]] = []
         self._voice_names: set[str] = set()
+        # Who starts the clock: None (at once), or a sync (ports/link.py LinkSync) with
+        # start_transport(), which starts or resumes on a Link session's next bar.
+        self.transport: Any = None
         for name, port in (outputs if outputs is not None else {"null": NullPort()}).items():
             self.add_output(name, port)
 
@@ -177,7 +180,11 @@ class Session:
         return self.clock.set_meter(beats_per_bar)
 
     def start(self) -> None:
-        self.clock.start()
+        transport = self.transport
+        if transport is not None:
+            transport.start_transport()
+        else:
+            self.clock.start()
         if self.realtime:
             self.reporter.start()
 
@@ -185,7 +192,11 @@ class Session:
         self.clock.pause()
 
     def resume(self) -> None:
-        self.clock.resume()
+        transport = self.transport
+        if transport is not None and self.clock.state == PAUSED:
+            transport.start_transport()
+        else:
+            self.clock.resume()
 
     def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
         """Offline sessions: advance virtual time, doing all that falls due."""
