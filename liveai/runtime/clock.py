@@ -187,11 +187,12 @@ class OfflineClock(BaseClock):
         self.scheduler.produce(self.now_beat())
         self._next_tick += tick
 
-    def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
-        """Advance virtual time to `seconds` (or the time of `beat`), doing all that falls due."""
+    def run_until(self, *, beat: float | None = None, seconds: float | None = None, start: bool = True) -> None:
+        """Advance virtual time to `seconds` (or the time of `beat`), doing all that falls due.
+        A stopped clock starts first, unless `start` is False (time passes with the clock stopped)."""
         if (beat is None) == (seconds is None):
             raise ValueError("give beat= or seconds=")
-        if self.state == STOPPED:
+        if self.state == STOPPED and start:
             self.start()
         sched = self.scheduler
         while True:
