@@ -160,14 +160,25 @@ class LinkSync:
         link.enabled = True
 
     async def _poll_forever(self) -> None:
+        # Link says when tempo, transport or peers change (through this loop): look at once, not at the next poll.
+        wake = asyncio.Event()
+        for add in ("add_tempo_callback", "add_start_stop_callback", "add_num_peers_callback"):
+            getattr(self._link, add)(lambda *_: wake.set())
         while True:
+            wake.clear()
+            self._poll_once()
             try:
-                self.poll()
-            except Exception as e:  # keep following; say what went wrong once
-                self.session.reporter.report(f"link:{type(e).__name__}", f"Link sync: {e}")
-            with self.changed:
-                self.changed.notify_all()
-            await asyncio.sleep(self.poll_s)
+                await asyncio.wait_for(wake.wait(), self.poll_s)
+            except asyncio.TimeoutError:
+                pass
+
+    def _poll_once(self) -> None:
+        try:
+            self.poll()
+        except Exception as e:  # keep following; say what went wrong once
+            self.session.reporter.report(f"link:{type(e).__name__}", f"Link sync: {e}")
+        with self.changed:
+            self.changed.notify_all()
 
     def sample(self) -> tuple[float, float, float]:
         """(link beat, clock seconds it sounds at, Link time minus clock time), sampled tightly."""
@@ -296,6 +307,9 @@ def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - r
         link.start_stop_sync_enabled = True
         link.enabled = True
         link.playing = True
+        # Changes as they happen (Link's callbacks, through this loop): `T link_time bpm`, `S link_time playing`
+        link.add_tempo_callback(lambda bpm: print(f"T {link.time.total_seconds():.9f} {bpm:.6f}", flush=True))
+        link.add_start_stop_callback(lambda p: print(f"S {link.time.total_seconds():.9f} {int(p)}", flush=True))
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue = asyncio.Queue()
         threading.Thread(target=lambda: [loop.call_soon_threadsafe(lines.put_nowait, ln) for ln in sys.stdin],
@@ -349,6 +363,8 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
 
     def read() -> None:
         for line in peer.stdout:  # type: ignore[union-attr]
+            if len(line.split()) != 5:
+                continue   # a `T`/`S` change line
             t, beat, tempo, playing, peers = line.split()
             lines.put((float(t), float(beat), float(tempo), bool(int(playing)), int(peers)))
 
