@@ -1,0 +1,235 @@
+"""Link figures against real peers, in a private network namespace: phase, tempo both ways, joins, starts.
+
+Each measurement is a function that runs inside the namespace (in_private_namespace
+re-runs `run` there when called outside one); tests/test_link_peers.py calls
+the same functions with small counts.
+- phase: a bare aalink peer process prints Link time and beat every 20 ms;
+  liveai's beat at that moment (Link time -> liveai's clock through the offset
+  LinkSync samples) is compared, modulo the quantum. Pd's [abl_link~] sends its
+  beat at every step over UDP; compared at arrival (so its figure includes the
+  delivery, ~0.1-0.3 ms here).
+- tempo: from the moment one side sets it to the moment the other side's Link
+  callback (the peer) or LinkSync's map (liveai) has it.
+- joins: a liveai session at 120 joins a session at 140, at moments swept across
+  a beat; a join that moves the session's tempo (any change the peer reports
+  within a second) is an excursion.
+- starts: liveai stopped, the peer playing; `session.start()` at moments swept
+  across a bar; the first note's due time is compared with the peer's bar line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+from liveai.bench.link_peers import NETNS_ENV, AalinkPeer, PdLink, in_private_namespace
+
+Q = 4.0
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = min(len(xs) - 1, max(0, int(round(p / 100 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def _summary(ms: list[float]) -> dict:
+    a = [abs(x) for x in ms]
+    return {"n": len(ms), "median_ms": round(statistics.median(a), 4), "p99_ms": round(_pct(a, 99), 4),
+            "max_ms": round(max(a), 4), "signed_median_ms": round(statistics.median(ms), 4)}
+
+
+def _session(bpm: float, *, capture: bool = False) -> Any:
+    from liveai.core.patterns import seq
+    from liveai.ports.base import CapturePort
+    from liveai.runtime.session import Session
+
+    outputs = {"cap": CapturePort()} if capture else {}
+    ses = Session(bpm=bpm, realtime=True, outputs=outputs)
+    ses.play("tick", seq(60, step=1.0), quantum=1)
+    return ses
+
+
+def phase(seconds: float, peer_bpm: float = 130.0, pd: bool = True) -> dict:
+    """Steady state: liveai's beat against a bare aalink peer (precise) and Pd's abl_link~ (at arrival)."""
+    from liveai.core.link_rules import wrap
+    from liveai.ports.link import LinkSync
+
+    peer = AalinkPeer(peer_bpm)
+    ses = _session(120)
+    sync = LinkSync(ses, quantum=Q)
+    pdl = None
+    out: dict = {}
+    try:
+        peer.wait(lambda r: len(r) == 5, 10)
+        ses.start()
+        sync.start()
+        sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-6, 10)
+        if pd:
+            pdl = PdLink(quantum=Q)
+            pdl.next(10)
+        errs, pd_errs = [], []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            _, r = peer.wait(lambda r: len(r) == 5, 5)
+            t_link, beat, tempo = r[0], r[1], r[2]
+            _, _, offset = sync.sample()
+            ours = ses.clock.tempo_map.beat(t_link - offset)
+            errs.append(wrap(beat - ours, Q) * 60 / tempo * 1000)
+            while pdl is not None and not pdl.q.empty():
+                t_arr, _, pbeat, _ = pdl.q.get_nowait()
+                ours_pd = ses.clock.tempo_map.beat(t_arr - ses.clock._t0)
+                pd_errs.append(wrap(pbeat - ours_pd, Q) * 60 / ses.bpm * 1000)
+        out["aalink_peer"] = _summary(errs)
+        out["aalink_peer"]["realigned"] = sync.state.aligned
+        if pd_errs:
+            out["pd_abl_link"] = _summary(pd_errs[4:])   # after Pd has joined and settled
+    finally:
+        if pdl is not None:
+            pdl.close()
+        sync.close()
+        ses.close()
+        peer.close()
+    return out
+
+
+def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
+    """Tempo propagation, ms: liveai -> peer (peer's Link callback) and peer -> liveai (liveai's map)."""
+    from liveai.ports.link import LinkSync
+
+    peer = AalinkPeer(peer_bpm)
+    ses = _session(peer_bpm)
+    sync = LinkSync(ses, quantum=Q)
+    to_peer, from_peer = [], []
+    try:
+        peer.wait(lambda r: len(r) == 5, 10)
+        ses.start()
+        sync.start()
+        sync.wait_until(lambda: sync.state.peers >= 1, 10)
+        _, _, offset = sync.sample()
+        for i in range(changes):
+            bpm = 100.0 + i
+            t0 = ses.clock.now_s()
+            ses.set_tempo(bpm, quantum=0)
+            _, r = peer.wait(lambda r: r[0] == "T" and abs(r[2] - bpm) < 1e-6, 5)
+            to_peer.append((r[1] - offset - t0) * 1000)
+            bpm2 = 150.0 + i
+            t1 = time.perf_counter()
+            peer.command(f"tempo {bpm2}")
+            sync.wait_until(lambda: abs(ses.bpm - bpm2) < 1e-6, 5)
+            from_peer.append((time.perf_counter() - t1) * 1000)
+    finally:
+        sync.close()
+        ses.close()
+        peer.close()
+    return {"to_peer": _summary(to_peer), "from_peer": _summary(from_peer),
+            "note": "from_peer includes the peer process reading its stdin"}
+
+
+def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: float = 1.0) -> dict:
+    """Join an established session at `n` moments swept across a beat; count joins that moved its tempo."""
+    from liveai.ports.link import LinkSync
+
+    peer = AalinkPeer(session_bpm)
+    ses = _session(our_bpm)
+    excursions, follow_ms = 0, []
+    try:
+        peer.wait(lambda r: len(r) == 5, 10)
+        ses.start()
+        # Link keeps the older of two sessions only if it is 0.5 s older (else it picks by id): let it age.
+        t_ready = time.monotonic() + 0.6
+        while time.monotonic() < t_ready:
+            peer.wait(lambda r: True, 5)
+        for k in range(n):
+            ses.set_tempo(our_bpm, quantum=0)
+            spb = 60.0 / ses.bpm
+            now = ses.clock.now_s()
+            beat = ses.clock.now_beat()
+            t_join = now + ((k / n - beat % 1.0) % 1.0 + 1.0) * spb   # the join moment: k/n into a beat
+            while ses.clock.now_s() < t_join:
+                time.sleep(min(0.002, max(0.0, t_join - ses.clock.now_s())))   # choosing the moment, not syncing
+            t0 = time.perf_counter()
+            sync = LinkSync(ses, quantum=Q).start()
+            try:
+                sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - session_bpm) < 1e-6, 5)
+                follow_ms.append((time.perf_counter() - t0) * 1000)
+                moved = False
+                end = time.monotonic() + watch_s
+                while time.monotonic() < end:
+                    try:
+                        _, r = peer.wait(lambda r: True, max(0.01, end - time.monotonic()))
+                    except TimeoutError:
+                        break
+                    tempo = r[2] if r[0] == "T" else (r[2] if len(r) == 5 else session_bpm)
+                    if abs(tempo - session_bpm) > 1e-6:
+                        moved = True
+                excursions += moved
+            finally:
+                sync.close()
+            if moved:
+                peer.command(f"tempo {session_bpm}")
+    finally:
+        ses.close()
+        peer.close()
+    return {"joins": n, "excursions": excursions, "adopt_ms": _summary(follow_ms)}
+
+
+def starts(n: int, peer_bpm: float = 130.0) -> dict:
+    """`session.start()` while the peer plays, at moments across a bar: the first note vs the peer's bar."""
+    from liveai.core.events import Note
+    from liveai.core.link_rules import wrap
+    from liveai.ports.link import LinkSync
+
+    peer = AalinkPeer(peer_bpm)
+    placed, sent, waits = [], [], []
+    try:
+        peer.wait(lambda r: len(r) == 5, 10)
+        for k in range(n):
+            ses = _session(120, capture=True)
+            sync = LinkSync(ses, quantum=Q).start()
+            try:
+                sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-6, 5)
+                _, r = peer.wait(lambda r: len(r) == 5, 5)
+                t_link, beat = r[0], r[1]
+                _, _, offset = sync.sample()
+                target = t_link - offset + ((k / n * Q - beat % Q) % Q) * 60 / peer_bpm + 0.2
+                while ses.clock.now_s() < target:
+                    time.sleep(min(0.002, max(0.0, target - ses.clock.now_s())))
+                t_press = ses.clock.now_s()
+                ses.start()
+                cap = ses.outputs["cap"]
+                deadline = time.monotonic() + 5
+                while not any(isinstance(e.item, Note) for e in list(cap.sent)) and time.monotonic() < deadline:
+                    sync.wait_until(lambda: False, 0.01)
+                first = next(e for e in list(cap.sent) if isinstance(e.item, Note))
+                _, r = peer.wait(lambda r: len(r) == 5, 5)
+                peer_beat_at_due = r[1] + (first.due_s + offset - r[0]) * r[2] / 60
+                placed.append(wrap(peer_beat_at_due, Q) * 60 / peer_bpm * 1000)
+                sent.append((first.sent_s - first.due_s) * 1000)
+                waits.append((first.due_s - t_press) * 1000)
+            finally:
+                sync.close()
+                ses.close()
+    finally:
+        peer.close()
+    return {"starts": n, "first_note_vs_peer_bar": _summary(placed), "first_note_send_lateness": _summary(sent),
+            "press_to_first_note_ms": {"min": round(min(waits), 1), "max": round(max(waits), 1)}}
+
+
+def run(seconds: float = 20.0, join_count: int = 24, start_count: int = 8, tempo_changes: int = 10,
+        pd: bool = True) -> dict:
+    """Everything, in a private network namespace (entered here if not already in one)."""
+    if os.environ.get(NETNS_ENV) != "1":
+        code = (f"import json; from liveai.bench.link import run; print(json.dumps(run({seconds!r}, {join_count!r}, "
+                f"{start_count!r}, {tempo_changes!r}, {pd!r})))")
+        done = in_private_namespace(code, timeout=seconds + 60 + 3 * join_count + 3 * start_count + tempo_changes)
+        if done.returncode != 0:
+            raise RuntimeError(f"the Link benchmark failed in its network namespace:\n{done.stderr[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    return {"phase": phase(seconds, pd=pd), "tempo": tempo(tempo_changes), "joins": joins(join_count),
+            "starts": starts(start_count)}
