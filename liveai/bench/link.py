@@ -25,7 +25,7 @@ import statistics
 import time
 from typing import Any
 
-from liveai.bench.link_peers import NETNS_ENV, AalinkPeer, PdLink, in_private_namespace
+from liveai.bench.link_peers import NETNS_ENV, PD_OFFSET_S, AalinkPeer, PdLink, in_private_namespace
 
 Q = 4.0
 
@@ -67,12 +67,17 @@ def phase(seconds: float, peer_bpm: float = 130.0, pd: bool = True) -> dict:
     out: dict = {}
     try:
         peer.wait(lambda r: len(r) == 5, 10)
+        if pd:   # Pd joins first, at the session's tempo: its [abl_link~] sets its creation tempo on joining
+            pdl = PdLink(quantum=Q, bpm=peer_bpm)
+            pdl.next(10)
         ses.start()
         sync.start()
-        sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-3, 10)
-        if pd:
-            pdl = PdLink(quantum=Q)
-            pdl.next(10)
+        sync.wait_until(lambda: sync.state.peers >= (2 if pd else 1) and abs(ses.bpm - peer_bpm) < 1e-3, 10)
+        settle = time.monotonic() + 0.5
+        while time.monotonic() < settle:
+            peer.wait(lambda r: True, 5)
+        while pdl is not None and not pdl.q.empty():
+            pdl.q.get_nowait()
         errs, pd_errs = [], []
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -83,12 +88,12 @@ def phase(seconds: float, peer_bpm: float = 130.0, pd: bool = True) -> dict:
             errs.append(wrap(beat - ours, Q) * 60 / tempo * 1000)
             while pdl is not None and not pdl.q.empty():
                 t_arr, _, pbeat, _ = pdl.q.get_nowait()
-                ours_pd = ses.clock.tempo_map.beat(t_arr - ses.clock._t0)
+                ours_pd = ses.clock.tempo_map.beat(t_arr - ses.clock._t0 + PD_OFFSET_S)
                 pd_errs.append(wrap(pbeat - ours_pd, Q) * 60 / ses.bpm * 1000)
         out["aalink_peer"] = _summary(errs)
         out["aalink_peer"]["realigned"] = sync.state.aligned
         if pd_errs:
-            out["pd_abl_link"] = _summary(pd_errs[4:])   # after Pd has joined and settled
+            out["pd_abl_link"] = _summary(pd_errs)
     finally:
         if pdl is not None:
             pdl.close()

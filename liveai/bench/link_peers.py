@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+PD_OFFSET_S = 0.007   # abl_link~'s ABL_LINK_OFFSET_MS: its beats are for this much later (Debian's 0.6 has no `offset`)
 ABL_LINK = Path("/usr/lib/pd/extra/abl_link~/abl_link~.pd_linux")
 NETNS_ENV = "LIVEAI_LINK_NETNS"   # set inside the private namespace this module made
 
@@ -142,7 +143,7 @@ def _linkhut_record(line: str) -> dict | None:
 PD_PROBE = """#N canvas 0 0 600 400 10;
 #X obj 20 20 loadbang;
 #X msg 20 50 \\; pd dsp 1;
-#X msg 120 50 connect 1, offset 0;
+#X msg 120 50 connect 1;
 #X msg 220 50 connect 127.0.0.1 {port};
 #X obj 120 100 abl_link~ {steps} 0 {quantum} {bpm};
 #X obj 120 170 pack 0 0 0;
@@ -167,8 +168,8 @@ PD_PROBE = """#N canvas 0 0 600 400 10;
 
 class PdLink:
     """Pure Data with [abl_link~] (Debian: pd-ableton-link): a patch that sends `/step step beat tempo`
-    at every step, the way a Pd user syncs a patch to Link. `offset 0`: abl_link~ otherwise reports
-    the beat 7 ms ahead (its guess at an audio device's latency; this Pd has no audio device). Records: (arrival perf_counter, step, beat, tempo)."""
+    at every step, the way a Pd user syncs a patch to Link. abl_link~ (0.6) reports the beat
+    PD_OFFSET_S ahead, its fixed guess at an audio device's latency: what it reports should sound then. Records: (arrival perf_counter, step, beat, tempo)."""
 
     def __init__(self, *, steps: int = 4, quantum: float = 4.0, bpm: float = 120.0) -> None:
         from pythonosc.osc_message import OscMessage
