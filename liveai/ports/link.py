@@ -255,18 +255,19 @@ class LinkSync:
         self.state.playing = self._last_link_playing
 
     # -- starting on the session's bar ---------------------------------------------------------------
-    def start_transport(self) -> None:
-        """Start (stopped: beat 0) or resume (paused: the held beat) on the session's next bar.
+    def start_transport(self, resume: bool = False) -> None:
+        """Start from beat 0 (or, `resume` and paused, from the held beat) on the session's next bar.
 
         Called by Session.start/resume while attached; safe from any thread but the clock's."""
         with self._lock:
-            self._start_clock(from_link=False)
+            self._start_clock(from_link=False, resume=resume)
 
-    def _start_clock(self, *, from_link: bool) -> None:
+    def _start_clock(self, *, from_link: bool, resume: bool = True) -> None:
         link, clock = self._link, self.session.clock
         if clock.state == PLAYING:
             return
-        target = clock.beat_at(0.0) if clock.state == PAUSED else 0.0   # the held beat
+        resume = resume and clock.state == PAUSED
+        target = clock.beat_at(0.0) if resume else 0.0   # the held beat, or the top
         bpm = self._link_bpm() or clock.bpm()
         beat, at_s, offset = self.sample()
         now = clock.now_s()
@@ -282,7 +283,7 @@ class LinkSync:
             if theirs >= now - MAX_CATCHUP_S:
                 at = theirs
             self.state.starts_from_link += 1
-        clock.start_at(target, at, bpm)
+        clock.start_at(target, at, bpm, from_start=not resume)
         if not from_link:
             if self.start_stop and not link.playing:
                 # Peers (Live, LinkHut) start at their first bar at or after this moment: ours.

@@ -94,8 +94,9 @@ class BaseClock:
             self.scheduler.tempo_map = new
             return beat - old
 
-    def start_at(self, beat: float, at_s: float, bpm: float | None = None) -> None:
-        """Start (from beat 0) or resume (from the held beat) so that `beat` sounds at `at_s`.
+    def start_at(self, beat: float, at_s: float, bpm: float | None = None, *, from_start: bool = False) -> None:
+        """Start or resume so that `beat` sounds at `at_s` (`from_start`, or a stopped clock: voices
+        begin again, as start() does; else they go on, as resume() does).
 
         `at_s` may be a quantum away (a Link session's next bar): until then the beat
         counts up to `beat` and nothing plays. A start that is already late by more
@@ -107,7 +108,7 @@ class BaseClock:
             if bpm is not None:
                 tm = tm.with_tempo(bpm, beat)
             self.scheduler.tempo_map = tm
-            if self.state == STOPPED:
+            if self.state == STOPPED or from_start:
                 for v in self.scheduler.voices.values():
                     v.frontier = max(0.0, min(d.start for d in v.timeline))
             now = self.now_s()

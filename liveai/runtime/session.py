@@ -194,7 +194,7 @@ class Session:
     def resume(self) -> None:
         transport = self.transport
         if transport is not None and self.clock.state == PAUSED:
-            transport.start_transport()
+            transport.start_transport(resume=True)
         else:
             self.clock.resume()
 
