@@ -103,3 +103,44 @@ print(json.dumps(starts(2)))
 def test_a_start_puts_the_first_note_on_the_peer_bar():
     r = inside(STARTS)
     assert r["first_note_vs_peer_bar"]["max_ms"] < 1.0, r
+
+
+TWO_SESSIONS = """
+import json, time
+from liveai.core.events import Note
+from liveai.core.link_rules import wrap
+from liveai.core.patterns import seq
+from liveai.ports.base import CapturePort
+from liveai.ports.link import LinkSync
+from liveai.runtime.session import Session
+
+a = Session(bpm=120, realtime=True, outputs={})
+b = Session(bpm=120, realtime=True, outputs={"cap": CapturePort()})
+for s in (a, b):
+    s.play("tick", seq(60, step=1.0), quantum=1)
+a.start()
+out = {}
+with LinkSync(a, quantum=4) as la, LinkSync(b, quantum=4) as lb:
+    out["joined"] = la.wait_until(lambda: la.state.peers == 1, 10) and lb.wait_until(lambda: lb.state.peers == 1, 10)
+    b.start()                                      # B starts on A's next bar
+    lb.wait_until(lambda: any(isinstance(e.item, Note) for e in list(b.outputs["cap"].sent)), 10)
+    first = next(e for e in list(b.outputs["cap"].sent) if isinstance(e.item, Note))
+    a_beat = a.clock.tempo_map.beat(first.due_s + b.clock._t0 - a.clock._t0)
+    out["first_note_vs_a_bar_ms"] = abs(wrap(a_beat, 4)) * 60 / a.bpm * 1000
+    a.set_tempo(100, quantum=0)
+    out["b_followed"] = lb.wait_until(lambda: abs(b.bpm - 100) < 1e-3, 10)
+    b.set_tempo(110, quantum=0)
+    out["a_followed"] = la.wait_until(lambda: abs(a.bpm - 110) < 1e-3, 10)
+    la.wait_until(lambda: abs(la.state.phase_error_beats) < 1e-4, 5)
+    t = time.perf_counter()
+    out["phase_ms"] = abs(wrap(a.clock.tempo_map.beat(t - a.clock._t0) - b.clock.tempo_map.beat(t - b.clock._t0), 4)) * 60 / 110 * 1000
+for s in (a, b):
+    s.close()
+print(json.dumps(out))
+"""
+
+
+def test_two_liveai_sessions_on_one_machine_share_tempo_bar_and_start():
+    r = inside(TWO_SESSIONS)
+    assert r["joined"] and r["b_followed"] and r["a_followed"], r
+    assert r["first_note_vs_a_bar_ms"] < 1.0 and r["phase_ms"] < 1.0, r
