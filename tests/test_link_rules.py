@@ -121,7 +121,10 @@ def test_a_start_lands_beat_zero_on_the_session_bar_with_no_correction_after(pha
     model.join(133, beat_now=phase, playing=False)
     run(ses, sync, 0.05)
     t_press = ses.clock.now_s()
+    link_beat_before = model.beat_at(t_press + model.offset_s)
     ses.start()
+    # Link's beats were not renumbered (Link lets a timeline with larger beat numbers take a session over)
+    assert model.beat_at(t_press + model.offset_s) == pytest.approx(link_beat_before, abs=1e-9)
     beats: list[float] = []
     run(ses, sync, 3.0, beats)
     first = notes(cap)[0]

@@ -66,13 +66,14 @@ def phase(seconds: float, peer_bpm: float = 130.0, pd: bool = True) -> dict:
     pdl = None
     out: dict = {}
     try:
-        peer.wait(lambda r: len(r) == 5, 10)
+        peer.established()
         if pd:   # Pd joins first, at the session's tempo: its [abl_link~] sets its creation tempo on joining
             pdl = PdLink(quantum=Q, bpm=peer_bpm)
             pdl.next(10)
         ses.start()
         sync.start()
-        sync.wait_until(lambda: sync.state.peers >= (2 if pd else 1) and abs(ses.bpm - peer_bpm) < 1e-3, 10)
+        if not sync.wait_until(lambda: sync.state.peers >= (2 if pd else 1) and abs(ses.bpm - peer_bpm) < 1e-3, 10):
+            raise RuntimeError(f"liveai never joined the peers' session at {peer_bpm}")
         settle = time.monotonic() + 0.5
         while time.monotonic() < settle:
             peer.wait(lambda r: True, 5)
@@ -112,10 +113,11 @@ def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
     sync = LinkSync(ses, quantum=Q)
     to_peer, from_peer = [], []
     try:
-        peer.wait(lambda r: len(r) == 5, 10)
+        peer.established()
         ses.start()
         sync.start()
-        sync.wait_until(lambda: sync.state.peers >= 1, 10)
+        if not sync.wait_until(lambda: sync.state.peers >= 1, 10):
+            raise RuntimeError("liveai never found the peer")
         _, _, offset = sync.sample()
         for i in range(changes):
             # Link broadcasts a node's state at most every 50 ms; a change right after a broadcast waits for
@@ -132,16 +134,16 @@ def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
             pause = time.monotonic() + 0.1 + 0.2 * ((i + 2) % 5) / 4
             while time.monotonic() < pause:
                 peer.wait(lambda r: True, 5)
-            t1 = time.perf_counter()
             peer.command(f"tempo {bpm2}")
-            sync.wait_until(lambda: abs(ses.bpm - bpm2) < 1e-3, 5)
-            from_peer.append((time.perf_counter() - t1) * 1000)
+            _, r = peer.wait(lambda r: r[0] == "T" and abs(r[2] - bpm2) < 1e-3, 5)   # the peer set it then
+            if not sync.wait_until(lambda: abs(ses.bpm - bpm2) < 1e-3, 5):
+                raise RuntimeError(f"liveai never followed the peer's {bpm2}")
+            from_peer.append((sync.state.adopted_at_s - (r[1] - offset)) * 1000)
     finally:
         sync.close()
         ses.close()
         peer.close()
-    return {"to_peer": _summary(to_peer), "from_peer": _summary(from_peer),
-            "note": "from_peer includes the peer process reading its stdin"}
+    return {"to_peer": _summary(to_peer), "from_peer": _summary(from_peer)}
 
 
 def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: float = 1.0) -> dict:
@@ -152,12 +154,8 @@ def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: f
     ses = _session(our_bpm)
     excursions, follow_ms = 0, []
     try:
-        peer.wait(lambda r: len(r) == 5, 10)
+        peer.established()
         ses.start()
-        # Link keeps the older of two sessions only if it is 0.5 s older (else it picks by id): let it age.
-        t_ready = time.monotonic() + 0.6
-        while time.monotonic() < t_ready:
-            peer.wait(lambda r: True, 5)
         for k in range(n):
             ses.set_tempo(our_bpm, quantum=0)
             spb = 60.0 / ses.bpm
@@ -201,12 +199,14 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
     peer = AalinkPeer(peer_bpm)
     placed, sent, waits = [], [], []
     try:
-        peer.wait(lambda r: len(r) == 5, 10)
+        peer.established()
         for k in range(n):
             ses = _session(120, capture=True)
             sync = LinkSync(ses, quantum=Q).start()
             try:
-                sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-3, 5)
+                if not sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-3, 5):
+                    raise RuntimeError(f"start {k}: liveai never joined the peer's session at {peer_bpm}: "
+                                       f"{sync.state} bpm {ses.bpm}")
                 _, r = peer.wait(lambda r: len(r) == 5, 5)
                 t_link, beat = r[0], r[1]
                 _, _, offset = sync.sample()

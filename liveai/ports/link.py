@@ -39,6 +39,7 @@ class LinkState:
     aligned: int = 0
     tempo_from_link: int = 0
     tempo_to_link: int = 0
+    adopted_at_s: float = 0.0   # clock time liveai last took a tempo from Link
     starts_from_link: int = 0
     refused_tempi: int = 0
 
@@ -225,6 +226,7 @@ class LinkSync:
 
         if what == "adopt":  # a peer changed tempo, or we joined a session: Link's tempo and phase, one step
             st.tempo_from_link += 1
+            st.adopted_at_s = clock.now_s()
             agree.adopted(link_bpm)   # type: ignore[union-attr, arg-type]
         if clock.state == PLAYING:
             beat, at_s, _ = self.sample()
@@ -263,7 +265,7 @@ class LinkSync:
             self._start_clock(from_link=False, resume=resume)
 
     def _start_clock(self, *, from_link: bool, resume: bool = True) -> None:
-        link, clock = self._link, self.session.clock
+        link, clock, q = self._link, self.session.clock, self.quantum
         if clock.state == PLAYING:
             return
         resume = resume and clock.state == PAUSED
@@ -271,28 +273,40 @@ class LinkSync:
         bpm = self._link_bpm() or clock.bpm()
         beat, at_s, offset = self.sample()
         now = clock.now_s()
-        earliest = now + clock.start_latency_s()
         peers = link.num_peers
-        at = phase_match_time(beat, at_s, bpm, target, self.quantum, earliest) if peers else earliest
-        if from_link and peers:
-            # Where the peer that started put the bar (its start time is Link's, not ours): use it
-            # unless that moment has passed (then the next matching bar).
-            link.request_beat_at_start_playing_time(target)
-            b2, at2, _ = self.sample()
-            theirs = at2 + (target - b2) * 60.0 / bpm
-            if theirs >= now - MAX_CATCHUP_S:
-                at = theirs
+        if from_link:
+            # A peer started at a moment Link does not tell us (aalink has no timeForIsPlaying); its
+            # bar is the first at or after it, and we hear of it a little later: at most Link's 50 ms
+            # broadcast period. A bar that passed within MAX_CATCHUP_S is taken as theirs (what we
+            # missed of it is skipped, not burst); else the next one.
+            earliest = now - MAX_CATCHUP_S
             self.state.starts_from_link += 1
+        else:
+            earliest = now + clock.start_latency_s()
+        at = phase_match_time(beat, at_s, bpm, target, q, earliest) if peers or from_link else earliest
         clock.start_at(target, at, bpm, from_start=not resume)
         if not from_link:
+            # Tell Link without renumbering its beats downwards: Link lets a timeline with larger beat
+            # numbers win over its session's (a session whose beats were renumbered down is taken over
+            # by the next peer that joins, with that peer's tempo). So the beat requested is Link's
+            # own beat at our start (peers: no change at all), or alone the next bar line above it.
+            link_at = beat + (at - at_s) * bpm / 60.0
+            if not peers:
+                link_at = raise_to_phase(link_at, target, q)
             if self.start_stop and not link.playing:
-                # Peers (Live, LinkHut) start at their first bar at or after this moment: ours.
+                # Peers (Live, LinkHut) start at their first bar at or after `earliest`: ours, `at`.
                 link.set_is_playing_and_request_beat_at_time(
-                    True, datetime.timedelta(seconds=earliest + offset), target)
+                    True, datetime.timedelta(seconds=earliest + offset), link_at)
             elif not peers:
-                link.force_beat(clock.now_beat())   # alone: Link's timeline is ours
+                now2 = clock.now_s()
+                link.force_beat(link_at - (at - now2) * bpm / 60.0)   # alone: Link's bar is ours
         self._last_link_playing = link.playing
         self._last_session_playing = clock.state == PLAYING
+
+
+def raise_to_phase(x: float, target: float, q: float) -> float:
+    """The smallest value at or above `x` with `target`'s phase in `q`."""
+    return x + (target - x) % q
 
 
 def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - runs in a subprocess
