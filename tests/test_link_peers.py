@@ -36,13 +36,19 @@ ses = Session(bpm=120, realtime=True, outputs={})
 ses.play("tick", seq(60, step=1.0), quantum=1)
 out = {}
 try:
-    hut.wait(lambda r: True)
-    hut.keys("a")                                   # enable Link (LinkHut starts with it off)
-    hut.wait(lambda r: r["enabled"])
-    ses.start()
     with LinkSync(ses, quantum=4) as sync:
-        hut.wait(lambda r: r["peers"] == 1)
+        ses.start()                                 # alone: at once, and Link's bar is ours
+        # liveai's session runs a while first (Link keeps the older of two sessions only past 0.5 s)
+        sync.wait_until(lambda: ses.clock.now_beat() >= 2.0, 10)
+        first = hut.wait(lambda r: True)[1]["tempo"]
+        for i in range(5):                          # LinkHut at 125 before it joins
+            hut.keys("e")
+            hut.wait(lambda r: abs(r["tempo"] - (first + i + 1)) < 0.01)
+        hut.keys("a")                               # LinkHut joins liveai's session: adopts 120, moves nothing
+        out["hut_adopted"] = hut.wait(lambda r: r["peers"] == 1 and abs(r["tempo"] - 120) < 0.01)[1]["tempo"]
         out["joined"] = sync.wait_until(lambda: sync.state.peers == 1, 10)
+        out["ours_after_hut_joined"] = ses.bpm
+        out["moved_by_join"] = sync.state.tempo_from_link
         hut.keys("e")                               # LinkHut: tempo +1 (applied in its audio callback)
         hut.wait(lambda r: abs(r["tempo"] - 121) < 0.01)
         out["followed_hut"] = sync.wait_until(lambda: abs(ses.bpm - 121) < 1e-3, 10)
@@ -56,9 +62,11 @@ print(json.dumps(out))
 """
 
 
-def test_linkhut_sets_a_tempo_liveai_follows_and_the_other_way_round():
+def test_linkhut_joins_without_moving_liveai_then_tempo_goes_both_ways():
     r = inside(LINKHUT)
-    assert r["joined"] and r["followed_hut"], r
+    assert r["hut_adopted"] == pytest.approx(120, abs=0.01) and r["joined"], r
+    assert r["ours_after_hut_joined"] == 120 and r["moved_by_join"] == 0, r
+    assert r["followed_hut"], r
     assert r["hut_followed"] == pytest.approx(97.5, abs=0.01)
     assert r["phase_ms"] < 1.0, r
 
