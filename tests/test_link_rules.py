@@ -258,3 +258,45 @@ def test_aligned_maps_stay_monotonic(moves, probes):
     secs = [tm.seconds(b) for b in sorted(beats)]
     assert all(s2 >= s1 - 1e-9 for s1, s2 in zip(secs, secs[1:]))
     assert len(tm.segments) <= 17
+
+
+# -- MIDI clock out while following Link -----------------------------------------------------------------
+class _Bytes:
+    """What MidiClockOutPort writes (it takes anything with send_bytes): the MIDI bytes, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[int]] = []
+
+    def send_bytes(self, data: list[int]) -> None:
+        self.sent.append(list(data))
+
+
+@pytest.mark.parametrize("jump", [1.5, -1.5])
+def test_midi_clock_out_follows_a_link_jump_with_song_position_and_no_burst(jump):
+    from liveai.ports.midi_clock import CLOCK, CONTINUE, SONG_POSITION, ClockPulses, MidiClockOutPort
+
+    out = _Bytes()
+    cap = CapturePort()
+    ses = Session(bpm=120, outputs={"midiclock": MidiClockOutPort(out), "cap": cap})
+    ses.play("midiclock", ClockPulses(), to=["midiclock", "cap"], quantum=1)
+    ses.start()
+    ses.run_until(seconds=0.5)
+    model = LinkModel(ses.clock, 120)
+    sync = LinkSync(ses, quantum=Q)
+    sync.attach(model)
+    model.join(120, beat_now=ses.clock.now_beat() % Q)
+    run(ses, sync, 0.3)
+    model._origin_beat += jump
+    t_jump = ses.clock.now_s()
+    n_before = len(out.sent)
+    run(ses, sync, 2.0)
+    after = out.sent[n_before:]
+    pulses = [e for e in cap.sent if e.sent_s >= t_jump]
+    assert max(e.sent_s - e.due_s for e in pulses) <= MAX_CATCHUP_S + 1e-9      # no burst of pulses
+    indices = [int(e.item.value) for e in cap.sent]
+    assert all(b > a for a, b in zip(indices, indices[1:]))                   # never a pulse twice or back
+    if jump > 0:   # pulses were skipped: the receivers are told where we are, on a sixteenth
+        assert [SONG_POSITION] == [b[0] for b in after if b[0] == SONG_POSITION] and [CONTINUE] in after
+    else:          # a hold: the pulses just wait, none skipped, no restart needed
+        assert [SONG_POSITION] not in [b[:1] for b in after] and after.count([CLOCK]) > 0
+        assert indices == list(range(indices[0], indices[0] + len(indices)))
