@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from link_model import LinkModel
 
 from liveai.core.events import Note
 from liveai.core.link_rules import TempoAgreement, link_tempo, phase_match_time, wrap
@@ -18,8 +19,6 @@ from liveai.ports.base import CapturePort
 from liveai.ports.link import LinkSync
 from liveai.runtime.clock import MAX_CATCHUP_S
 from liveai.runtime.session import Session
-
-from link_model import LinkModel
 
 POLL = 0.01
 Q = 4.0
@@ -273,7 +272,13 @@ class _Bytes:
 
 @pytest.mark.parametrize("jump", [1.5, -1.5])
 def test_midi_clock_out_follows_a_link_jump_with_song_position_and_no_burst(jump):
-    from liveai.ports.midi_clock import CLOCK, CONTINUE, SONG_POSITION, ClockPulses, MidiClockOutPort
+    from liveai.ports.midi_clock import (
+        CLOCK,
+        CONTINUE,
+        SONG_POSITION,
+        ClockPulses,
+        MidiClockOutPort,
+    )
 
     out = _Bytes()
     cap = CapturePort()

@@ -25,7 +25,13 @@ import statistics
 import time
 from typing import Any
 
-from liveai.bench.link_peers import NETNS_ENV, PD_OFFSET_S, AalinkPeer, PdLink, in_private_namespace
+from liveai.bench.link_peers import (
+    NETNS_ENV,
+    PD_OFFSET_S,
+    AalinkPeer,
+    PdLink,
+    in_private_namespace,
+)
 
 Q = 4.0
 

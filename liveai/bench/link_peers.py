@@ -18,8 +18,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PD_OFFSET_S = 0.007   # abl_link~'s ABL_LINK_OFFSET_MS: its beats are for this much later (Debian's 0.6 has no `offset`)
 ABL_LINK = Path("/usr/lib/pd/extra/abl_link~/abl_link~.pd_linux")
