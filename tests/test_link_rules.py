@@ -83,6 +83,19 @@ def test_joining_alone_moves_nothing():
     assert model.tempo_sets == [(0.5, 120.0)] and model.tempo == 120
 
 
+def test_a_peer_leaving_and_returning_moves_nothing():
+    ses, cap, model, sync = make(120)
+    model.join(131, beat_now=2.5)
+    run(ses, sync, 1.0)
+    before = (ses.bpm, sync.state.aligned, len(model.tempo_sets))
+    model.num_peers = 0                 # the peer leaves: the session goes on, here
+    run(ses, sync, 1.0)
+    model.num_peers = 1                 # and comes back into it (a newcomer adopts the session)
+    run(ses, sync, 1.0)
+    assert (ses.bpm, sync.state.aligned, len(model.tempo_sets)) == before
+    assert abs(wrap(model.beat - ses.clock.now_beat(), Q)) < 1e-9
+
+
 # -- tempo both ways -------------------------------------------------------------------------------
 def test_a_tempo_change_here_goes_to_link_once_and_a_peer_change_comes_back_without_echo():
     ses, cap, model, sync = make(120)
