@@ -197,6 +197,7 @@ def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: f
                 sync.close()
             if moved:
                 peer.command(f"tempo {session_bpm}")
+            peer.alone_again()
     finally:
         ses.close()
         peer.close()
@@ -241,6 +242,7 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
             finally:
                 sync.close()
                 ses.close()
+            peer.alone_again()
     finally:
         peer.close()
     return {"starts": n, "first_note_vs_peer_bar": _summary(placed), "first_note_send_lateness": _summary(sent),

@@ -235,6 +235,13 @@ class AalinkPeer:
         _, first = self.wait(lambda r: len(r) == 5, timeout)
         return self.wait(lambda r: len(r) == 5 and r[0] - first[0] >= age_s, timeout)[1]
 
+    def alone_again(self, timeout: float = 10.0) -> tuple:
+        """Wait until this peer is alone and its new session is established. (Link's rule: when a
+        session's last other peer leaves, it founds a new session, as young as a newcomer's: for
+        0.5 s, a newcomer may win it by session id, tempo and all.)"""
+        self.wait(lambda r: len(r) == 5 and r[4] == 0, timeout)
+        return self.established(timeout=timeout)
+
     def command(self, text: str) -> None:
         self.proc.stdin.write((text + "\n").encode())  # type: ignore[union-attr]
         self.proc.stdin.flush()  # type: ignore[union-attr]
