@@ -81,6 +81,14 @@ class Lines:
 
         threading.Thread(target=read, daemon=True).start()
 
+    def drain(self) -> None:
+        """Forget what arrived so far: the next wait looks only at what comes after now."""
+        while True:
+            try:
+                self.last = self.q.get_nowait()[1]
+            except queue.Empty:
+                return
+
     def wait(self, pred: Callable[[Any], bool], timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -239,6 +247,7 @@ class AalinkPeer:
         """Wait until this peer is alone and its new session is established. (Link's rule: when a
         session's last other peer leaves, it founds a new session, as young as a newcomer's: for
         0.5 s, a newcomer may win it by session id, tempo and all.)"""
+        self.lines.drain()
         self.wait(lambda r: len(r) == 5 and r[4] == 0, timeout)
         return self.established(timeout=timeout)
 
