@@ -127,11 +127,10 @@ class TempoMap:
         """
         bpm = check_bpm(bpm)
         at = float(at_beat)
-        kept = tuple(s for s in self._segments if s.beat < at)
-        if not kept:
-            kept = (Segment(at, self.seconds(at), bpm),)
-            return TempoMap(_segments=kept, _meters=self._meters)
-        return TempoMap(_segments=kept + (Segment(at, self.seconds(at), bpm),), _meters=self._meters)
+        t_at = self.seconds(at)
+        # (a segment at `at` that starts before its time is a hold's start: the hold stays)
+        kept = tuple(s for s in self._segments if s.beat < at or (s.beat == at and s.seconds < t_at))
+        return TempoMap(_segments=kept + (Segment(at, t_at, bpm),), _meters=self._meters)
 
     def aligned(self, beat: float, seconds: float, bpm: float | None = None, *,
                 keep_later: bool = True) -> "TempoMap":
@@ -151,7 +150,14 @@ class TempoMap:
             first = Segment(float(beat), seconds, bpm)
         else:  # hold at `old` until the new timeline gets there
             first = Segment(old, seconds + (old - beat) * 60.0 / bpm, bpm)
-        history = tuple(s for s in self._segments if s.beat < old and s.seconds < seconds)[-HISTORY_SEGMENTS:]
+        # Up to `seconds` the map stays what it was (holds included): its segments, then one that
+        # ends there at `old` (the new first segment starts at the same moment, or holds from it).
+        kept = [s for s in self._segments if s.seconds < seconds] + [Segment(old, seconds, self.bpm_at(old))]
+        # A hold is its first and last segment at one beat: drop those between (a hold corrected at every
+        # look would otherwise grow the map, and truncating it could lose the hold's start).
+        history = tuple(s for i, s in enumerate(kept)
+                        if not (0 < i < len(kept) - 1 and kept[i - 1].beat == s.beat == kept[i + 1].beat))
+        history = history[-HISTORY_SEGMENTS:]
         segs = [first]
         if keep_later:
             for s in self._segments:
@@ -159,6 +165,15 @@ class TempoMap:
                     prev = segs[-1]
                     segs.append(Segment(s.beat, prev.seconds + (s.beat - prev.beat) * 60.0 / prev.bpm, s.bpm))
         return TempoMap(_segments=history + tuple(segs), _meters=self._meters)
+
+    def held(self, beat: float, from_s: float, at_s: float, bpm: float | None = None) -> "TempoMap":
+        """A map that holds `beat` from `from_s` until `at_s`, then runs on at `bpm` (default: the
+        tempo at `beat`): a start or resume that waits for a bar line, with no count-in below it."""
+        bpm = check_bpm(bpm) if bpm is not None else self.bpm_at(beat)
+        segs = (Segment(float(beat), float(at_s), bpm),)
+        if from_s < at_s:
+            segs = (Segment(float(beat), float(from_s), bpm),) + segs
+        return TempoMap(_segments=segs, _meters=self._meters)
 
     def with_meter(self, beats_per_bar: int, at_beat: float) -> "TempoMap":
         """A map whose bars hold `beats_per_bar` beats from the bar line `at_beat`."""

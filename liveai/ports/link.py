@@ -230,7 +230,14 @@ class LinkSync:
             agree.adopted(link_bpm)   # type: ignore[union-attr, arg-type]
         if clock.state == PLAYING:
             beat, at_s, _ = self.sample()
-            ours = clock.tempo_map.beat(at_s)
+            tm = clock.tempo_map
+            ours = tm.beat(at_s)
+            # Holding (a start waiting for its bar, or a hold after a correction): compare where our beat
+            # moves again, on Link's timeline extrapolated there at its tempo.
+            moves_s = tm.seconds(ours)
+            if moves_s > at_s:
+                beat += (moves_s - at_s) * (link_bpm or clock.bpm()) / 60.0
+                at_s = moves_s
             error = wrap(beat - ours, self.quantum)
             st.phase_error_beats = error
             if what == "adopt" or abs(error) * 60.0 / clock.tempo_map.bpm_at(ours) > self.max_phase_s:

@@ -99,19 +99,17 @@ class BaseClock:
         begin again, as start() does; else they go on, as resume() does).
 
         `at_s` may be a quantum away (a Link session's next bar): until then the beat
-        counts up to `beat` and nothing plays. A start that is already late by more
+        holds at `beat` and nothing plays. A start that is already late by more
         than MAX_CATCHUP_S skips what it missed instead of sending it in a burst."""
         with self._lock:
             if self.state == PLAYING:
                 return
-            tm = self.tempo_map.rebased(beat, at_s)
-            if bpm is not None:
-                tm = tm.with_tempo(bpm, beat)
+            now = self.now_s()
+            tm = self.tempo_map.held(beat, now, at_s, bpm)   # the beat waits there, never counts up to it
             self.scheduler.tempo_map = tm
             if self.state == STOPPED or from_start:
                 for v in self.scheduler.voices.values():
                     v.frontier = max(0.0, min(d.start for d in v.timeline))
-            now = self.now_s()
             if now - at_s > MAX_CATCHUP_S:
                 self.scheduler.skip(beat, tm.beat(now))
             self.state = PLAYING
