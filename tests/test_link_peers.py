@@ -91,14 +91,14 @@ def test_a_pd_patch_with_abl_link_stays_in_phase_with_liveai():
 JOINS = """
 import json
 from liveai.bench.link import joins
-print(json.dumps(joins(4, watch_s=0.5)))
+print(json.dumps(joins(3, watch_s=0.4)))
 """
 
 
 def test_joining_an_established_session_never_moves_its_tempo():
-    """4 joins at moments across a beat (the bench does 24): the peer must never see 120."""
+    """3 joins at moments across a beat (the bench does 24): the peer must never see 120."""
     r = inside(JOINS)
-    assert r["joins"] == 4 and r["excursions"] == 0, r
+    assert r["joins"] == 3 and r["excursions"] == 0, r
 
 
 STARTS = """
