@@ -15,6 +15,10 @@ the same functions with small counts.
   within a second) is an excursion.
 - starts: liveai stopped, the peer playing; `session.start()` at moments swept
   across a bar; the first note's due time is compared with the peer's bar line.
+- transport: the peer stopped; liveai's start and pause, from the call to the
+  peer's start/stop callback. (A start tells Link its time and beat in one
+  call, which Link sometimes sends in two broadcasts, the second after its
+  50 ms floor: the peer still hears before the bar, at least 0.1 s away.)
 """
 
 from __future__ import annotations
@@ -249,6 +253,41 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
             "press_to_first_note_ms": {"min": round(min(waits), 1), "max": round(max(waits), 1)}}
 
 
+def transport(n: int, peer_bpm: float = 125.0) -> dict:
+    """liveai's start and pause reaching the peer (its start/stop callback), ms; the peer is stopped first."""
+    from liveai.ports.link import LinkSync
+
+    peer = AalinkPeer(peer_bpm)
+    ses = _session(peer_bpm)
+    sync = LinkSync(ses, quantum=Q)
+    starts_ms, stops_ms = [], []
+    try:
+        peer.established()
+        peer.command("stop")
+        peer.wait(lambda r: len(r) == 5 and not r[3], 5)
+        sync.start()
+        if not sync.wait_until(lambda: sync.state.peers >= 1 and abs(ses.bpm - peer_bpm) < 1e-3, 10):
+            raise RuntimeError("liveai never joined the peer")
+        _, _, offset = sync.sample()
+        for i in range(n):
+            peer.lines.drain()
+            t0 = ses.clock.now_s()
+            ses.start() if ses.clock.state == "stopped" else ses.resume()
+            _, r = peer.wait(lambda r: r[0] == "S" and r[2] == 1, 5)
+            starts_ms.append((r[1] - offset - t0) * 1000)
+            sync.wait_until(lambda: ses.clock.now_beat() > ses.clock.tempo_map.beat(t0) + 0.5 + 0.3 * (i % 4), 10)
+            peer.lines.drain()
+            t1 = ses.clock.now_s()
+            ses.pause()
+            _, r = peer.wait(lambda r: r[0] == "S" and r[2] == 0, 5)
+            stops_ms.append((r[1] - offset - t1) * 1000)
+    finally:
+        sync.close()
+        ses.close()
+        peer.close()
+    return {"start_to_peer": _summary(starts_ms), "stop_to_peer": _summary(stops_ms)}
+
+
 def run(seconds: float = 20.0, join_count: int = 24, start_count: int = 8, tempo_changes: int = 10,
         pd: bool = True) -> dict:
     """Everything, in a private network namespace (entered here if not already in one)."""
@@ -260,4 +299,4 @@ def run(seconds: float = 20.0, join_count: int = 24, start_count: int = 8, tempo
             raise RuntimeError(f"the Link benchmark failed in its network namespace:\n{done.stderr[-2000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
     return {"phase": phase(seconds, pd=pd), "tempo": tempo(tempo_changes), "joins": joins(join_count),
-            "starts": starts(start_count)}
+            "starts": starts(start_count), "transport": transport(start_count)}
