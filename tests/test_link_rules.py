@@ -96,6 +96,21 @@ def test_a_peer_leaving_and_returning_moves_nothing():
     assert abs(wrap(model.beat - ses.clock.now_beat(), Q)) < 1e-9
 
 
+def test_disabling_link_mid_set_leaves_the_clock_where_it_is():
+    ses, cap, model, sync = make(120)
+    model.join(131, beat_now=2.5)
+    beats: list[float] = []
+    run(ses, sync, 1.0, beats)
+    tm = ses.clock.tempo_map
+    sync.close()                               # Link off: nothing moves, starts are ours again
+    assert ses.transport is None
+    ses.run_until(seconds=ses.clock.now_s() + 1.0)
+    assert ses.clock.tempo_map is tm and ses.bpm == 131
+    ses.pause()
+    ses.resume()                               # at once, as without Link
+    assert ses.clock.state == "playing"
+
+
 # -- tempo both ways -------------------------------------------------------------------------------
 def test_a_tempo_change_here_goes_to_link_once_and_a_peer_change_comes_back_without_echo():
     ses, cap, model, sync = make(120)
