@@ -59,6 +59,11 @@ def checks() -> dict:
     out["jackd"] = shutil.which("jackd") or "not installed (apt-get install jackd2)"
     out["jack_server"] = "running" if _jack_running() else "not running (jackd -R -d dummy -r 48000 -p 128 &)"
     out["pd"] = shutil.which("pd") or "not installed (apt-get install puredata-core)"
+    from liveai.bench.link_peers import missing_tools
+
+    missing = missing_tools()
+    out["link_test_peers"] = ("LinkHut, Pd's abl_link~, unshare -n: all here" if not missing
+                              else "missing: " + "; ".join(missing))
     out["sched_fifo"] = "allowed" if _fifo_allowed() else "not allowed (the clock falls back to normal priority)"
     try:
         import rtmidi
