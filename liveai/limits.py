@@ -29,8 +29,11 @@ MAX_WEIGHTS_BYTES = 256 << 20       # a .pt file (ours are < 10 MB), checked bef
 
 # -- takes (journal records) ----------------------------------------------------------------------------------
 MAX_JOURNAL_LINE_BYTES = 4 << 20    # one record; a longer line is damaged (the reader never holds more of it)
-MAX_TAKE_SECONDS = 7 * 24 * 3600.0  # any time in a record (clock seconds, due, sent, lateness): a week
-MAX_TAKE_BEATS = 1e7                # any beat in a record (a week at 999 BPM)
+MAX_CLOCK_SECONDS = 1e8            # the clock time a take starts at (~3 years of a running session)
+MAX_CLOCK_BEATS = 1e10              # the beat a take starts at
+MAX_TAKE_SECONDS = 2 * 24 * 3600.0  # any time in a record, from the take's start (and any duration, lateness)
+MAX_TAKE_BEATS = 500_000.0          # any beat in a record, from the take's start (fits a MIDI delta at 480 tpb)
 MAX_NOTE_BEATS = 1e4                # a note's duration in beats
+MAX_RERENDER_SECONDS = 1800.0       # a take without recorded audio is re-rendered to WAV up to this long
 EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a take's WAV is written
 EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
