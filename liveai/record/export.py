@@ -6,6 +6,7 @@ The MIDI and piano-roll writers are the project's shared ones
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -80,6 +81,10 @@ def write_take_wav(take: Take, path: str | os.PathLike[str]) -> dict[str, Any] |
     channels = int(take.audio["ch"])
     sr = int(take.audio["sr"])
     frames = raw.stat().st_size // (4 * channels)
+    need = frames * channels * 4 + 4096
+    free = _free_bytes(Path(path).parent)
+    if free is not None and free < need:    # libsndfile would only say "System error." half way through
+        raise OSError(errno.ENOSPC, f"no space for {Path(path).name}: it needs {need} bytes, {free} are free")
     data = np.memmap(raw, dtype="<f4", mode="r", shape=(frames, channels)) if frames else np.zeros((0, channels), "<f4")
     peak, bad = 0.0, 0
     with sf.SoundFile(str(path), "w", samplerate=sr, channels=channels, subtype="FLOAT", format="WAV") as f:
@@ -219,7 +224,7 @@ def _export(take: Take, out_dir: str | os.PathLike[str] | None, picture: bool) -
         _remove_partials(out)
         free = _free_bytes(out)
         cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
-        disk = f"; {free} bytes free on that disk" if free is not None else ""
+        disk = f"; {free} bytes free on that disk" if free is not None and "free" not in cause else ""
         raise ExportError(f"cannot export {take.dir}: {cause}{disk}. The journal is intact and no partial file is "
                           f"left: free some space, then run `liveai recover {take.dir}`") from exc
 
