@@ -16,6 +16,7 @@ import math
 import mido
 
 from liveai.core.drums import drum_class
+from liveai.data import DataError
 from liveai.limits import (INFO_COLUMNS, MAX_INFO_CSV_BYTES, MAX_MIDI_BEATS, MAX_MIDI_FILE_BYTES, MAX_MIDI_NOTES,
                            MIN_TICKS_PER_BEAT)
 
@@ -31,7 +32,7 @@ def default_root() -> Path:
     return Path("shared/data/gmd")
 
 
-class CorruptFile(ValueError):
+class CorruptFile(DataError):
     """A MIDI file that cannot be used (unreadable, impossible header, over a limit); the message names the file."""
 
 

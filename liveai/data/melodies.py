@@ -324,8 +324,10 @@ def read_midi_folder(folder: Path) -> MelodySet:
         out.names.append(str(f))
         out.splits.append("test")
     if not out.melodies:
+        from liveai.data import DataError
+
         first = out.problems[0] if out.problems else ""
-        raise ValueError(f"no usable melody in {len(files)} MIDI file(s) under {folder}; first: {first}")
+        raise DataError(f"no usable melody in {len(files)} MIDI file(s) under {folder}; first: {first}")
     return out
 
 
