@@ -1,4 +1,4 @@
-"""Readers of the data users bring: MIDI folders, GMD info.csv, melody files and caches."""
+"""Datasets: reading them, never downloading them (MIDI folders, GMD info.csv, melody files, caches)."""
 
 
 class DataError(ValueError):
