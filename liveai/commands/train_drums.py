@@ -51,12 +51,17 @@ def main(argv: list[str]) -> int:
     try:
         train_files, problems = load_files(root, "train")
         val_files, problems_v = load_files(root, "validation")
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:   # no info.csv, missing columns
         print(f"liveai train drums: {exc}", file=sys.stderr)
         return 2
     if not train_files:
-        print(f"liveai train drums: no train rows with drum hits under {root}", file=sys.stderr)
+        print(f"liveai train drums: no usable train file under {root}"
+              + (f"; {len(problems)} skipped, first: {problems[0]}" if problems else " (no train rows with drum hits)"),
+              file=sys.stderr)
         return 2
+    if problems or problems_v:
+        print(f"liveai train drums: skipping {len(problems) + len(problems_v)} file(s); first: "
+              f"{(problems + problems_v)[0]}", file=sys.stderr)
     cfg = DrumsConfig(window=args.window, channels=args.channels, dropout=args.dropout)
     data = windows(train_files, hop=args.hop, window=cfg.window)
     bar = tqdm(total=args.steps, desc="train drums", unit="step", file=sys.stderr)
