@@ -37,3 +37,4 @@ MAX_NOTE_BEATS = 1e4                # a note's duration in beats
 MAX_RERENDER_SECONDS = 1800.0       # a take without recorded audio is re-rendered to WAV up to this long
 EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a take's WAV is written
 EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
+RECORD_EXIT_WAIT_S = 30.0           # `liveai run`/`repl` at exit: retry a full disk this long, then write elsewhere

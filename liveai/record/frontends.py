@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,11 +34,64 @@ def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterato
         yield rec
     finally:
         rec.stop()
+        if rec.holds_anything() and not finish_held(rec):
+            return
         exported = rec.wait_export(120)
         proc = rec.export_process
         note = "" if exported else (" (still exporting in the background)" if proc is not None and proc.poll() is None
                                     else " (journal only: `liveai recover` it)")
         print(f"liveai: take saved in {rec.take_dir}{note}", file=sys.stderr)
+
+
+def rescue_dirs() -> list[Path]:
+    """Where the rest of a take goes when its own disk stays full: $LIVEAI_RESCUE_DIR, the cache, /tmp, /dev/shm."""
+    import tempfile
+
+    dirs = [Path(os.environ["LIVEAI_RESCUE_DIR"])] if os.environ.get("LIVEAI_RESCUE_DIR") else []
+    cache = Path(os.environ.get("LIVEAI_CACHE", Path.home() / ".cache" / "liveai"))
+    return dirs + [cache / "rescued", Path(tempfile.gettempdir()) / "liveai-rescued", Path("/dev/shm/liveai-rescued")]
+
+
+def finish_held(rec: Recorder, wait_s: float | None = None) -> bool:
+    """A take whose disk failed at stop is still partly in memory: never exit with it there.
+
+    Retries the take's own disk for `wait_s` (RECORD_EXIT_WAIT_S; Ctrl-C cuts it short), saying so;
+    then writes the rest beside the first folder of `rescue_dirs()` that takes it and prints how to join
+    it. Returns True when the take is whole on its own disk.
+    """
+    from liveai.limits import RECORD_EXIT_WAIT_S
+
+    wait_s = RECORD_EXIT_WAIT_S if wait_s is None else wait_s
+    nbytes, frames = rec.held()
+    print(f"liveai: the disk refuses the end of take {rec.take_dir} ({nbytes} journal bytes, {frames} audio frames "
+          f"held in memory); retrying for up to {wait_s:g} s before exiting: free some space "
+          f"(Ctrl-C: write it elsewhere now)", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + wait_s
+    try:
+        while time.monotonic() < deadline:
+            if rec.retry_write():
+                print(f"liveai: take {rec.take_dir} is complete on disk", file=sys.stderr)
+                return True
+            threading.Event().wait(min(rec.retry_s, max(0.0, deadline - time.monotonic())))   # the disk's pace
+    except KeyboardInterrupt:
+        pass
+    if rec.retry_write():
+        return True
+    problems = []
+    for folder in rescue_dirs():
+        try:
+            where = rec.rescue(folder / rec.take_dir.name)   # type: ignore[union-attr]
+        except OSError as exc:
+            problems.append(f"{folder}: {exc.strerror or exc}")
+            continue
+        joins = " && ".join(f"cat {where / rest} >> {rec.take_dir / raw}" for rest, raw in rec.rescued_files())
+        print(f"liveai: the disk under {rec.take_dir} stayed full; the end of the take is in {where}. To finish it "
+              f"once there is space: {joins} && liveai recover {rec.take_dir}", file=sys.stderr)
+        return False
+    print(f"liveai: the end of take {rec.take_dir} could not be written anywhere ({'; '.join(problems)}): "
+          f"{nbytes} journal bytes and {frames} audio frames are lost; the rest of the take is intact "
+          f"(`liveai recover {rec.take_dir}`)", file=sys.stderr)
+    return False
 
 
 def repl_helpers(session: Any) -> dict[str, Any]:
