@@ -91,3 +91,35 @@ def test_doctor_says_damaged_and_exits_1(tmp_path, capsys):
     assert rc == 1
     assert result["weights:drums.pt"].startswith("DAMAGED") and "liveai train drums" in result["weights:drums.pt"]
     assert result["weights:duet_gru.pt"].startswith("ok ")
+
+
+@pytest.mark.parametrize("argv,name", [
+    (["eval", "drums", "--weights", "{w}/drums.pt"], "drums.pt"),
+    (["eval", "interp", "--weights", "{w}/interp_drums.pt"], "interp_drums.pt"),
+    (["eval", "duet", "--weights", "{w}/duet_gru.pt"], "duet_gru.pt"),
+])
+def test_the_commands_print_one_line_for_damaged_weights(tmp_path, capsys, monkeypatch, argv, name):
+    from liveai.cli import main
+
+    monkeypatch.setenv("LIVEAI_CACHE", str(tmp_path / "cache"))   # nothing is read or cached before the weights
+
+    damaged_copy(tmp_path, name, "truncate")
+    rc = main([a.format(w=tmp_path) for a in argv])
+    out, err = capsys.readouterr()
+    assert rc != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    one_line_with_fix(err.strip(), name)
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("loader,name", [("liveai.agents.drums.model:load", "drums.pt"),
+                                         ("liveai.agents.duet.model:load_model", "duet_gru.pt"),
+                                         ("liveai.agents.interp.model:load", "interp_drums.pt")])
+def test_every_model_loader_checks_the_checksum(tmp_path, loader, name):
+    import importlib
+
+    module, fn = loader.split(":")
+    load = getattr(importlib.import_module(module), fn)
+    assert load(WEIGHTS / name) is not None
+    with pytest.raises(w.WeightsError, match="damaged or altered"):
+        load(damaged_copy(tmp_path, name, "flip"))

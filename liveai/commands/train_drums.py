@@ -135,10 +135,10 @@ def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
                   file=sys.stderr)
             return 2
         paths = [folder]
-    base = load(DEFAULT_WEIGHTS)
     try:
+        base = load(DEFAULT_WEIGHTS)
         model, emb, report = finetune(takes, base, seconds=args.seconds, seed=args.seed)
-    except ValueError as exc:
+    except (FileNotFoundError, ValueError) as exc:   # damaged weights too: one line with the fix
         print(f"liveai train drums: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else WEIGHTS_DIR / f"drums_feel_{folder.name}.pt"
