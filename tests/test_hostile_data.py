@@ -304,3 +304,52 @@ def test_loop_cache_with_tokens_out_of_range_is_named(tmp_path: Path):
     np.savez(tmp_path / "c.npz", train=np.full((2, 32), 999, np.int64), validation=np.zeros((1, 32), np.int64))
     with pytest.raises(ValueError, match="tokens"):
         read_loops_cache(tmp_path / "c.npz")
+
+
+# -- the interp and drums pipelines ------------------------------------------------------------------------------
+
+def test_interp_split_with_nothing_usable_is_one_line(tmp_path: Path, capsys, monkeypatch):
+    from liveai.data import DataError
+    from liveai.agents.interp.data import load_split
+
+    monkeypatch.setenv("LIVEAI_CACHE", str(tmp_path / "cache"))
+    drum_midi(tmp_path / "d" / "zero.mid", tpb=0)
+    (tmp_path / "d" / "cut.mid").write_bytes(b"MThd\x00\x00\x00\x06")
+    gmd_folder(tmp_path, {"zero": None, "cut": None})
+    with pytest.raises(DataError) as err:
+        load_split(tmp_path, "validation", progress=False)
+    assert "no usable 2-bar loop" in one_line(err.value, str(tmp_path)) and "2 skipped" in str(err.value)
+    capsys.readouterr()
+    rc, out, err_text = run_cli(["eval", "interp", "--data", str(tmp_path), "--json"], capsys)
+    lines = err_text.strip().splitlines()
+    assert rc != 0 and out == "" and lines[-1].startswith("liveai eval interp: no usable 2-bar loop"), err_text
+    assert len(lines) == 2 and "skipped 2 file(s)" in lines[0]      # the skip, then the verdict
+
+
+def test_interp_damaged_cache_is_named_and_rebuilt(tmp_path: Path, capsys, monkeypatch):
+    from liveai.agents.interp.data import load_split
+
+    monkeypatch.setenv("LIVEAI_CACHE", str(tmp_path / "cache"))
+    drum_midi(tmp_path / "d" / "a.mid", hits=64)
+    gmd_folder(tmp_path, {"a": None})
+    first = load_split(tmp_path, "validation", progress=False)
+    (cache,) = (tmp_path / "cache").glob("interp_drums_validation_*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])
+    capsys.readouterr()
+    again = load_split(tmp_path, "validation", progress=False)
+    said = capsys.readouterr().err
+    assert "not a readable .npz file" in said and cache.name in said and "reading the MIDI files again" in said
+    assert np.array_equal(first.hits, again.hits)
+    assert np.array_equal(load_split(tmp_path, "validation", progress=False).hits, first.hits)   # the rebuilt cache
+
+
+def test_drums_load_files_names_files_without_hits(tmp_path: Path):
+    from liveai.agents.drums.data import load_files
+
+    drum_midi(tmp_path / "d" / "good.mid")
+    drum_midi(tmp_path / "d" / "keys.mid", note=60)          # no drum class: no hits
+    gmd_folder(tmp_path, {"good": None, "keys": None, "gone": None})
+    files, problems = load_files(tmp_path, "validation")
+    assert [f.name for f in files] == ["good"]
+    assert any("keys.mid" in p and "no drum hits" in p for p in problems)
+    assert any("MIDI file not found" in p for p in problems)
