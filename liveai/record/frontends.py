@@ -34,29 +34,19 @@ def recording(session: Any, takes_dir: str | os.PathLike[str] | None) -> Iterato
         yield rec
     finally:
         rec.stop()
-        if rec.holds_anything() and not finish_held(rec):
-            return
-        exported = rec.wait_export(120)
-        proc = rec.export_process
-        note = "" if exported else (" (still exporting in the background)" if proc is not None and proc.poll() is None
-                                    else " (journal only: `liveai recover` it)")
-        print(f"liveai: take saved in {rec.take_dir}{note}", file=sys.stderr)
-
-
-def rescue_dirs() -> list[Path]:
-    """Where the rest of a take goes when its own disk stays full: $LIVEAI_RESCUE_DIR, the cache, /tmp, /dev/shm."""
-    import tempfile
-
-    dirs = [Path(os.environ["LIVEAI_RESCUE_DIR"])] if os.environ.get("LIVEAI_RESCUE_DIR") else []
-    cache = Path(os.environ.get("LIVEAI_CACHE", Path.home() / ".cache" / "liveai"))
-    return dirs + [cache / "rescued", Path(tempfile.gettempdir()) / "liveai-rescued", Path("/dev/shm/liveai-rescued")]
+        if not rec.holds_anything() or finish_held(rec):   # (a `return` here would swallow the block's error)
+            exported = rec.wait_export(120)
+            proc = rec.export_process
+            note = "" if exported else (" (still exporting in the background)" if proc is not None and proc.poll() is None
+                                        else " (journal only: `liveai recover` it)")
+            print(f"liveai: take saved in {rec.take_dir}{note}", file=sys.stderr)
 
 
 def finish_held(rec: Recorder, wait_s: float | None = None) -> bool:
     """A take whose disk failed at stop is still partly in memory: never exit with it there.
 
     Retries the take's own disk for `wait_s` (RECORD_EXIT_WAIT_S; Ctrl-C cuts it short), saying so;
-    then writes the rest beside the first folder of `rescue_dirs()` that takes it and prints how to join
+    then writes the rest into the first of `writer.rescue_dirs()` that takes it and prints how to join
     it. Returns True when the take is whole on its own disk.
     """
     from liveai.limits import RECORD_EXIT_WAIT_S
@@ -77,14 +67,9 @@ def finish_held(rec: Recorder, wait_s: float | None = None) -> bool:
         pass
     if rec.retry_write():
         return True
-    problems = []
-    for folder in rescue_dirs():
-        try:
-            where = rec.rescue(folder / rec.take_dir.name)   # type: ignore[union-attr]
-        except OSError as exc:
-            problems.append(f"{folder}: {exc.strerror or exc}")
-            continue
-        joins = " && ".join(f"cat {where / rest} >> {rec.take_dir / raw}" for rest, raw in rec.rescued_files())
+    where, files, problems = rec.rescue()
+    if where is not None:
+        joins = " && ".join(f"cat {where / rest} >> {rec.take_dir / raw}" for rest, raw in files)
         print(f"liveai: the disk under {rec.take_dir} stayed full; the end of the take is in {where}. To finish it "
               f"once there is space: {joins} && liveai recover {rec.take_dir}", file=sys.stderr)
         return False
