@@ -305,3 +305,51 @@ def test_a_write_failing_half_way_removes_the_partial_wav(base_take, tmp_path):
     assert "journal is intact" in r.stderr and "liveai recover" in r.stderr and "Traceback" not in r.stderr
     assert (take_dir / JOURNAL_NAME).read_bytes() == journal_before
     assert not list(take_dir.glob("*partial*")) and not (take_dir / SUMMARY_NAME).exists()
+
+
+# -- `liveai run` never exits with the end of a take only in memory ------------------------------------------------
+
+FILL_SCRIPT = '''
+import os
+play("bass", seq(36, 38, 43, 41))
+play("lead", seq(72, None, 74, 76, step=0.5))
+if os.environ.get("LIVEAI_TEST_FILL"):          # the disk fills up during the take (the head is already written)
+    try:
+        with open(os.environ["LIVEAI_TEST_FILL"], "wb") as f:
+            while True:
+                f.write(b"\\0" * 4096)
+                f.flush()
+    except OSError:
+        pass
+'''
+
+
+def test_run_writes_the_end_of_a_take_elsewhere_when_the_disk_stays_full(tmp_path, tmpfs_2m, capsys, monkeypatch):
+    import liveai.limits
+
+    script = tmp_path / "set.py"
+    script.write_text(FILL_SCRIPT)
+    rc, out, err = cli(["run", str(script), "--offline", "--seconds", "8", "--record", str(tmp_path / "ref")], capsys)
+    assert rc == 0, err
+    (reference,) = (tmp_path / "ref").iterdir()
+
+    monkeypatch.setattr(liveai.limits, "RECORD_EXIT_WAIT_S", 0.0)     # no waiting for space in a test
+    monkeypatch.setenv("LIVEAI_RESCUE_DIR", str(tmp_path / "rescue"))
+    monkeypatch.setenv("LIVEAI_TEST_FILL", str(tmpfs_2m / "filler"))
+    rc, out, err = cli(["run", str(script), "--offline", "--seconds", "8", "--record", str(tmpfs_2m / "takes")],
+                       capsys)
+    assert rc == 0, err
+    (take_dir,) = (tmpfs_2m / "takes").iterdir()
+    assert "the disk refuses the end of take" in err and "stayed full" in err, err
+    join = err.split("To finish it once there is space: ", 1)[1].strip().splitlines()[0]
+    assert join.startswith("cat ") and join.endswith(f"liveai recover {take_dir}")
+    assert not load_take(take_dir).finished                           # on its own disk: only the beginning
+    (tmpfs_2m / "filler").unlink()
+    cats = join.rsplit(" && liveai recover", 1)[0]
+    assert subprocess.run(cats, shell=True).returncode == 0          # the command as printed
+    take, ref = load_take(take_dir), load_take(reference)
+    assert take.finished and take.loss.clean
+    assert [(n.beat, n.note, n.player) for n in take.notes()] == [(n.beat, n.note, n.player) for n in ref.notes()]
+    assert len(take.notes()) > 40
+    rc, out, err = cli(["export", str(take_dir), "--no-picture", "--out", str(tmp_path / "out")], capsys)
+    assert rc == 0 and (tmp_path / "out" / take_dir.name / MIDI_NAME).is_file(), err

@@ -125,6 +125,9 @@ def write_rerendered_wav(take: Take, path: str | os.PathLike[str], sr: int = 480
         return {"file": None, "seconds": span, "source": f"not re-rendered: the notes span {span:.0f} s, over "
                 f"{MAX_RERENDER_SECONDS:g} s (liveai.limits.MAX_RERENDER_SECONDS); the MIDI file holds them"}
     audio = render(events, sr=sr)
+    need, free = audio.nbytes + 4096, _free_bytes(Path(path).parent)
+    if free is not None and free < need:
+        raise OSError(errno.ENOSPC, f"no space for {Path(path).name}: it needs {need} bytes, {free} are free")
     write_wav(path, audio, sr)
     return {"file": Path(path).name, "samplerate": sr, "channels": int(audio.shape[1]), "frames": len(audio),
             "seconds": len(audio) / sr, "peak": float(np.abs(audio).max()) if len(audio) else 0.0,
