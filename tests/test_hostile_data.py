@@ -353,3 +353,13 @@ def test_drums_load_files_names_files_without_hits(tmp_path: Path):
     assert [f.name for f in files] == ["good"]
     assert any("keys.mid" in p and "no drum hits" in p for p in problems)
     assert any("MIDI file not found" in p for p in problems)
+
+
+def test_an_interp_corner_from_a_damaged_midi_is_one_valueerror(tmp_path: Path):
+    from liveai.agents.interp.loops import notes_from_midi
+
+    with pytest.raises(ValueError) as err:
+        notes_from_midi(drum_midi(tmp_path / "z.mid", tpb=0))
+    assert "ticks per beat is 0" in one_line(err.value, "z.mid")
+    far = notes_from_midi(drum_midi(tmp_path / "far.mid", hits=3, tpb=1, first_delta=0x0FFFFFF0))
+    assert far == []                                           # nothing in the first 8 beats, nothing kept
