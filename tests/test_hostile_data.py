@@ -363,3 +363,11 @@ def test_an_interp_corner_from_a_damaged_midi_is_one_valueerror(tmp_path: Path):
     assert "ticks per beat is 0" in one_line(err.value, "z.mid")
     far = notes_from_midi(drum_midi(tmp_path / "far.mid", hits=3, tpb=1, first_delta=0x0FFFFFF0))
     assert far == []                                           # nothing in the first 8 beats, nothing kept
+
+
+def test_train_drums_from_a_folder_of_damaged_takes_is_one_line(tmp_path: Path, capsys):
+    (tmp_path / "a.mid").write_bytes(b"MThd")
+    drum_midi(tmp_path / "z.mid", tpb=0)
+    rc, out, err = run_cli(["train", "drums", "--from-takes", str(tmp_path), "--out", str(tmp_path / "x.pt")], capsys)
+    assert rc != 0 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "2 of 2 file(s) skipped" in err and ".mid" in err and not (tmp_path / "x.pt").exists()

@@ -139,8 +139,12 @@ def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
         base = load(DEFAULT_WEIGHTS)
         model, emb, report = finetune(takes, base, seconds=args.seconds, seed=args.seed)
     except (FileNotFoundError, ValueError) as exc:   # damaged weights too: one line with the fix
-        print(f"liveai train drums: {exc}", file=sys.stderr)
+        why = f" ({len(skipped)} of {len(paths)} file(s) skipped; first: {skipped[0]})" if skipped else ""
+        print(f"liveai train drums: {exc}{why}", file=sys.stderr)
         return 2
+    if skipped:
+        print(f"liveai train drums: skipped {len(skipped)} of {len(paths)} file(s); first: {skipped[0]}",
+              file=sys.stderr)
     out = Path(args.out) if args.out else WEIGHTS_DIR / f"drums_feel_{folder.name}.pt"
     meta = {"command": "liveai train drums " + " ".join(shlex.quote(a) for a in argv),
             "base": DEFAULT_WEIGHTS.name, "takes": [str(p) for p in paths], "skipped": skipped, "finetune": report}
