@@ -10,7 +10,7 @@ No imports: the pure core may read these too.
 from __future__ import annotations
 
 # -- MIDI files (GMD drums, melody folders) --------------------------------------------------------------------
-MAX_MIDI_FILE_BYTES = 16 << 20      # a GMD file is ~10 KB; a bigger one is refused before mido parses it
+MAX_MIDI_FILE_BYTES = 2 << 20       # GMD files are <= 0.16 MB; mido holds ~260 B per message (3 MB: 260 MB, 9 s)
 MAX_MIDI_BEATS = 20_000.0           # latest note, in beats (~2.8 h at 120 BPM); a huge delta time ends here
 MAX_MIDI_NOTES = 200_000            # notes kept from one file
 MIN_TICKS_PER_BEAT = 1              # 0 (or SMPTE timing read as <= 0) would divide by zero
