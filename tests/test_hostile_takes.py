@@ -353,3 +353,14 @@ def test_run_writes_the_end_of_a_take_elsewhere_when_the_disk_stays_full(tmp_pat
     assert len(take.notes()) > 40
     rc, out, err = cli(["export", str(take_dir), "--no-picture", "--out", str(tmp_path / "out")], capsys)
     assert rc == 0 and (tmp_path / "out" / take_dir.name / MIDI_NAME).is_file(), err
+
+
+def test_recover_redoes_an_export_whose_files_are_missing(base_take, tmp_path, capsys):
+    """take.json alone does not make a take 'cleanly exported': every file it lists must be there."""
+    take_dir = copy_take(base_take, tmp_path)
+    export_take(take_dir, picture=False)
+    rc, out, err = cli(["recover", str(take_dir)], capsys)
+    assert rc == 0 and "stopped cleanly" in out
+    (take_dir / MIDI_NAME).unlink()
+    rc, out, err = cli(["recover", str(take_dir)], capsys)
+    assert rc == 0 and "finished normally" in out and (take_dir / MIDI_NAME).is_file()
