@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from liveai.core.patterns import seq
 from liveai.record import journal as journal_mod
-from liveai.record.export import MIDI_NAME, SUMMARY_NAME, ExportError, export_take, summarize, write_take_midi
+from liveai.record.export import MIDI_NAME, SUMMARY_NAME, export_take, summarize, write_take_midi
 from liveai.record.journal import JOURNAL_NAME, decode_line, encode_record, read_journal
 from liveai.record.take import TakeError, load_take
 from test_record_fixtures import _tmpfs

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveai.limits import MAX_MELODY_NOTES, MAX_MIDI_BEATS, MAX_NPZ_ARRAY_BYTES
+from liveai.limits import MAX_MELODY_NOTES, MAX_MIDI_BEATS
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "miscFolk")
 UNSEEN_COLLECTION = "airdsAirs"   # never trained on: scored as "melodies it has never seen"
