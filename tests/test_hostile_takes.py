@@ -364,3 +364,38 @@ def test_recover_redoes_an_export_whose_files_are_missing(base_take, tmp_path, c
     (take_dir / MIDI_NAME).unlink()
     rc, out, err = cli(["recover", str(take_dir)], capsys)
     assert rc == 0 and "finished normally" in out and (take_dir / MIDI_NAME).is_file()
+
+
+def test_a_recorder_left_running_at_exit_rescues_the_end_of_its_take(tmp_path, tmpfs_2m):
+    """A real child process records onto a disk that fills, and exits without stop(): its atexit hook writes
+    the end of the take elsewhere and says how to join it."""
+    code = textwrap.dedent(f"""
+        from liveai.core.patterns import seq
+        from liveai.record.recorder import Recorder
+        from liveai.runtime.session import Session
+        s = Session(bpm=120, outputs={{}}, realtime=False)
+        s.capture("cap")
+        s.play("bass", seq(36, 38, 43, 41), quantum=0)
+        rec = Recorder(s, {str(tmpfs_2m)!r}, name="left", export=False).start()
+        s.start()
+        try:
+            with open({str(tmpfs_2m / "filler")!r}, "wb") as f:
+                while True:
+                    f.write(b"\\0" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+        s.run_until(beat=64)
+        assert rec.wait_cycle()
+        print(len(s.outputs["cap"].sent), flush=True)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LIVEAI_RESCUE_DIR=str(tmp_path / "rescue"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    sent = int(r.stdout.strip())
+    assert "stayed full" in r.stderr and "To finish it" in r.stderr, r.stderr
+    (tmpfs_2m / "filler").unlink()
+    join = r.stderr.split("To finish it once there is space: ", 1)[1].splitlines()[0].rsplit(" && liveai recover", 1)[0]
+    assert subprocess.run(join, shell=True).returncode == 0
+    take = load_take(tmpfs_2m / "left")
+    assert take.finished and take.loss.clean and len(take.sends) == sent > 0

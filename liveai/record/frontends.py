@@ -67,15 +67,7 @@ def finish_held(rec: Recorder, wait_s: float | None = None) -> bool:
         pass
     if rec.retry_write():
         return True
-    where, files, problems = rec.rescue()
-    if where is not None:
-        joins = " && ".join(f"cat {where / rest} >> {rec.take_dir / raw}" for rest, raw in files)
-        print(f"liveai: the disk under {rec.take_dir} stayed full; the end of the take is in {where}. To finish it "
-              f"once there is space: {joins} && liveai recover {rec.take_dir}", file=sys.stderr)
-        return False
-    print(f"liveai: the end of take {rec.take_dir} could not be written anywhere ({'; '.join(problems)}): "
-          f"{nbytes} journal bytes and {frames} audio frames are lost; the rest of the take is intact "
-          f"(`liveai recover {rec.take_dir}`)", file=sys.stderr)
+    print(f"liveai: {rec.rescue()}", file=sys.stderr)
     return False
 
 

@@ -32,8 +32,7 @@ from liveai.core.events import Scheduled
 from liveai.record.audioring import AudioRing
 from liveai.record.items import item_to_json
 from liveai.record.journal import FORMAT_VERSION, jsonable
-from liveai.record.writer import (AUDIO_RAW_NAME, RETRY_S, RecordError, TakeWriter, new_take_dir,  # noqa: F401
-                                  rescue_dirs)  # (RecordError, new_take_dir: importers)
+from liveai.record.writer import AUDIO_RAW_NAME, RETRY_S, RecordError, TakeWriter, new_take_dir  # noqa: F401 (RecordError, new_take_dir: importers)
 
 AGENTS_POLL_S = 0.5
 MAX_PER_CYCLE = 50_000                # queued items turned into records per cycle (bounds a cycle's time)
@@ -225,32 +224,18 @@ class Recorder:
         w = self._writer
         return (w.pending_bytes, w.pending_audio_frames) if w is not None else (0, 0)
 
-    def rescue(self) -> tuple[Path | None, list[tuple[str, str]], list[str]]:
-        """Write what is held beside the first of writer.rescue_dirs() that takes it (after stop()).
-
-        Returns (folder or None, [(rescue file, take file)], problems): how to
-        join them is `cat folder/rescue_file >> take_dir/take_file`.
-        """
-        problems: list[str] = []
-        if self.running or self._writer is None or self.take_dir is None:
-            return None, [], problems
-        for base in rescue_dirs():
-            where = base / self.take_dir.name
-            try:
-                return where, self._writer.rescue(where), problems
-            except OSError as exc:
-                problems.append(f"{base}: {exc.strerror or exc}")
-        return None, [], problems
+    def rescue(self) -> str:
+        """After stop(), with the disk still full: write what is held elsewhere (TakeWriter.rescue_anywhere)
+        and return the one line that says where, and how to join it back."""
+        if self.running or self._writer is None:
+            return ""
+        return self._writer.rescue_message(*self._writer.rescue_anywhere())
 
     def _stop_at_exit(self) -> None:
         """At interpreter exit: stop, and never let the end of a take die with the process."""
         self.stop()
         if self.holds_anything():
-            where, files, problems = self.rescue()
-            joins = " && ".join(f"cat {where / a} >> {self.take_dir / b}" for a, b in files) if where else ""
-            print(f"liveai: the end of take {self.take_dir} " + (f"is in {where} (its disk was full); to finish it: "
-                  f"{joins} && liveai recover {self.take_dir}" if where else
-                  f"could not be written anywhere ({'; '.join(problems)})"), file=sys.stderr)
+            print(f"liveai: {self.rescue()}", file=sys.stderr)
 
     def _take(self) -> Path:
         if self.take_dir is None:

@@ -199,6 +199,28 @@ class TakeWriter:
         self._pending_audio = []
         return [(name, target) for name, target, _ in parts]
 
+    def rescue_anywhere(self) -> tuple[Path | None, list[tuple[str, str]], list[str]]:
+        """`rescue` into the first of rescue_dirs() that takes it: (folder or None, files, problems)."""
+        problems: list[str] = []
+        nbytes, frames = self.pending_bytes, self.pending_audio_frames
+        for base in rescue_dirs():
+            where = base / self.take_dir.name
+            try:
+                return where, self.rescue(where), problems
+            except OSError as exc:
+                problems.append(f"{base}: {exc.strerror or exc}")
+        problems.append(f"{nbytes} journal bytes and {frames} audio frames are lost")
+        return None, [], problems
+
+    def rescue_message(self, where: Path | None, files: list[tuple[str, str]], problems: list[str]) -> str:
+        """What the performer does next, in one line."""
+        if where is None:
+            return (f"the end of take {self.take_dir} could not be written anywhere ({'; '.join(problems)}); "
+                    f"the rest is intact (`liveai recover {self.take_dir}`)")
+        joins = " && ".join(f"cat {where / rest} >> {self.take_dir / raw}" for rest, raw in files)
+        return (f"the disk under {self.take_dir} stayed full; the end of the take is in {where}. To finish it once "
+                f"there is space: {joins} && liveai recover {self.take_dir}")
+
     def close(self) -> None:
         for f in (self._journal, self._audio_file):
             if f is not None:
