@@ -371,3 +371,48 @@ def test_train_drums_from_a_folder_of_damaged_takes_is_one_line(tmp_path: Path, 
     rc, out, err = run_cli(["train", "drums", "--from-takes", str(tmp_path), "--out", str(tmp_path / "x.pt")], capsys)
     assert rc != 0 and out == "" and len(err.strip().splitlines()) == 1, err
     assert "2 of 2 file(s) skipped" in err and ".mid" in err and not (tmp_path / "x.pt").exists()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_damage_to_a_melody_file_is_a_valueerror_or_a_checked_set(tmp_path: Path, data):
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    mels = [np.array([[60 + i, 1, 1, i % 4] for i in range(8)], np.float32) for _ in range(3)]
+    melodies.MelodySet(mels, ["a", "b", "c"], ["test"] * 3).save(folder / "m.npz")
+    raw = bytearray((folder / "m.npz").read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = raw[: data.draw(st.integers(0, len(raw)))]
+    (folder / "m.npz").write_bytes(bytes(raw))
+    try:
+        got = melodies.MelodySet.load(folder / "m.npz")
+    except ValueError as exc:
+        one_line(exc, "m.npz")
+        return
+    assert len(got) + got.skipped == 3 and all(melodies._melody_ok(m) for m in got.melodies)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list('abc,"\n\r-4 0.5nanNaNinf/\x00é')), max_size=300))
+def test_any_info_csv_gives_rows_or_one_valueerror(tmp_path: Path, text: str):
+    (tmp_path / "info.csv").write_text(HEADER + text, encoding="utf-8")
+    problems: list[str] = []
+    try:
+        rows = read_info(tmp_path, problems=problems)
+    except ValueError as exc:
+        one_line(exc, "info.csv")
+        return
+    assert rows == [] or all(r.path.is_file() for r in rows)
+    assert all("\n" not in p and "info.csv" in p for p in problems)
+
+
+def test_a_damaged_melody_cache_is_named_and_rebuilt_or_refused(tmp_path: Path, capsys, monkeypatch):
+    cache = tmp_path / "m.npz"
+    cache.write_bytes(b"PK\x03\x04 damaged")
+    with pytest.raises(ValueError, match="m.npz"):
+        melodies.load_cache(cache, build=False)
+    monkeypatch.setattr(melodies, "build_cache", lambda path: melodies.MelodySet(names=["rebuilt"]))
+    assert melodies.load_cache(cache).names == ["rebuilt"]       # the corpus parse itself is not this test's
+    assert "m.npz" in capsys.readouterr().err

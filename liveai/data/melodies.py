@@ -241,13 +241,25 @@ def build_cache(path: Path = DEFAULT_CACHE, collections: tuple[str, ...] = FOLK_
 
 
 def load_cache(path: Path = DEFAULT_CACHE, build: bool = True) -> MelodySet:
-    """The cached corpus, built on first use (a minute or two) when `build` is True."""
+    """The cached corpus, built on first use (a minute or two) when `build` is True.
+
+    A damaged cache is derived data: with `build` it is named on stderr and built again; without, it is
+    a ValueError naming it.
+    """
     path = Path(path)
     if not path.exists():
         if not build:
             raise FileNotFoundError(f"no melody cache at {path}: run `liveai train duet` (it builds it) first")
         return build_cache(path)
-    return MelodySet.load(path)
+    try:
+        return MelodySet.load(path)
+    except ValueError as exc:
+        if not build:
+            raise
+        import sys
+
+        print(f"liveai: {exc}; building the melody cache again", file=sys.stderr)
+        return build_cache(path)
 
 
 # -- MIDI files --------------------------------------------------------------------
