@@ -21,6 +21,7 @@ from typing import Any
 from liveai.limits import MAX_WEIGHTS_BYTES
 
 DIGEST_KEYS = ("sha256_12", "model_version", "sha256")
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"     # the weights liveai ships
 
 
 class WeightsError(ValueError):
@@ -59,7 +60,9 @@ def fix_hint(path: str | Path, meta: dict[str, Any] | None = None) -> str:
     meta = meta if meta is not None else meta_of(path)
     command = next((meta[k] for k in ("reproduce", "command") if isinstance((meta or {}).get(k), str)), None) \
         if meta else None
-    restore = f"restore it (`git checkout -- {Path(path).name}` in liveai/weights, or reinstall liveai)"
+    shipped = Path(path).resolve().parent == PACKAGE_WEIGHTS
+    restore = (f"restore it (`git checkout -- liveai/weights/{Path(path).name}`, or reinstall liveai)" if shipped
+               else "replace it with a good copy")
     if command:
         return f"{restore}, or retrain: `{command.split('  ')[0].strip()}`"
     return restore
