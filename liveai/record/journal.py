@@ -112,36 +112,35 @@ def read_journal(path: str | os.PathLike[str], chunk: int = 1 << 20) -> JournalR
     """
     out = JournalRead()
     number = 0
-    line = bytearray()
-    overlong = 0                # bytes of the current line past the limit (it is being skipped)
+    carry = b""                 # the start of a line that continues in the next chunk
+    overlong = 0                # bytes of the current line past the limit (it is being skipped, not kept)
+
+    def finish(line: bytes, skipped: int) -> None:
+        nonlocal number
+        number += 1
+        record = None if skipped or len(line) > MAX_JOURNAL_LINE_BYTES else decode_line(line)
+        if record is None:
+            out.bad_lines.append(number)
+            out.bad_bytes += (skipped + len(line) if skipped else len(line)) + 1
+        else:
+            out.records.append(record)
+
     with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
+        for block in iter(lambda: f.read(chunk), b""):
             out.size += len(block)
-            start = 0
-            while start < len(block):
-                nl = block.find(b"\n", start)
-                piece = block[start:] if nl < 0 else block[start:nl]
-                if overlong or len(line) + len(piece) > MAX_JOURNAL_LINE_BYTES:
-                    overlong += len(line) + len(piece)
-                    line.clear()
-                else:
-                    line += piece
-                if nl < 0:
-                    break
-                number += 1
-                record = None if overlong else decode_line(bytes(line))
-                if record is None:
-                    out.bad_lines.append(number)
-                    out.bad_bytes += (overlong or len(line)) + 1
-                else:
-                    out.records.append(record)
-                line.clear()
-                overlong = 0
-                start = nl + 1
-    out.truncated_tail = overlong or len(line)
+            parts = block.split(b"\n")
+            if len(parts) > 1:
+                finish(carry + parts[0], overlong)
+                for line in parts[1:-1]:
+                    finish(line, 0)
+                carry, overlong = b"", 0
+            tail = parts[-1] if len(parts) > 1 else parts[0]
+            if overlong or len(carry) + len(tail) > MAX_JOURNAL_LINE_BYTES:
+                overlong += len(carry) + len(tail)
+                carry = b""
+            else:
+                carry += tail
+    out.truncated_tail = overlong or len(carry)
     return out
 
 

@@ -244,6 +244,9 @@ class _Unusable(ValueError):
 
 def _num(value: Any, anchor: float, span: float) -> float:
     """A finite float within `span` of `anchor` (clock seconds or beats of this take), else _Unusable."""
+    kind = type(value)
+    if (kind is float or kind is int) and abs(value - anchor) <= span:   # the common case (NaN fails the test)
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Unusable("non-numeric value")
     x = float(value)
