@@ -416,3 +416,13 @@ def test_a_damaged_melody_cache_is_named_and_rebuilt_or_refused(tmp_path: Path, 
     monkeypatch.setattr(melodies, "build_cache", lambda path: melodies.MelodySet(names=["rebuilt"]))
     assert melodies.load_cache(cache).names == ["rebuilt"]       # the corpus parse itself is not this test's
     assert "m.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["train", "interp", "--kind", "drums"], ["train", "drums"],
+                                  ["eval", "interp", "--json"], ["eval", "drums"]])
+def test_every_gmd_command_says_missing_columns_in_one_line(tmp_path: Path, capsys, monkeypatch, argv):
+    monkeypatch.setenv("LIVEAI_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "info.csv").write_text("id,midi_filename,split\na,d/a.mid,train\n")
+    rc, out, err = run_cli(argv + ["--data", str(tmp_path)], capsys)
+    assert rc != 0 and len(err.strip().splitlines()) == 1, err
+    assert "missing column(s)" in err and "info.csv" in err and "Traceback" not in err

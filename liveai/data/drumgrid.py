@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liveai.data import DataError
 from liveai.core.drums import N_CLASSES
 from liveai.data.gmd import Performance
 from liveai.limits import MAX_MIDI_BEATS
@@ -57,7 +58,7 @@ def to_grid(perf: Performance, steps_per_bar: int | None = None) -> DrumGrid:
         return DrumGrid(z, z.copy(), z.copy(), perf.bpm, steps_per_bar)
     last_beat = max(h.beat for h in perf.hits)
     if not np.isfinite(last_beat) or last_beat > MAX_MIDI_BEATS:
-        raise ValueError(f"a hit at beat {last_beat:g} is past the limit of {MAX_MIDI_BEATS:g} beats "
+        raise DataError(f"a hit at beat {last_beat:g} is past the limit of {MAX_MIDI_BEATS:g} beats "
                          f"(liveai.limits.MAX_MIDI_BEATS)")
     last = last_beat * STEPS_PER_BEAT
     n_steps = (int(np.floor(last + 0.5)) // steps_per_bar + 1) * steps_per_bar

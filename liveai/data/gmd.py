@@ -111,7 +111,7 @@ def read_info(root: Path | str | None = None, split: str | None = None,
         raise FileNotFoundError(f"{info} not found: expected the Groove MIDI Dataset layout (info.csv + MIDI files)")
     size = info.stat().st_size
     if size > MAX_INFO_CSV_BYTES:
-        raise ValueError(f"{info}: {size} bytes is over the limit of {MAX_INFO_CSV_BYTES} "
+        raise DataError(f"{info}: {size} bytes is over the limit of {MAX_INFO_CSV_BYTES} "
                          f"(liveai.limits.MAX_INFO_CSV_BYTES)")
     rows = []
     faults: dict[str, list[tuple[int, str]]] = {}   # kind of fault -> (line, detail) of each row
@@ -120,7 +120,7 @@ def read_info(root: Path | str | None = None, split: str | None = None,
             reader = csv.DictReader(f)
             missing = [c for c in INFO_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise ValueError(f"{info}: missing column(s) {', '.join(missing)} (the GMD layout has "
+                raise DataError(f"{info}: missing column(s) {', '.join(missing)} (the GMD layout has "
                                  f"{', '.join(INFO_COLUMNS)})")
             for number, r in enumerate(reader, start=2):
                 if any(r.get(c) is None for c in INFO_COLUMNS):
@@ -138,7 +138,7 @@ def read_info(root: Path | str | None = None, split: str | None = None,
                     continue
                 rows.append(row)
     except csv.Error as exc:
-        raise ValueError(f"{info}: not a readable CSV file ({describe_error(exc)})") from exc
+        raise DataError(f"{info}: not a readable CSV file ({describe_error(exc)})") from exc
     if problems is not None:
         for what, where in faults.items():
             problems.append(f"{info}: {len(where)} row(s) skipped, {what}; first at line {where[0][0]} "

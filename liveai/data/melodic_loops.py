@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from liveai.data import DataError
+
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
 LOOP_STEPS = 32
@@ -152,6 +154,6 @@ def read_loops_cache(path: Path) -> dict[str, np.ndarray]:
     for name, arr in data.items():
         if arr.shape[1] != LOOP_STEPS or not np.issubdtype(arr.dtype, np.integer) \
                 or (arr.size and (arr.min() < 0 or arr.max() >= VOCAB)):
-            raise ValueError(f"{path}: {name} is not (N, {LOOP_STEPS}) tokens 0..{VOCAB - 1} "
+            raise DataError(f"{path}: {name} is not (N, {LOOP_STEPS}) tokens 0..{VOCAB - 1} "
                              f"(shape {arr.shape}, {arr.dtype})")
     return data

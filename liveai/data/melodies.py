@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveai.data import DataError
 from liveai.limits import MAX_MELODY_NOTES, MAX_MIDI_BEATS
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "miscFolk")
@@ -74,7 +75,7 @@ class MelodySet:
         notes, lengths = z["notes"], z["lengths"]
         if notes.shape[1:] != (4,) or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 0).any() \
                 or int(lengths.sum()) != len(notes) or not len(z["names"]) == len(z["splits"]) == len(lengths):
-            raise ValueError(f"{path}: not a melody file (notes {notes.shape}, {len(lengths)} lengths summing to "
+            raise DataError(f"{path}: not a melody file (notes {notes.shape}, {len(lengths)} lengths summing to "
                              f"{int(lengths.sum()) if lengths.size else 0}, {len(z['names'])} names)")
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         out = cls()
@@ -319,7 +320,7 @@ def read_midi_folder(folder: Path) -> MelodySet:
 
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi"))
     if not files:
-        raise ValueError(f"no .mid files under {folder}")
+        raise DataError(f"no .mid files under {folder}")
     out = MelodySet()
     for f in files:
         try:
@@ -336,8 +337,6 @@ def read_midi_folder(folder: Path) -> MelodySet:
         out.names.append(str(f))
         out.splits.append("test")
     if not out.melodies:
-        from liveai.data import DataError
-
         first = out.problems[0] if out.problems else ""
         raise DataError(f"no usable melody in {len(files)} MIDI file(s) under {folder}; first: {first}")
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveai.data import DataError
 from liveai.limits import MAX_NPZ_ARRAY_BYTES
 
 
@@ -31,23 +32,23 @@ def load_arrays(path: str | os.PathLike[str], expected: dict[str, int]) -> dict[
             sizes = {info.filename: info.file_size for info in zf.infolist()}
             declared = {name: _declared_bytes(zf, f"{name}.npy") for name in expected if f"{name}.npy" in sizes}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+        raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
     out: dict[str, np.ndarray] = {}
     for name, ndim in expected.items():
         member = f"{name}.npy"
         if member not in sizes:
-            raise ValueError(f"{path}: no array {name!r} (has {', '.join(sorted(sizes)) or 'nothing'})")
+            raise DataError(f"{path}: no array {name!r} (has {', '.join(sorted(sizes)) or 'nothing'})")
         size = max(sizes[member], declared[name])
         if size > MAX_NPZ_ARRAY_BYTES:
-            raise ValueError(f"{path}: array {name!r} is {size} bytes, over the limit of "
+            raise DataError(f"{path}: array {name!r} is {size} bytes, over the limit of "
                              f"{MAX_NPZ_ARRAY_BYTES} (liveai.limits.MAX_NPZ_ARRAY_BYTES)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 arr = z[name]
         except Exception as exc:  # zlib.error, ValueError (pickled/odd header), EOFError, OSError...
-            raise ValueError(f"{path}: array {name!r} cannot be read ({type(exc).__name__}: {exc})") from exc
+            raise DataError(f"{path}: array {name!r} cannot be read ({type(exc).__name__}: {exc})") from exc
         if arr.ndim != ndim:
-            raise ValueError(f"{path}: array {name!r} has shape {arr.shape}, expected {ndim} dimension(s)")
+            raise DataError(f"{path}: array {name!r} has shape {arr.shape}, expected {ndim} dimension(s)")
         out[name] = arr
     return out
 

@@ -112,7 +112,7 @@ def _read_cache(path: Path) -> DrumLoops:
     n = len(z["bpm"])
     if any(z[k].shape != (n, LOOP_STEPS, 9) for k in ("hits", "velocity", "offset")) \
             or not all(np.isfinite(v).all() for v in z.values()):
-        raise ValueError(f"{path}: not a drum-loop cache (shapes {[z[k].shape for k in z]}, or non-finite values)")
+        raise DataError(f"{path}: not a drum-loop cache (shapes {[z[k].shape for k in z]}, or non-finite values)")
     return DrumLoops(z["hits"], z["velocity"], z["offset"], z["bpm"])
 
 
