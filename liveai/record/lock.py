@@ -5,12 +5,12 @@ when the performer types `liveai recover`; two writers of one take's files
 race on the same partial names (measured: FileNotFoundError on
 take.partial.wav). The lock is flock(2) on the folder itself, so it needs no
 file (a full disk cannot refuse it) and dies with its holder (a killed
-export never leaves it stale).
+export never leaves it stale). Where there is no flock (Windows), exports
+are not serialised: the lock is a no-op there.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from contextlib import contextmanager
@@ -18,6 +18,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from liveai.limits import EXPORT_LOCK_WAIT_S
+
+try:
+    import fcntl
+except ImportError:      # Windows: no flock on folders
+    fcntl = None  # type: ignore[assignment]
 
 
 class TakeBusy(RuntimeError):
@@ -28,6 +33,9 @@ class TakeBusy(RuntimeError):
 def take_lock(take_dir: str | os.PathLike[str], wait_s: float = EXPORT_LOCK_WAIT_S,
               on_wait: Callable[[], None] | None = None, poll_s: float = 0.05) -> Iterator[None]:
     """Hold the take's export lock; when another process holds it, call `on_wait` once and wait up to `wait_s`."""
+    if fcntl is None:
+        yield
+        return
     fd = os.open(Path(take_dir), os.O_RDONLY | os.O_DIRECTORY)
     try:
         deadline = time.monotonic() + wait_s
