@@ -198,7 +198,7 @@ def _remove_partials(out: Path) -> list[str]:
 def _free_bytes(folder: Path) -> int | None:
     try:
         st = os.statvfs(folder)
-    except OSError:
+    except (OSError, AttributeError):   # AttributeError: no statvfs (Windows)
         return None
     return st.f_bavail * st.f_frsize
 
