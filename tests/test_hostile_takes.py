@@ -399,3 +399,42 @@ def test_a_recorder_left_running_at_exit_rescues_the_end_of_its_take(tmp_path, t
     assert subprocess.run(join, shell=True).returncode == 0
     take = load_take(tmpfs_2m / "left")
     assert take.finished and take.loss.clean and len(take.sends) == sent > 0
+
+
+HOSTILE_VALUES = st.one_of(
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 5e-324, 0, -1, 2**63, True, None,
+                     "", "x" * 50, [], {}, [1, 2, 3], {"type": "Note"}]),
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**70, 2**70), st.text(max_size=8))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_value_with_a_valid_checksum_never_breaks_reading_or_export(base_take, tmp_path, data):
+    """Records rewritten with valid checksums but any values in any field: loading, the summary and the MIDI
+    writer never raise, and every record left untouched is still read."""
+    import tempfile
+
+    take_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    records = records_of(base_take)
+    touched = set()
+    for _ in range(data.draw(st.integers(1, 6), label="edits")):
+        i = data.draw(st.integers(0, len(records) - 1), label="record")
+        record = records[i]
+        keys = sorted(k for k in record if k != "k")
+        if not keys:
+            continue
+        key = data.draw(st.sampled_from(keys), label="field")
+        if key == "i" and isinstance(record[key], dict) and data.draw(st.booleans()):
+            sub = data.draw(st.sampled_from(sorted(record[key])), label="item field")
+            record[key] = dict(record[key], **{sub: data.draw(HOSTILE_VALUES)})
+        else:
+            record[key] = data.draw(HOSTILE_VALUES, label="value")
+        touched.add(i)
+    (take_dir / JOURNAL_NAME).write_bytes(b"".join(encode_record(r) for r in records))
+    take = load_take(take_dir)
+    intact_outs = [r for j, r in enumerate(records) if r["k"] == "out" and j not in touched]
+    assert len(take.sends) >= len(intact_outs)
+    if 0 not in touched:
+        assert not take.loss.head_lost
+    summarize(take)
+    write_take_midi(take, take_dir / MIDI_NAME)

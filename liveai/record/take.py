@@ -17,7 +17,7 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from liveai.core.events import Note
+from liveai.core.events import Note, Param
 from liveai.core.tempo import MAX_BPM, MIN_BPM, Segment, TempoMap
 from liveai.limits import MAX_CLOCK_BEATS, MAX_CLOCK_SECONDS, MAX_NOTE_BEATS, MAX_TAKE_BEATS, MAX_TAKE_SECONDS
 from liveai.record.items import UnknownItem, item_from_json
@@ -268,9 +268,21 @@ def _item(data: Any) -> Any:
         item = item_from_json(data, strict=True)
     except ValueError as exc:
         raise _Unusable("value out of range") from exc
-    if isinstance(item, Note) and item.duration > MAX_NOTE_BEATS:
+    if isinstance(item, UnknownItem):
+        return item
+    if isinstance(item, Param):
+        ok = isinstance(item.name, str) and isinstance(item.value, (int, float)) and not isinstance(item.value, bool)
+    else:   # Note, NoteOff, Control: MIDI integers, as a MIDI file must hold them
+        ok = all(type(getattr(item, f)) is int and 0 <= getattr(item, f) <= top
+                 for f, top in _MIDI_FIELDS.items() if hasattr(item, f))
+        ok = ok and (not isinstance(item, Note) or isinstance(item.duration, (int, float)) and not isinstance(
+            item.duration, bool) and item.duration <= MAX_NOTE_BEATS)
+    if not ok or not isinstance(getattr(item, "instrument", None), (str, type(None))):
         raise _Unusable("value out of range")
     return item
+
+
+_MIDI_FIELDS = {"pitch": 127, "velocity": 127, "channel": 15, "control": 127, "value": 127}
 
 
 def _tempo_from(record: dict[str, Any]) -> TempoMap:
