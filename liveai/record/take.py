@@ -8,7 +8,6 @@ musical event: `take.notes()` counts each once, `take.sends` keeps every send
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,10 +16,11 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from liveai.core.events import Note, Param
-from liveai.core.tempo import MAX_BPM, MIN_BPM, Segment, TempoMap
-from liveai.limits import MAX_CLOCK_BEATS, MAX_CLOCK_SECONDS, MAX_NOTE_BEATS, MAX_TAKE_BEATS, MAX_TAKE_SECONDS
-from liveai.record.items import UnknownItem, item_from_json
+from liveai.core.events import Note
+from liveai.core.tempo import Segment, TempoMap
+from liveai.record import checks
+from liveai.limits import MAX_TAKE_BEATS, MAX_TAKE_SECONDS
+from liveai.record.items import UnknownItem
 from liveai.record.journal import JOURNAL_NAME, JournalRead, read_journal
 
 HUMAN = "human"
@@ -234,104 +234,6 @@ def find_takes(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and is_take_dir(p))
 
 
-class _Unusable(ValueError):
-    """A record with a valid checksum whose values cannot be used; `reason` is how it is counted."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _num(value: Any, anchor: float, span: float) -> float:
-    """A finite float within `span` of `anchor` (clock seconds or beats of this take), else _Unusable."""
-    kind = type(value)
-    if (kind is float or kind is int) and abs(value - anchor) <= span:   # the common case (NaN fails the test)
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Unusable("non-numeric value")
-    x = float(value)
-    if not math.isfinite(x):
-        raise _Unusable("non-finite value")
-    if abs(x - anchor) > span:
-        raise _Unusable("time out of range")
-    return x
-
-
-def _item(data: Any) -> Any:
-    """A recorded item; a known type with impossible values (a NaN or endless duration) is _Unusable."""
-    if not isinstance(data, dict):
-        raise _Unusable("unusable fields")
-    for v in data.values():
-        if isinstance(v, float) and not math.isfinite(v):
-            raise _Unusable("non-finite value")
-    try:
-        item = item_from_json(data, strict=True)
-    except ValueError as exc:
-        raise _Unusable("value out of range") from exc
-    if isinstance(item, UnknownItem):
-        return item
-    if isinstance(item, Param):
-        ok = isinstance(item.name, str) and isinstance(item.value, (int, float)) and not isinstance(item.value, bool)
-    else:   # Note, NoteOff, Control: MIDI integers, as a MIDI file must hold them
-        ok = all(type(getattr(item, f)) is int and 0 <= getattr(item, f) <= top
-                 for f, top in _MIDI_FIELDS.items() if hasattr(item, f))
-        ok = ok and (not isinstance(item, Note) or isinstance(item.duration, (int, float)) and not isinstance(
-            item.duration, bool) and item.duration <= MAX_NOTE_BEATS)
-    if not ok or not isinstance(getattr(item, "instrument", None), (str, type(None))):
-        raise _Unusable("value out of range")
-    return item
-
-
-_MIDI_FIELDS = {"pitch": 127, "velocity": 127, "channel": 15, "control": 127, "value": 127}
-
-
-def _tempo_from(record: dict[str, Any]) -> TempoMap:
-    segs = []
-    for b, s, bpm in record["segs"]:
-        bpm = _num(bpm, 0.0, MAX_BPM)
-        if bpm < MIN_BPM:
-            raise _Unusable("value out of range")
-        # absolute bounds: a tempo map holds the session's segments from its beat 0, long before the take
-        segs.append(Segment(_num(b, 0.0, MAX_CLOCK_BEATS), _num(s, 0.0, MAX_CLOCK_SECONDS), bpm))
-    meters = []
-    for b, n in record.get("meters") or [(0.0, 4)]:
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-            raise _Unusable("value out of range")
-        meters.append((_num(b, 0.0, MAX_CLOCK_BEATS), n))
-    if not segs:
-        raise _Unusable("unusable fields")
-    return TempoMap(_segments=tuple(segs), _meters=tuple(meters))
-
-
-def _good_head(record: dict[str, Any]) -> bool:
-    """A header whose start and tempo can be used (absolute bounds: the clock's own start is unknown)."""
-    try:
-        _num(record.get("b", 0.0), 0.0, MAX_CLOCK_BEATS)
-        _num(record.get("s", 0.0), 0.0, MAX_CLOCK_SECONDS)
-        if record.get("bpm") is not None and not MIN_BPM <= _num(record["bpm"], 0.0, MAX_BPM):
-            return False
-        bpb = record.get("beats_per_bar")
-        return bpb is None or (isinstance(bpb, int) and not isinstance(bpb, bool) and 1 <= bpb <= 64)
-    except _Unusable:
-        return False
-
-
-def _rebuilt_head(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """A header from the other records when the first line is lost: where the take starts, and defaults
-    (120 BPM, 4/4, no outputs known) for what only the header held; the tempo records still apply."""
-    def first(*keys: str) -> float:
-        for r in records:
-            for key in keys:
-                v = r.get(key)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
-                        and abs(v) <= (MAX_CLOCK_BEATS if key == "b" else MAX_CLOCK_SECONDS):
-                    return float(v)
-        return 0.0
-
-    return {"k": "head", "b": first("b"), "s": first("s", "sent"), "bpm": None, "beats_per_bar": None,
-            "outputs": {}, "rebuilt": True}
-
-
 def load_take(path: str | os.PathLike[str]) -> Take:
     """Read a take folder's journal; damaged records are skipped and accounted in `take.loss`.
 
@@ -349,39 +251,39 @@ def load_take(path: str | os.PathLike[str]) -> Take:
         read = read_journal(journal)
     except OSError as exc:
         raise TakeError(f"{journal}: cannot be read ({exc.strerror or exc})") from exc
-    heads = [r for r in read.records if r["k"] == "head" and _good_head(r)]
+    heads = [r for r in read.records if r["k"] == "head" and checks.good_head(r)]
     if heads:
         head = heads[0]
     elif any(r["k"] != "head" for r in read.records):
-        head = _rebuilt_head([r for r in read.records if r["k"] != "head"])
+        head = checks.rebuilt_head([r for r in read.records if r["k"] != "head"])
         read.head_lost = True
     else:
         raise TakeError(f"{journal}: no readable record; {read.loss_message() or 'the file is empty'}")
     take = Take(dir=folder, head=head, loss=read)
     b0, s0 = take.start_beat, take.start_s
-    beats = lambda v: _num(v, b0, MAX_TAKE_BEATS)      # noqa: E731 - two short local checks
-    secs = lambda v: _num(v, s0, MAX_TAKE_SECONDS)     # noqa: E731
+    beats = lambda v: checks.number(v, b0, MAX_TAKE_BEATS)      # noqa: E731 - two short local checks
+    secs = lambda v: checks.number(v, s0, MAX_TAKE_SECONDS)     # noqa: E731
     for r in read.records:
         try:
             k = r["k"]
             if k == "out":
                 take.sends.append(Send(beats(r["b"]), beats(r["g"]), str(r["v"]), str(r["p"]),
-                                       int(_num(r["e"], 0.0, 2.0 ** 53)), _item(r["i"]), secs(r["due"]),
-                                       _num(r["dur"], 0.0, MAX_TAKE_SECONDS), secs(r["sent"]),
-                                       _num(r["late"], 0.0, MAX_TAKE_SECONDS)))
+                                       int(checks.number(r["e"], 0.0, 2.0 ** 53)), checks.item(r["i"]),
+                                       secs(r["due"]), checks.number(r["dur"], 0.0, MAX_TAKE_SECONDS),
+                                       secs(r["sent"]), checks.number(r["late"], 0.0, MAX_TAKE_SECONDS)))
             elif k == "in":
-                take.inputs.append(Input(beats(r["b"]), secs(r["s"]), str(r["src"]), _item(r["i"])))
+                take.inputs.append(Input(beats(r["b"]), secs(r["s"]), str(r["src"]), checks.item(r["i"])))
             elif k == "eval":
                 take.evals.append(Evaluation(beats(r["b"]), secs(r["s"]), str(r["code"]), r.get("error"),
                                              r.get("clock")))
             elif k == "tempo":
-                take.tempo_maps.append((secs(r["s"]), _tempo_from(r)))
+                take.tempo_maps.append((secs(r["s"]), checks.tempo_map(r)))
             elif k == "agents":
                 take.agents.append((beats(r["b"]), dict(r["agents"])))
             elif k == "voices":
                 take.voice_changes.append((secs(r["s"]), dict(r["voices"])))
             elif k == "audio":
-                take.audio = _audio(r)
+                take.audio = checks.audio(r)
             elif k in ("tick", "end"):
                 secs(r["s"])
                 if "b" in r:
@@ -390,23 +292,13 @@ def load_take(path: str | os.PathLike[str]) -> Take:
                     take.last_tick = r
                 else:
                     take.end = r
-        except _Unusable as exc:
+        except checks.Unusable as exc:
             read.rejected[exc.reason] = read.rejected.get(exc.reason, 0) + 1
         except (KeyError, TypeError, ValueError):
             # a valid line with fields this version cannot use: counted, not fatal
             read.rejected["unusable fields"] = read.rejected.get("unusable fields", 0) + 1
     take.head = dict(take.head, unreadable_records=sum(read.rejected.values()))
     return take
-
-
-def _audio(record: dict[str, Any]) -> dict[str, Any]:
-    """The audio record, checked: a plain file name in the take folder, a sane rate and channel count."""
-    sr, ch, name = record["sr"], record["ch"], str(record.get("file", "audio.f32"))
-    if not (isinstance(sr, int) and 1 <= sr <= 768_000 and isinstance(ch, int) and 1 <= ch <= 64):
-        raise _Unusable("value out of range")
-    if Path(name).name != name or name in ("", ".", ".."):
-        raise _Unusable("unusable fields")
-    return record
 
 
 def is_unknown(item: Any) -> bool:
