@@ -438,3 +438,15 @@ def test_any_value_with_a_valid_checksum_never_breaks_reading_or_export(base_tak
         assert not take.loss.head_lost
     summarize(take)
     write_take_midi(take, take_dir / MIDI_NAME)
+
+
+def test_replay_says_what_it_skipped_and_plays_the_rest(base_take, tmp_path, capsys):
+    take_dir = copy_take(base_take, tmp_path)
+    records = records_of(take_dir)
+    first_out = next(i for i, r in enumerate(records) if r["k"] == "out")
+    records[first_out]["b"] = float("nan")
+    rewrite(take_dir, records)
+    rc, out, err = cli(["replay", str(take_dir), "--offline", str(tmp_path / "out"), "--json"], capsys)
+    assert rc == 0, err
+    assert "1 record(s) with unusable values skipped (1 non-finite value)" in err
+    assert json.loads(out)["players"]
