@@ -38,3 +38,8 @@ MAX_RERENDER_SECONDS = 1800.0       # a take without recorded audio is re-render
 EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a take's WAV is written
 EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
 RECORD_EXIT_WAIT_S = 30.0           # `liveai run`/`repl` at exit: retry a full disk this long, then write elsewhere
+
+# -- Ableton Link (core/link_rules.py, ports/link.py; the tempo range is core/tempo.py's MIN_BPM..MAX_BPM) -------
+MAX_LINK_QUANTUM = 64.0             # beats: the longest quantum (bar) LinkSync accepts
+LINK_TEMPO_ROUNDING_BPM = 0.01      # Link sends tempo as microseconds a beat: 999 BPM arrives as 999.000999
+MAX_CATCHUP_S = 0.02                # a jump of the beat (Link) up to this sends what it passed, late; longer: skipped

@@ -17,7 +17,7 @@ from liveai.core.patterns import seq
 from liveai.core.tempo import TempoMap
 from liveai.ports.base import CapturePort
 from liveai.ports.link import LinkSync
-from liveai.runtime.clock import MAX_CATCHUP_S
+from liveai.limits import MAX_CATCHUP_S
 from liveai.runtime.session import Session
 
 POLL = 0.01

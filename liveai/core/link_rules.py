@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 
 from liveai.core.tempo import MAX_BPM, MIN_BPM
+from liveai.limits import LINK_TEMPO_ROUNDING_BPM, MAX_LINK_QUANTUM
 
 BPM_EPS = 1e-9      # relative: two tempi closer than this are the same tempo
-MAX_QUANTUM = 64.0  # beats: the longest quantum (bar) liveai accepts for Link
 
 
 def wrap(x: float, q: float) -> float:
@@ -29,8 +29,9 @@ def wrap(x: float, q: float) -> float:
 
 def check_quantum(quantum: float) -> float:
     q = float(quantum)
-    if not math.isfinite(q) or not 0 < q <= MAX_QUANTUM:
-        raise ValueError(f"Link quantum must be more than 0 and at most {MAX_QUANTUM:g} beats, got {quantum!r}")
+    if not math.isfinite(q) or not 0 < q <= MAX_LINK_QUANTUM:
+        raise ValueError(f"Link quantum must be more than 0 and at most {MAX_LINK_QUANTUM:g} beats "
+                         f"(MAX_LINK_QUANTUM), got {quantum!r}")
     return q
 
 
@@ -50,7 +51,8 @@ def link_tempo(bpm: float) -> tuple[float | None, str]:
         return MIN_BPM, f"Link reported tempo {value:g} BPM; clamped to {MIN_BPM:g}"
     if value > MAX_BPM:
         # Link sends tempo as microseconds per beat: 999 BPM comes back as 999.000999 (no message for that)
-        return MAX_BPM, "" if value < MAX_BPM + 0.01 else f"Link reported tempo {value:g} BPM; clamped to {MAX_BPM:g}"
+        quiet = value < MAX_BPM + LINK_TEMPO_ROUNDING_BPM
+        return MAX_BPM, "" if quiet else f"Link reported tempo {value:g} BPM; clamped to {MAX_BPM:g}"
     return value, ""
 
 

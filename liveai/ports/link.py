@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveai.core.link_rules import TempoAgreement, check_quantum, link_tempo, phase_match_time, wrap
-from liveai.runtime.clock import MAX_CATCHUP_S, PAUSED, PLAYING
+from liveai.limits import MAX_CATCHUP_S
+from liveai.runtime.clock import PAUSED, PLAYING
 
 POLL_S = 0.01
 

@@ -16,12 +16,12 @@ import threading
 import time
 
 from liveai.core.tempo import TempoMap, next_quantum
+from liveai.limits import MAX_CATCHUP_S   # a forward jump up to this sends what it passed (late); longer: skipped
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.sendgate import SendGate, quiet_wait
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
-MAX_CATCHUP_S = 0.02   # a forward jump of the beat up to this long sends what it jumped over (late); longer: skipped
 
 
 class BaseClock:
