@@ -68,6 +68,7 @@ class LinkSync:
         self._link: Any = None
         self._lock = threading.Lock()   # poll vs a performer's start; never taken by the clock thread
         self._agree: TempoAgreement | None = None
+        self._wake: asyncio.Event | None = None
         self._last_link_playing: bool | None = None
         self._last_session_playing: bool | None = None
 
@@ -104,6 +105,16 @@ class LinkSync:
     def set_tempo(self, bpm: float) -> None:
         """Propose a tempo to every peer (the session follows when Link confirms it)."""
         self._call(lambda: setattr(self._link, "tempo", float(bpm)))
+
+    def wake(self) -> None:
+        """Look at Link now rather than at the next poll (the session's tempo or transport changed
+        here). Any thread; never waits."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:   # the loop has closed
+                pass
 
     def _call(self, fn: Any) -> None:
         if self._loop is None:
@@ -163,7 +174,7 @@ class LinkSync:
 
     async def _poll_forever(self) -> None:
         # Link says when tempo, transport or peers change (through this loop): look at once, not at the next poll.
-        wake = asyncio.Event()
+        wake = self._wake = asyncio.Event()
         for add in ("add_tempo_callback", "add_start_stop_callback", "add_num_peers_callback"):
             getattr(self._link, add)(lambda *_: wake.set())
         while True:

@@ -41,7 +41,8 @@ class Session:
         self.eval_listeners: list[Callable[[str], None]] = []
         self._voice_names: set[str] = set()
         # Who starts the clock: None (at once), or a sync (ports/link.py LinkSync) with
-        # start_transport(), which starts or resumes on a Link session's next bar.
+        # start_transport(), which starts or resumes on a Link session's next bar, and wake(), told of
+        # tempo and transport changes made here.
         self.transport: Any = None
         for name, port in (outputs if outputs is not None else {"null": NullPort()}).items():
             self.add_output(name, port)
@@ -174,7 +175,10 @@ class Session:
     def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
         """Tempo from the next multiple of `quantum` beats (0 = now); returns that beat."""
         check_bpm(bpm)
-        return self.clock.set_tempo(bpm, quantum)
+        at = self.clock.set_tempo(bpm, quantum)
+        if self.transport is not None:
+            self.transport.wake()   # Link hears of it now, not at its next look
+        return at
 
     def set_meter(self, beats_per_bar: int) -> float:
         return self.clock.set_meter(beats_per_bar)
@@ -190,6 +194,8 @@ class Session:
 
     def pause(self) -> None:
         self.clock.pause()
+        if self.transport is not None:
+            self.transport.wake()
 
     def resume(self) -> None:
         transport = self.transport
