@@ -128,7 +128,7 @@ def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
     peer = AalinkPeer(peer_bpm)
     ses = _session(peer_bpm)
     sync = LinkSync(ses, quantum=Q)
-    to_peer, from_peer = [], []
+    to_peer, to_link, from_peer = [], [], []
     try:
         peer.established()
         ses.start()
@@ -147,6 +147,7 @@ def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
             ses.set_tempo(bpm, quantum=0)
             _, r = peer.wait(lambda r: r[0] == "T" and abs(r[2] - bpm) < 1e-3, 5)
             to_peer.append((r[1] - offset - t0) * 1000)
+            to_link.append((sync.state.pushed_at_s - t0) * 1000)
             bpm2 = 150.0 + i
             pause = time.monotonic() + 0.1 + 0.2 * ((i + 2) % 5) / 4
             while time.monotonic() < pause:
@@ -160,7 +161,31 @@ def tempo(changes: int, peer_bpm: float = 120.0) -> dict:
         sync.close()
         ses.close()
         peer.close()
-    return {"to_peer": _summary(to_peer), "from_peer": _summary(from_peer)}
+    return {"to_peer": _summary(to_peer), "to_our_link": _summary(to_link), "from_peer": _summary(from_peer),
+            "control_peer_to_peer": _peer_to_peer(changes, peer_bpm)}
+
+
+def _peer_to_peer(changes: int, bpm: float) -> dict:
+    """The control: the same tempo changes between two bare aalink peers, no liveai (Link's own latency)."""
+    a, b = AalinkPeer(bpm), AalinkPeer(bpm)
+    delays = []
+    try:
+        a.established()
+        b.wait(lambda r: len(r) == 5 and r[4] >= 1, 10)
+        for i in range(changes):
+            pause = time.monotonic() + 0.1 + 0.2 * (i % 5) / 4
+            while time.monotonic() < pause:
+                a.wait(lambda r: True, 5)
+            new = 100.0 + i
+            b.lines.drain()
+            a.command(f"tempo {new}")
+            _, ra = a.wait(lambda r: r[0] == "T" and abs(r[2] - new) < 1e-3, 5)
+            _, rb = b.wait(lambda r: r[0] == "T" and abs(r[2] - new) < 1e-3, 5)
+            delays.append((rb[1] - ra[1]) * 1000)   # both Link times: one clock on one machine
+    finally:
+        a.close()
+        b.close()
+    return _summary(delays)
 
 
 def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: float = 1.0) -> dict:

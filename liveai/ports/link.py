@@ -41,6 +41,7 @@ class LinkState:
     tempo_from_link: int = 0
     tempo_to_link: int = 0
     adopted_at_s: float = 0.0   # clock time liveai last took a tempo from Link
+    pushed_at_s: float = 0.0    # clock time liveai last gave Link a tempo changed here
     starts_from_link: int = 0
     refused_tempi: int = 0
 
@@ -230,6 +231,7 @@ class LinkSync:
         if what == "push":  # the performer changed tempo here: tell the peers
             bpm = clock.bpm()
             link.tempo = bpm
+            st.pushed_at_s = clock.now_s()
             agree.pushed(bpm, link.tempo)   # type: ignore[union-attr]
             st.tempo_to_link += 1
 
