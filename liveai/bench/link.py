@@ -240,7 +240,7 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
     from liveai.ports.link import LinkSync
 
     peer = AalinkPeer(peer_bpm)
-    placed, sent, waits = [], [], []
+    placed, sent, waits, corrections = [], [], [], []
     try:
         peer.established()
         for k in range(n):
@@ -257,6 +257,7 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
                 while ses.clock.now_s() < target:
                     time.sleep(min(0.002, max(0.0, target - ses.clock.now_s())))
                 t_press = ses.clock.now_s()
+                aligned_before = sync.state.aligned
                 ses.start()
                 cap = ses.outputs["cap"]
                 deadline = time.monotonic() + 5
@@ -268,6 +269,8 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
                 placed.append(wrap(peer_beat_at_due, Q) * 60 / peer_bpm * 1000)
                 sent.append((first.sent_s - first.due_s) * 1000)
                 waits.append((first.due_s - t_press) * 1000)
+                sync.wait_until(lambda: ses.clock.now_s() > first.due_s + 0.5, 5)   # half a second of play after
+                corrections.append(sync.state.aligned - aligned_before)
             finally:
                 sync.close()
                 ses.close()
@@ -275,7 +278,8 @@ def starts(n: int, peer_bpm: float = 130.0) -> dict:
     finally:
         peer.close()
     return {"starts": n, "first_note_vs_peer_bar": _summary(placed), "first_note_send_lateness": _summary(sent),
-            "press_to_first_note_ms": {"min": round(min(waits), 1), "max": round(max(waits), 1)}}
+            "press_to_first_note_ms": {"min": round(min(waits), 1), "max": round(max(waits), 1)},
+            "phase_corrections_after_start": sum(corrections)}
 
 
 def transport(n: int, peer_bpm: float = 125.0) -> dict:
