@@ -89,8 +89,28 @@ class Pattern:
     def ch(self, channel: int) -> "Pattern":
         return MapNotes(self, lambda n: replace(n, channel=channel))
 
-    def inst(self, instrument: str) -> "Pattern":
-        return MapNotes(self, lambda n: replace(n, instrument=instrument))
+    def inst(self, instrument: str, bank: str | None = None, **params: float) -> "Pattern":
+        """Play on an instrument; `.inst('sample', bank='piano', release=0.1)` plays samples, pitch as rate."""
+        if bank is None and not params:
+            return MapNotes(self, lambda n: replace(n, instrument=instrument))
+        from liveai.core.sounds import check_sound_params, parse_sound
+
+        if bank is not None:
+            parse_sound(bank)
+        extra = dict(check_sound_params(params))
+
+        def fn(n: Note) -> Note:
+            merged = tuple(sorted({**dict(n.params), **extra}.items()))
+            return replace(n, instrument=instrument, sound=bank if bank is not None else n.sound, params=merged)
+
+        return MapNotes(self, fn)
+
+    def set(self, **params: float) -> "Pattern":
+        """Per-note sample params for every note: s('bd*4').set(speed=2, cut=1) (liveai/core/sounds.py)."""
+        from liveai.core.sounds import check_sound_params
+
+        extra = dict(check_sound_params(params))
+        return MapNotes(self, lambda n: replace(n, params=check_sound_params({**dict(n.params), **extra})))
 
     def fast(self, factor: float) -> "Pattern":
         return Scaled(self, 1.0 / factor)
