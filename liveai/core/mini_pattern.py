@@ -91,6 +91,24 @@ def banks(pattern: Pattern) -> list[str]:
     return sorted({a.partition(":")[0] for a in names if _is_sound(a)})
 
 
+def pattern_banks(pattern: object, _depth: int = 0) -> list[str]:
+    """The sample banks named anywhere in a pattern built from sounds() and the combinators."""
+    if _depth > 64:
+        return []
+    found = set(banks(pattern)) if isinstance(pattern, MiniPattern) and _samples(pattern) else set()
+    for attr in ("pattern", "other"):
+        sub = getattr(pattern, attr, None)
+        if isinstance(sub, Pattern):
+            found.update(pattern_banks(sub, _depth + 1))
+    for sub in getattr(pattern, "patterns", None) or []:
+        found.update(pattern_banks(sub, _depth + 1))
+    return sorted(found)
+
+
+def _samples(p: MiniPattern) -> bool:
+    return any(n.sound is not None for n in p._notes.values())
+
+
 def _is_sound(atom: str) -> bool:
     try:
         parse_sound(atom)

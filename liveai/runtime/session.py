@@ -88,6 +88,7 @@ class Session:
         L = float(length if length is not None else bar)
         if isinstance(source, Pattern):
             self._trial(name, source, L)
+            self.preload(source)
         self._voice_names.add(name)
         # Decided now, on the performer's thread: "from the next bar after I pressed Enter".
         at = 0.0 if self.clock.state == STOPPED else next_quantum(self.clock.decision_beat(), q)
@@ -105,6 +106,28 @@ class Session:
 
         self._command(apply)
         return name
+
+    def __call__(self, text: str, **options: Any) -> Pattern:
+        """s('bd*2 [sn cp] hh:3') at the prompt (where `s` is the session): a sample pattern, one bar a cycle."""
+        from liveai.core.mini_pattern import sounds
+
+        pattern = sounds(text, **options)
+        self.preload(pattern)
+        return pattern
+
+    def preload(self, pattern: Pattern) -> list[str]:
+        """Start loading the sample banks a pattern names on every output that plays samples (off the clock).
+
+        An unknown bank raises ValueError here, at the prompt."""
+        from liveai.core.mini_pattern import pattern_banks
+
+        names = pattern_banks(pattern)
+        if names:
+            for port in list(self.outputs.values()):
+                load = getattr(port, "preload", None)
+                if load is not None:
+                    load(names)
+        return names
 
     def _trial(self, name: str, pattern: Pattern, length: float) -> None:
         """Query one cycle now, so a broken pattern is reported at the prompt, not on the clock."""
