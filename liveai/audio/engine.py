@@ -107,7 +107,7 @@ class AudioEngine:
         if sampler is not None:
             self.sample_pool = SamplePool.create_shared()
             self.sample_store = SampleStore(self.sample_pool, samples_library or default_library(), self.sr)
-            self.sample_store.error_listeners.append(self._tell)
+            self.sample_store.error_listeners.append(self._sample_error)
             sampler.attach(self.sample_pool)
             sampler.store = self.sample_store
         self.latency_compensation = latency_compensation
@@ -272,6 +272,12 @@ class AudioEngine:
                 self.errors.append(e)
                 self._tell(e)
             del self.errors[:-32]
+
+    def _sample_error(self, message: str) -> None:
+        """A file the loader could not use (from the loader thread): kept and told, like the child's errors."""
+        self.errors.append(message)
+        del self.errors[:-32]
+        self._tell(message)
 
     def _tell(self, message: str) -> None:
         for listener in list(self.error_listeners):
