@@ -54,7 +54,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--attribution-seconds", type=float, default=40.0, help="span of each attribution run")
     p.add_argument("--attribution-variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"comma list, in round order, of: {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents")
+    p.add_argument("--samples-seconds", type=float, default=10.0, help="length of the samples part's load run")
+    p.add_argument("--skip", default="",
+                   help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents,samples")
     return p.parse_args(argv)
 
 
@@ -80,6 +82,14 @@ def main(argv: list[str]) -> int:
                                                       "blocks_counted", "jackd_xruns"))
             say(f"block {bs}: callback p50 {r['load_p50']:.3f} p99 {r['load_p99']:.3f} max {r['load_max']:.3f} "
                 f"of the block, {r['voices_p50']:.0f} voices, {r['xruns']} xruns")
+    if "samples" not in skip:
+        from liveai.audio import sample_bench
+
+        out["samples"] = sample_bench.run(args.samples_seconds)
+        sm = out["samples"]
+        say(f"samples: callback p99 {sm['load']['load_p99']:.3f} of the block with 32 sample voices + 16 synth notes "
+            f"({sm['load']['xruns']} xruns); a {sm['bank_files']}-file bank loaded in {sm['loading']['load_s']} s "
+            f"while a pattern played: {sm['loading']['engine_late']} notes late, {sm['loading']['refused']} refused")
     if "onsets" not in skip:
         with probe.private_server(128) as srv:
             out["onsets"] = probe.measure_onsets(srv.name, hits=args.onset_hits)
