@@ -63,11 +63,17 @@ def _sample_helpers(session: Session) -> dict[str, Any]:
         lib = default_library()
         return lib.banks() if folder is None else lib.add_folder(folder)
 
+    def soundfont(path: str) -> str:
+        """Play gm:<program> sounds from this .sf2 ('gm:0' a piano; Debian's fluid-soundfont-gm by default)."""
+        from liveai.audio.samples import default_library
+
+        return default_library().use_soundfont(path)
+
     def sounds(text: str, **options: Any) -> Any:
         """The same as s(text): a sample pattern."""
         return session(text, **options)
 
-    return {"samples": samples, "sounds": sounds}
+    return {"samples": samples, "sounds": sounds, "soundfont": soundfont}
 
 
 def _agent_helpers(session: Session) -> dict[str, Any]:

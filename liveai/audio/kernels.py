@@ -37,8 +37,9 @@ TONE_COEFS = 14
 H_SCALARS = 14
 # coef columns of `sample_block`: pool id, read rate (frames of the file per output frame, < 0 backwards),
 # first frame and length of the part played (begin..end), times through it, amplitude
-S_ID, S_RATE, S_B0, S_SPAN, S_LOOPS, S_AMP = range(6)
-SAMPLE_COEFS = 6
+# and where a loop starts again (frames after the first; 0: the whole span loops; a SoundFont's sustain loop)
+S_ID, S_RATE, S_B0, S_SPAN, S_LOOPS, S_AMP, S_LS = range(7)
+SAMPLE_COEFS = 7
 
 _OPTS = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -226,8 +227,9 @@ def sample_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.nd
         off, length, ch = table[sid, 0], table[sid, 1], table[sid, 2]
         if length <= 0 or off < 0 or off + length * ch > data.size:
             continue
-        rate, b0, span, amp = c[S_RATE], c[S_B0], c[S_SPAN], c[S_AMP]
+        rate, b0, span, amp, ls = c[S_RATE], c[S_B0], c[S_SPAN], c[S_AMP], c[S_LS]
         looping = c[S_LOOPS] > 1.0
+        inner = span - ls
         step = abs(rate)
         last = length - 1
         ia, ifd = 1.0 / attack[v], 1.0 / fade[v]
@@ -240,7 +242,8 @@ def sample_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.nd
             if u >= span:
                 if not looping:
                     break
-                u -= span * math.floor(u / span)
+                u -= ls
+                u = ls + (u - inner * math.floor(u / inner))
             p = b0 + u if rate > 0.0 else b0 + span - 1.0 - u
             if p < 0.0:
                 p = 0.0

@@ -29,7 +29,7 @@ from liveai.audio import kernels as k
 from liveai.audio.instrument import Instrument
 from liveai.audio.sample_pool import FRAMES, SamplePool
 from liveai.core.events import Note
-from liveai.core.sounds import drum_bank, param_values, parse_sound
+from liveai.core.sounds import SOUNDFONT_BANKS, drum_bank, param_values, parse_sound
 
 DRUM_CHANNEL = 9
 DEFAULT_FADE_S = 0.001       # a natural end or a clip fades this long, so a file that stops mid-wave does not click
@@ -73,6 +73,8 @@ class Sampler(Instrument):
         shift = 0
         if note.sound is not None:
             bank, index = parse_sound(note.sound)
+            if bank in SOUNDFONT_BANKS:
+                return self._soundfont_values(store, bank, index, note)
             shift = note.pitch - 60
         else:
             bank = drum_bank(note.pitch)
@@ -83,7 +85,21 @@ class Sampler(Instrument):
         sid = store.sid(bank, index)
         speed, gain, pan, begin, end, loops, cut, attack, release, clip = param_values(note.params)
         rate = speed * 2.0 ** (shift / 12.0)
-        return (float(sid), rate, gain, pan, begin, end, loops, cut, attack, release, clip)
+        return (float(sid), rate, gain, pan, begin, end, loops, cut, attack, release, clip, -1.0, 0.0)
+
+    def _soundfont_values(self, store: Any, bank: str, program: int, note: Note) -> tuple[float, ...]:
+        """A GM preset's note: the zone for its key and velocity, tuned from the zone's root key; its sustain
+        loop plays while the note is held, then its release."""
+        zone, (sid, ls, le) = store.sf_zone(bank, program, note.pitch, note.velocity)
+        given = dict(note.params)
+        speed, gain, pan, begin, end, loops, cut, attack, release, clip = param_values(note.params)
+        rate = speed * 2.0 ** ((note.pitch - zone.root) / 12.0 + zone.cents / 1200.0)
+        pan = pan if "pan" in given else zone.pan
+        attack = attack if "attack" in given else zone.attack_s
+        release = release if "release" in given else max(0.005, zone.release_s)
+        if not zone.looped:
+            return (float(sid), rate, gain * zone.gain, pan, begin, end, loops, cut, attack, release, clip, -1.0, 0.0)
+        return (float(sid), rate, gain * zone.gain, pan, 0.0, 1.0, 2.0, cut, attack, release, 0.0, ls, le)
 
     # -- audio callback -------------------------------------------------------------------
     def note_on(self, frame: int, pitch: int, velocity: int, dur_frames: int, vals: Any = None) -> None:
@@ -96,12 +112,20 @@ class Sampler(Instrument):
             self.missing += 1
             return
         rate, gain, pan, begin, end, loops, cut, attack, release, clip = (float(x) for x in vals[1:11])
+        sustain_from = float(vals[11]) if len(vals) > 11 else -1.0
         length = int(tab[sid, FRAMES])
-        b0 = min(length - 1, int(math.floor(begin * length)))
-        b1 = max(b0 + 1, min(length, int(math.ceil(end * length))))
-        span = b1 - b0
-        total = max(1, int(math.ceil(loops * span / abs(rate))))
         fade = max(1.0, release * self.sr) if release > 0 else max(1.0, DEFAULT_FADE_S * self.sr)
+        ls = 0.0
+        if sustain_from >= 0.0:                   # a SoundFont zone: loop [ls, le) while held, then release
+            b0 = 0
+            span = max(1, min(length, int(round(float(vals[12])))))
+            ls = min(float(span - 1), sustain_from)
+            total = max(1, dur_frames) + int(fade)
+        else:
+            b0 = min(length - 1, int(math.floor(begin * length)))
+            b1 = max(b0 + 1, min(length, int(math.ceil(end * length))))
+            span = b1 - b0
+            total = max(1, int(math.ceil(loops * span / abs(rate))))
         if clip > 0:
             total = min(total, max(1, int(round(dur_frames * clip))))
         cut_group = int(cut)
@@ -112,6 +136,7 @@ class Sampler(Instrument):
         c = self.coef[i]
         c[k.S_ID], c[k.S_RATE], c[k.S_B0], c[k.S_SPAN], c[k.S_LOOPS] = sid, rate, b0, span, loops
         c[k.S_AMP] = gain * velocity / 100.0
+        c[k.S_LS] = ls
         self.cut[i] = cut_group
         self.attack[i] = max(1.0, attack * self.sr)
         self.fade[i] = min(fade, float(total))

@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -93,6 +93,21 @@ class SampleLibrary:
         self._kit_banks: dict[str, list[Path]] | None = None
         self._default_kit = default_kit
         self.skipped = 0                 # files past MAX_FILES_PER_BANK, banks past MAX_BANKS
+        self.soundfont_path: Path | None = None   # gm: sounds; None: $LIVEAI_SOUNDFONT or Debian's
+        self.soundfont_version = 0                # bumped by use_soundfont: stores parse the new one
+
+    def use_soundfont(self, path: str | Path) -> str:
+        """Play gm: sounds from this .sf2 (parsed here, so a damaged file is refused now); returns its name."""
+        from liveai.audio.soundfont import SoundFont, SoundFontError
+
+        p = Path(os.path.expanduser(str(path))).resolve()
+        try:
+            SoundFont(p)
+        except SoundFontError as e:
+            raise SampleError(str(e)) from None
+        self.soundfont_path = p
+        self.soundfont_version += 1
+        return p.name
         self._lock = threading.Lock()
         for f in folders:
             self.add_folder(f)
@@ -172,12 +187,119 @@ class SampleStore:
     def __init__(self, pool: SamplePool, library: SampleLibrary, sr: int, *, blocking: bool = False) -> None:
         self.pool, self.library, self.sr, self.blocking = pool, library, int(sr), blocking
         self.ids: dict[Path, int] = {}
-        self.errors: dict[Path, str] = {}
+        self.errors: dict[Any, str] = {}          # path, or ('sf', start, end) for a SoundFont sample
         self.error_listeners: list[Callable[[str], None]] = []
-        self._pending: set[Path] = set()
-        self._queue: queue.Queue[Path] = queue.Queue()
+        self._pending: set[Any] = set()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self.soundfont_path: Path | None = None        # None: soundfont.find_soundfont() (env var, Debian's)
+        self._sf: Any = None
+        self._sf_error: str | None = None
+        self._sf_version = 0
+        self.sf_ids: dict[tuple[int, int], tuple[int, float, float]] = {}   # (start, end) -> id, loop start, end
+
+    # -- SoundFonts: gm:<program>, gmdrums:<program> ---------------------------------------------
+    def set_soundfont(self, path: str | Path) -> None:
+        """Use this .sf2 for gm: sounds (parsed now, so a bad file is refused here)."""
+        from liveai.audio.soundfont import SoundFont, SoundFontError
+
+        p = Path(os.path.expanduser(str(path)))
+        try:
+            sf = SoundFont(p)
+        except SoundFontError as e:
+            raise SampleError(str(e)) from None
+        self.soundfont_path, self._sf, self._sf_error = p, sf, None
+        self.sf_ids = {}
+
+    def soundfont(self) -> Any:
+        """The parsed SoundFont; raises SampleError when there is none or it is damaged."""
+        if self._sf_version != self.library.soundfont_version:
+            self._sf, self._sf_error, self._sf_version = None, None, self.library.soundfont_version
+            self.sf_ids = {}
+        if self._sf is None and self._sf_error is None:
+            from liveai.audio.soundfont import SoundFont, SoundFontError, find_soundfont
+
+            path = self.soundfont_path or self.library.soundfont_path or find_soundfont()
+            if path is None:
+                self._sf_error = ("no SoundFont: give one with soundfont('file.sf2') or $LIVEAI_SOUNDFONT, "
+                                  "or install Debian's fluid-soundfont-gm")
+            else:
+                try:
+                    self._sf = SoundFont(path)
+                except SoundFontError as e:
+                    self._sf_error = str(e)
+        if self._sf is None:
+            raise SampleError(self._sf_error or "no SoundFont")
+        return self._sf
+
+    def sf_zone(self, bank: str, program: int, key: int, velocity: int) -> tuple[Any, tuple[int, float, float]]:
+        """The zone for a note and its (pool id, loop start, loop end) at the engine's rate; raises like sid()."""
+        from liveai.audio.soundfont import BANKS, SoundFontError
+
+        try:
+            zone = self.soundfont().zone(BANKS[bank], int(program) % 128, key, velocity)
+        except SoundFontError as e:
+            raise SampleError(str(e)) from None
+        got = self.sf_ids.get((zone.start, zone.end))
+        if got is not None:
+            return zone, got
+        key_ = ("sf", zone.start, zone.end)
+        err = self.errors.get(key_)
+        if err is not None:
+            raise SampleError(err)
+        if self.blocking:
+            self._load_zone(zone)
+            return self.sf_zone(bank, program, key, velocity)
+        self._request_zones([zone])
+        raise SampleNotReady(f"{bank}:{program} key {key} is still loading; its next notes play")
+
+    def preload_soundfont(self, bank: str, program: int) -> int:
+        """Load every zone of one preset (on the loader thread, or now when blocking)."""
+        from liveai.audio.soundfont import BANKS
+
+        sf = self.soundfont()
+        entry = sf.presets.get((BANKS[bank], int(program) % 128))
+        if entry is None:
+            raise SampleError(f"{sf.path.name}: no preset {int(program) % 128} in bank {BANKS[bank]} ({bank})")
+        zones = {(z.start, z.end): z for z in entry[1]}
+        if self.blocking:
+            for z in zones.values():
+                if (z.start, z.end) not in self.sf_ids:
+                    self._load_zone(z)
+            return len(zones)
+        return self._request_zones(list(zones.values()))
+
+    def _request_zones(self, zones: list) -> int:
+        n = 0
+        with self._cond:
+            for z in zones:
+                k = ("sf", z.start, z.end)
+                if (z.start, z.end) in self.sf_ids or k in self.errors or k in self._pending:
+                    continue
+                self._pending.add(k)
+                self._queue.put(z)  
+                n += 1
+            if n and self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="liveai-sample-loader", daemon=True)
+                self._thread.start()
+        return n
+
+    def _load_zone(self, zone: Any) -> None:
+        k = ("sf", zone.start, zone.end)
+        try:
+            data = self.soundfont().read(zone)
+            ratio = self.sr / zone.rate
+            if zone.rate != self.sr:
+                import soxr
+
+                data = soxr.resample(data, zone.rate, self.sr, quality="HQ").astype(np.float32, copy=False)
+            sid = self.pool.add(data, f"{self.soundfont().path.name} sample {zone.sample}")
+        except (ValueError, OSError) as e:
+            self.errors[k] = str(e)
+            return
+        self.sf_ids[(zone.start, zone.end)] = (sid, (zone.loop_start - zone.start) * ratio,
+                                               (zone.loop_end - zone.start) * ratio)
 
     def sid(self, bank: str, index: int) -> int:
         """The pool id of `bank:index`; raises SampleError (bad bank or file) or SampleNotReady (loading)."""
@@ -196,14 +318,24 @@ class SampleStore:
                              "(samples load ahead when s() names them, or with preload())")
 
     def preload(self, banks: Iterable[str]) -> int:
-        """Start loading every file of these banks; returns how many were queued. Unknown banks raise."""
+        """Start loading every file of these banks (or SoundFont presets, 'gm:0'); returns how many were queued.
+
+        Unknown banks raise."""
+        from liveai.audio.soundfont import BANKS
+
+        banks = list(banks)
+        n = 0
+        for b in [b for b in banks if b.partition(":")[0] in BANKS]:
+            name, _, idx = b.partition(":")
+            n += self.preload_soundfont(name, int(idx or 0))
+        banks = [b.partition(":")[0] for b in banks if b.partition(":")[0] not in BANKS]
         paths = [f for b in banks for f in self.library.files(b)]
         if self.blocking:
             for p in paths:
                 if p not in self.ids and p not in self.errors:
                     self._load(p)
-            return len(paths)
-        return self._request(paths)
+            return n + len(paths)
+        return n + self._request(paths)
 
     def wait(self, timeout_s: float = 30.0) -> bool:
         """Until nothing is loading (tests, benchmarks, `liveai render`); False on timeout."""
@@ -227,7 +359,11 @@ class SampleStore:
     def _loop(self) -> None:
         while True:
             path = self._queue.get()
-            self._load(path)
+            if isinstance(path, Path):
+                self._load(path)
+            else:
+                self._load_zone(path)
+                path = ("sf", path.start, path.end)
             with self._cond:
                 self._pending.discard(path)
                 self._cond.notify_all()

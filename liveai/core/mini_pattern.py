@@ -18,7 +18,7 @@ from liveai.core.events import Note, check_pitch, clamp_velocity
 from liveai.core.mini_next import MiniError, atoms, parse_tree, period_cycles, query, top_steps
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
-from liveai.core.sounds import check_sound_params, parse_sound
+from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, parse_sound
 
 
 class MiniPattern(Pattern):
@@ -88,13 +88,24 @@ def sounds(text: str, *, cycle: float = 4.0, vel: int = 100, ch: int = 0, legato
 def banks(pattern: Pattern) -> list[str]:
     """The sample banks a sounds() pattern names (to load them before their notes are due)."""
     names = getattr(pattern, "atoms", None) or []
-    return sorted({a.partition(":")[0] for a in names if _is_sound(a)})
+    return sorted({_bank(a) for a in names if _is_sound(a)})
 
 
-def pattern_banks(pattern: object, _depth: int = 0) -> list[str]:
-    """The sample banks named anywhere in a pattern built from sounds() and the combinators."""
+def _bank(sound: str) -> str:
+    """'bd:3' -> 'bd' (a folder bank loads whole); 'gm:0' stays (a SoundFont loads one preset)."""
+    bank, _, idx = sound.partition(":")
+    return f"{bank}:{idx or 0}" if bank in SOUNDFONT_BANKS else bank
+
+
+def pattern_banks(pattern: object, _depth: int = 0, *, beats: float = 0.0) -> list[str]:
+    """The sample banks named anywhere in a pattern built from sounds() and the combinators, plus those of
+    the notes it plays in its first `beats` (which finds `.inst('sample', bank=...)` too)."""
     if _depth > 64:
         return []
+    if beats > 0 and isinstance(pattern, Pattern):
+        heard = {_bank(h.item.sound) for h in pattern.query(0.0, beats)
+                 if isinstance(h.item, Note) and h.item.sound is not None}
+        return sorted(heard | set(pattern_banks(pattern, _depth)))
     found = set(banks(pattern)) if isinstance(pattern, MiniPattern) and _samples(pattern) else set()
     for attr in ("pattern", "other"):
         sub = getattr(pattern, attr, None)

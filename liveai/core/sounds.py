@@ -37,6 +37,10 @@ PARAM_ORDER: tuple[str, ...] = tuple(SOUND_PARAMS)   # the order the engine's re
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
+# Banks that are a SoundFont's presets, not folders: 'gm:0' is GM program 0 (a piano), 'gmdrums:0' a drum kit;
+# the index names the preset, so a pattern's preload keeps it
+SOUNDFONT_BANKS: tuple[str, ...] = ("gm", "gmdrums")
+
 # GM drum class -> the Dirt-Samples bank a drum note plays when it names none (the default kit has them all)
 DRUM_BANKS: tuple[str, ...] = ("bd", "sn", "hh", "oh", "lt", "mt", "ht", "cr", "ri")
 

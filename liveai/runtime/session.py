@@ -121,7 +121,18 @@ class Session:
         An unknown bank raises ValueError here, at the prompt."""
         from liveai.core.mini_pattern import pattern_banks
 
-        names = pattern_banks(pattern)
+        return self.preload_sounds(pattern_banks(pattern, beats=self.clock.tempo_map.beats_per_bar_at(
+            self.clock.now_beat())))
+
+    def preload_sounds(self, names: list[str]) -> list[str]:
+        """Start loading sample banks ('bd') or SoundFont presets ('gm:0') on the outputs that play them."""
+        from liveai.core.sounds import SOUNDFONT_BANKS
+
+        def bank(n: str) -> str:
+            b, _, i = n.partition(":")
+            return f"{b}:{i or 0}" if b in SOUNDFONT_BANKS else b
+
+        names = sorted({bank(n) for n in names})
         if names:
             for port in list(self.outputs.values()):
                 load = getattr(port, "preload", None)
