@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveai.core.mini_next import (MAX_EVENTS_PER_CYCLE, MiniError, bjorklund, events_per_cycle, parse_tree,
+from liveai.core.mini_parse import (MAX_EVENTS_PER_CYCLE, MiniError, bjorklund, events_per_cycle, parse_tree,
                                    period_cycles, query)
-from liveai.core.mini_pattern import banks, sounds
-from liveai.core.patterns import parse, rand01
+from liveai.core.mini import banks, sounds
+from liveai.core.mini import parse
+from liveai.core.patterns import rand01
 
 
 def ev(text: str, cycles: int = 1, start: int = 0) -> list[tuple[str, str, str]]:

@@ -17,7 +17,7 @@ from liveai.audio.sample_pool import SamplePool
 from liveai.audio.sampler import Sampler
 from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady, SampleStore
 from liveai.core.events import Note, Scheduled
-from liveai.core.mini_pattern import sounds
+from liveai.core.mini import sounds
 
 SR = 48000
 

@@ -15,12 +15,12 @@ import soundfile
 
 from liveai.audio.engine import AudioEngine
 from liveai.audio.port import AudioPort
-from liveai.audio.probe import PerfClock
+from liveai.bench.audio_probe import PerfClock
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
 from liveai.audio.samples import SampleLibrary, SampleStore
 from liveai.core.events import Note, Scheduled
-from liveai.core.mini_pattern import sounds
+from liveai.core.mini import sounds
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.session import Session
 

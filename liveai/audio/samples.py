@@ -95,6 +95,9 @@ class SampleLibrary:
         self.skipped = 0                 # files past MAX_FILES_PER_BANK, banks past MAX_BANKS
         self.soundfont_path: Path | None = None   # gm: sounds; None: $LIVEAI_SOUNDFONT or Debian's
         self.soundfont_version = 0                # bumped by use_soundfont: stores parse the new one
+        self._lock = threading.Lock()
+        for f in folders:
+            self.add_folder(f)
 
     def use_soundfont(self, path: str | Path) -> str:
         """Play gm: sounds from this .sf2 (parsed here, so a damaged file is refused now); returns its name."""
@@ -108,9 +111,6 @@ class SampleLibrary:
         self.soundfont_path = p
         self.soundfont_version += 1
         return p.name
-        self._lock = threading.Lock()
-        for f in folders:
-            self.add_folder(f)
 
     def add_folder(self, folder: str | Path) -> list[str]:
         """Add a folder of banks; returns the bank names it holds. Raises SampleError if it holds none."""

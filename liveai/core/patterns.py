@@ -477,13 +477,3 @@ def rest(beats: float = 1.0) -> Pattern:
 
 
 silence = rest
-
-
-# -- the mini-notation (safe to accept from the network: it is parsed, never evaluated) ---------
-def parse(text: str, step: float = 0.25, vel: int = 100, ch: int = 0, inst: str | None = None, *,
-          cycle: float | None = None, legato: float = 1.0, seed: int = 0) -> Pattern:
-    """'c4 [e4 g4] <a4 b4> [c4,e4,g4] c4(3,8) c4!2 d4@2 e4? ~': Tidal's and Strudel's mini-notation
-    (liveai/core/mini_next.py), `step` beats per top-level step unless `cycle` beats are given."""
-    from liveai.core.mini_pattern import parse as _parse
-
-    return _parse(text, step, vel, ch, inst, cycle=cycle, legato=legato, seed=seed)

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from liveai.core.events import Note
-from liveai.core.mini_pattern import sounds
+from liveai.core.mini import sounds
 from liveai.core.patterns import Hap, deg, euclid, hits, seq, stack
 from liveai.core.pitch import chord, midi
 from liveai.runtime.session import Session

@@ -46,3 +46,16 @@ def evaluate(source: str, namespace: dict[str, Any]) -> tuple[bool, str]:
         user = [f for f in tb if f.filename == FILENAME]
         where = f" (line {user[-1].lineno})" if user else ""
         return False, f"{type(exc).__name__}: {exc}{where}"
+
+
+def rerender_namespace(session: Any) -> dict[str, Any]:
+    """What a take's stored code sees when re-rendered: the REPL's namespace bound to the re-render's session.
+
+    record() and stop_record() do nothing here: a re-render must not start
+    takes of its own in the performer's folders.
+    """
+    from liveai.prelude import namespace
+
+    ns = namespace(session)
+    ns.update(record=lambda *a, **k: None, stop_record=lambda *a, **k: None)
+    return ns

@@ -109,7 +109,7 @@ class Session:
 
     def __call__(self, text: str, **options: Any) -> Pattern:
         """s('bd*2 [sn cp] hh:3') at the prompt (where `s` is the session): a sample pattern, one bar a cycle."""
-        from liveai.core.mini_pattern import sounds
+        from liveai.core.mini import sounds
 
         pattern = sounds(text, **options)
         self.preload(pattern)
@@ -119,7 +119,7 @@ class Session:
         """Start loading the sample banks a pattern names on every output that plays samples (off the clock).
 
         An unknown bank raises ValueError here, at the prompt."""
-        from liveai.core.mini_pattern import pattern_banks
+        from liveai.core.mini import pattern_banks
 
         return self.preload_sounds(pattern_banks(pattern, beats=self.clock.tempo_map.beats_per_bar_at(
             self.clock.now_beat())))
