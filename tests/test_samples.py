@@ -175,3 +175,27 @@ def test_sampler_has_no_pool_until_attached():
     s.begin_block(0)
     s.note_on(0, 60, 100, 10, (0.0, 1.0, 1, 0.5, 0, 1, 1, 0, 0, 0, 0))  # no sample behind id 0: skipped, counted
     assert s.missing == 1 and s.active() == 0
+
+
+def test_a_take_records_sampled_notes_with_their_params_and_rerenders_them(dirt, tmp_path, monkeypatch):
+    from liveai.audio import samples as samples_mod
+    from liveai.record.export import export_take
+    from liveai.record.recorder import Recorder
+    from liveai.record.take import load_take
+    from liveai.runtime.session import Session
+
+    monkeypatch.setattr(samples_mod, "_default", SampleLibrary([dirt]))
+    s = Session(bpm=120, outputs={}, realtime=False)
+    s.capture("cap")
+    s.play("beat", sounds("click ~ click:1 ~", gain=0.5, cut=2), quantum=0)
+    with Recorder(s, tmp_path, name="samples", export=False) as rec:
+        s.start()
+        s.run_until(beat=4)
+    s.close()
+    take = load_take(rec.take_dir)
+    sent = [e.item for e in take.sends if isinstance(e.item, Note)]
+    assert [n.sound for n in sent[:2]] == ["click", "click:1"]
+    assert dict(sent[0].params) == {"cut": 2.0, "gain": 0.5}
+    summary = export_take(rec.take_dir)
+    audio, sr = soundfile.read(str(rec.take_dir / summary["files"]["wav"]), dtype="float32")
+    assert sr == SR and np.abs(audio[:, 0]).argmax() == 0                 # the click, re-rendered on frame 0
