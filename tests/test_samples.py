@@ -199,3 +199,26 @@ def test_a_take_records_sampled_notes_with_their_params_and_rerenders_them(dirt,
     summary = export_take(rec.take_dir)
     audio, sr = soundfile.read(str(rec.take_dir / summary["files"]["wav"]), dtype="float32")
     assert sr == SR and np.abs(audio[:, 0]).argmax() == 0                 # the click, re-rendered on frame 0
+
+
+def test_the_prompt_names_and_the_samples_flag(dirt, monkeypatch, capsys):
+    import argparse
+
+    from liveai.audio import samples as samples_mod
+    from liveai.frontends.options import add_session_options, build_session
+    from liveai.prelude import namespace
+
+    monkeypatch.setattr(samples_mod, "_default", SampleLibrary())
+    parser = argparse.ArgumentParser()
+    add_session_options(parser)
+    session = build_session(parser.parse_args(["--samples", str(dirt), "--samples", str(dirt / "nope")]),
+                            realtime=False)
+    printed = capsys.readouterr().out
+    assert "--samples: sample folder" in printed and "nope does not exist" in printed
+    ns = namespace(session)
+    assert "tone" in ns["samples"]()                                     # --samples added the folder
+    p = ns["s"]("tone:1*2 ~")                                            # `s` is the session, called with text
+    assert [h.item.sound for h in p.query(0, 4)] == ["tone:1", "tone:1"]
+    with pytest.raises(SampleError, match="does not exist"):
+        ns["samples"](str(dirt / "missing"))
+    session.close()
