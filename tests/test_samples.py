@@ -222,3 +222,26 @@ def test_the_prompt_names_and_the_samples_flag(dirt, monkeypatch, capsys):
     with pytest.raises(SampleError, match="does not exist"):
         ns["samples"](str(dirt / "missing"))
     session.close()
+
+
+def test_the_drums_agent_humanizes_a_sample_kit(tmp_path, monkeypatch):
+    """GM drum notes on the sampler play the bank of their class (bd, sn, hh...): here the default kit."""
+    from liveai.agents.drums import humanize
+    from liveai.audio import samples as samples_mod
+    from liveai.core.patterns import hits, stack
+    from liveai.runtime.session import Session
+
+    monkeypatch.setenv("LIVEAI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(samples_mod, "_default", None)
+    s = Session(bpm=120)
+    cap = s.capture()
+    s.play("drums", humanize(stack(hits("x...x...", 36), hits("..x...x.", 38)).inst("sample"), seed=1))
+    s.clock.run_until(beat=8.0)
+    notes = [e for e in cap.sent if isinstance(e.item, Note)]
+    assert notes and all(e.item.instrument == "sample" and e.item.sound is None for e in notes)
+    assert len({e.beat for e in notes} - {e.grid for e in notes}) > 0              # moved off the grid: humanized
+    audio = render(notes)
+    for k in (1, 2, 3):                                  # each hit starts sounding exactly where it was sent
+        f = int(round(notes[k].due_s * SR))
+        diff = np.abs(audio - render(notes[:k] + notes[k + 1:])[:len(audio)])
+        assert diff[:f].max() == 0.0 and diff[f:f + 480].max() > 0.05
