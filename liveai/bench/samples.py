@@ -38,12 +38,23 @@ def make_banks(root: Path, files: int = 100) -> Path:
     return root
 
 
+def send_sample_voices(engine: Any, port: Any, clock: Any, seconds: float, voices: int = 32) -> None:
+    """`voices` notes on the 'loop' bank (2 s files looped 64 times: 128 s), each a little later than the last."""
+    from liveai.core.events import Note, Scheduled
+
+    port.preload(["loop"])
+    engine.sample_store.wait(30.0)
+    t = clock.now_s() + 0.1
+    for k in range(voices):
+        note = Note(60, 70, sound=f"loop:{k % 4}", params=(("loop", 64.0), ("gain", 0.1), ("pan", (k % 8) / 7)))
+        port.send(Scheduled(0.0, note, "load", 0.0, due_s=t + k * 0.003, dur_s=seconds, sent_s=clock.now_s()))
+
+
 def run(seconds: float = 10.0, *, blocksize: int = 128, files: int = 100) -> dict[str, Any]:
     from liveai.bench import audio_probe as probe
     from liveai.audio.engine import AudioEngine
     from liveai.audio.port import AudioPort
     from liveai.audio.samples import SampleLibrary
-    from liveai.core.events import Note, Scheduled
 
     out: dict[str, Any] = {"blocksize": blocksize, "seconds": seconds, "sample_voices": 32, "synth_notes": 16,
                            "bank_files": files}
@@ -55,15 +66,8 @@ def run(seconds: float = 10.0, *, blocksize: int = 128, files: int = 100) -> dic
             try:
                 clock = probe.PerfClock()
                 port = AudioPort(engine=engine, clock=clock)
-                port.preload(["loop"])
-                engine.sample_store.wait(30.0)
                 probe._load_scenario(port, clock, seconds + 2.0)
-                t = clock.now_s() + 0.1
-                for k in range(32):
-                    note = Note(60, 70, sound=f"loop:{k % 4}", params=(("loop", 64.0), ("gain", 0.1),
-                                                                       ("pan", (k % 8) / 7)))
-                    port.send(Scheduled(0.0, note, "load", 0.0, due_s=t + k * 0.003, dur_s=seconds + 2.0,
-                                        sent_s=clock.now_s()))
+                send_sample_voices(engine, port, clock, seconds + 2.0)
                 threading.Event().wait(1.0)
                 engine.reset_stats()
                 threading.Event().wait(seconds)
