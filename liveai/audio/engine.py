@@ -110,6 +110,8 @@ class AudioEngine:
             self.sample_store.error_listeners.append(self._sample_error)
             sampler.attach(self.sample_pool)
             sampler.store = self.sample_store
+            # Scan the folders and build the default kit now, off the clock thread, which later only looks names up.
+            threading.Thread(target=self.sample_store.library.banks, name="liveai-sample-scan", daemon=True).start()
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
         self.start_timeout_s = float(start_timeout_s)
