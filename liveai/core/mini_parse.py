@@ -31,6 +31,8 @@ import math
 from fractions import Fraction
 from typing import Any, Callable
 
+from liveai.core.patterns import bjorklund
+
 MAX_TEXT = 4096                  # characters of pattern text
 MAX_DEPTH = 8                    # nested brackets ([ ], < >, ( ))
 MAX_COUNT = 64                   # largest n in *n, /n, !n, @n and in (k,n,r)
@@ -262,22 +264,6 @@ def _is_number(t: str) -> bool:
     except (ValueError, ZeroDivisionError):
         return False
     return t[0].isdigit() or t[0] == "."
-
-
-def bjorklund(k: int, n: int) -> list[bool]:
-    """Tidal's and Strudel's Euclidean rhythm: (3,8) -> x..x..x., (5,8) -> x.xx.xx."""
-    if k == 0:
-        return [False] * n
-    a: list[list[bool]] = [[True] for _ in range(k)]
-    b: list[list[bool]] = [[False] for _ in range(n - k)]
-    while min(len(a), len(b)) > 1:
-        if len(a) > len(b):
-            m = len(b)
-            a, b = [x + y for x, y in zip(a[:m], b)], a[m:]
-        else:
-            m = len(a)
-            a, b = [x + y for x, y in zip(a, b[:m])], b[m:]
-    return [s for part in a + b for s in part]
 
 
 # -- size, before expanding --------------------------------------------------------------------------
