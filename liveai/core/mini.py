@@ -14,14 +14,16 @@ note name or sound fails here, not while the clock plays.
 from __future__ import annotations
 
 from dataclasses import replace
-from fractions import Fraction
 from typing import Callable
 
 from liveai.core.events import Note, check_pitch, clamp_velocity
-from liveai.core.mini_parse import MiniError, atoms, parse_tree, period_cycles, query, top_steps
+from liveai.core.mini_parse import MAX_EVENTS_PER_CYCLE, MiniError, atoms, compile_tree, parse_tree, period_cycles, query, top_steps
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
 from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, parse_sound
+
+
+GRID = float(1 << 36)    # beats are snapped to 2**-36: 16ths come out exact whatever path the arithmetic took
 
 
 class MiniPattern(Pattern):
@@ -31,6 +33,7 @@ class MiniPattern(Pattern):
                  seed: int = 0, step: float | None = None) -> None:
         self.text = text
         self.tree = parse_tree(text)
+        self._compiled = compile_tree(self.tree)
         if step is not None and cycle is None:
             cycle = step * float(top_steps(self.tree))
         if not cycle > 0:
@@ -43,6 +46,7 @@ class MiniPattern(Pattern):
         self.legato = float(legato)
         self.atoms = sorted(atoms(self.tree))
         self._notes: dict[str, Note] = {}
+        self._made: dict[tuple[str, float], Note] = {}
         for a in self.atoms:
             try:
                 self._notes[a] = make(a)
@@ -51,12 +55,15 @@ class MiniPattern(Pattern):
 
     def query(self, start: float, end: float) -> list[Hap]:
         c = self.cycle
-        lo = Fraction(start - EPS) / Fraction(c)
-        hi = Fraction(end - EPS) / Fraction(c)
         out = []
-        for onset, dur, atom in query(self.tree, lo, hi, self.seed, rand01):
-            note = self._notes[atom]
-            out.append(Hap(float(onset) * c, replace(note, duration=float(dur) * c * self.legato)))
+        made = self._made
+        for onset, dur, atom in query(self._compiled, (start - EPS) / c, (end - EPS) / c, self.seed, rand01):
+            note = made.get((atom, dur))
+            if note is None:                           # one Note per atom and length, made once
+                if len(made) >= MAX_EVENTS_PER_CYCLE:
+                    made.clear()
+                note = made[(atom, dur)] = replace(self._notes[atom], duration=dur * c * self.legato)
+            out.append(Hap(round(onset * c * GRID) / GRID, note))
         out.sort(key=lambda h: h.grid)
         return out
 
