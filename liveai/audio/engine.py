@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -110,6 +111,7 @@ class AudioEngine:
             self.sample_store.error_listeners.append(self._sample_error)
             sampler.attach(self.sample_pool)
             sampler.store = self.sample_store
+            weakref.finalize(self, self.sample_pool.close)      # its fd; the child maps its own copy
             # Scan the folders and build the default kit now, off the clock thread, which later only looks names up.
             threading.Thread(target=self.sample_store.library.banks, name="liveai-sample-scan", daemon=True).start()
         self.latency_compensation = latency_compensation
@@ -455,7 +457,15 @@ class AudioEngine:
             "resyncs": cnt(shm.RESYNCS), "lost_frames": cnt(shm.LOST_FRAMES),
             "drift_us": round(drift * 1e6, 1) if np.isfinite(drift) and drift != 0.0 else None,
             "callback_priority": self.info.get("callback_priority", ""),
+            **self._sample_stats(),
         }
+
+    def _sample_stats(self) -> dict[str, Any]:
+        st = self.sample_store
+        if st is None:
+            return {}
+        return {"samples_loaded": st.pool.count, "samples_mb": round(st.pool.used_mb, 1),
+                "samples_loading": len(st._pending), "sample_errors": len(st.errors)}
 
     def summary(self) -> str:
         """One short line for a toolbar: 'audio jack 128@48000 xruns 0 load 12%/31% voices 16'."""

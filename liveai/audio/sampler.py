@@ -34,6 +34,7 @@ from liveai.core.sounds import SOUNDFONT_BANKS, drum_bank, param_values, parse_s
 DRUM_CHANNEL = 9
 DEFAULT_FADE_S = 0.001       # a natural end or a clip fades this long, so a file that stops mid-wave does not click
 CUT_FADE_S = 0.005           # a note cut by its group fades this long
+MAX_NOTE_SECONDS = 600.0     # a note (slowed, looped, or held) is cut here: no voice sounds for hours
 
 
 class Sampler(Instrument):
@@ -128,6 +129,7 @@ class Sampler(Instrument):
             total = max(1, int(math.ceil(loops * span / abs(rate))))
         if clip > 0:
             total = min(total, max(1, int(round(dur_frames * clip))))
+        total = min(total, int(MAX_NOTE_SECONDS * self.sr))
         cut_group = int(cut)
         if cut_group > 0:
             self._cut(frame, cut_group)
