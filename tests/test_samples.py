@@ -245,3 +245,22 @@ def test_the_drums_agent_humanizes_a_sample_kit(tmp_path, monkeypatch):
         f = int(round(notes[k].due_s * SR))
         diff = np.abs(audio - render(notes[:k] + notes[k + 1:])[:len(audio)])
         assert diff[:f].max() == 0.0 and diff[f:f + 480].max() > 0.05
+
+
+def test_the_default_kit_is_never_made_on_the_thread_that_sends_notes(dirt):
+    import threading
+
+    made_on = []
+
+    def kit():
+        made_on.append(threading.current_thread().name)
+        return dirt
+
+    store = SampleStore(SamplePool.in_process(), SampleLibrary(default_kit=kit), SR)
+    with pytest.raises(SampleNotReady, match="default sample kit is being made"):
+        store.sid("tone", 0)                                   # as the clock thread would: no render here
+    store.library._kit_thread.join(10.0)
+    assert made_on == ["liveai-default-kit"]
+    with pytest.raises(SampleNotReady, match="still loading"):
+        store.sid("tone", 0)                                   # the kit is there; now its file loads
+    assert store.wait(10.0) and store.sid("tone", 0) >= 0

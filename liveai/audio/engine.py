@@ -112,8 +112,6 @@ class AudioEngine:
             sampler.attach(self.sample_pool)
             sampler.store = self.sample_store
             weakref.finalize(self, self.sample_pool.close)      # its fd; the child maps its own copy
-            # Scan the folders and build the default kit now, off the clock thread, which later only looks names up.
-            threading.Thread(target=self.sample_store.library.banks, name="liveai-sample-scan", daemon=True).start()
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
         self.start_timeout_s = float(start_timeout_s)

@@ -92,6 +92,7 @@ class SampleLibrary:
         self._banks: dict[str, list[Path]] = {}
         self._kit_banks: dict[str, list[Path]] | None = None
         self._default_kit = default_kit
+        self._kit_thread: threading.Thread | None = None
         self.skipped = 0                 # files past MAX_FILES_PER_BANK, banks past MAX_BANKS
         self.soundfont_path: Path | None = None   # gm: sounds; None: $LIVEAI_SOUNDFONT or Debian's
         self.soundfont_version = 0                # bumped by use_soundfont: stores parse the new one
@@ -136,26 +137,37 @@ class SampleLibrary:
                 self.folders.append(p)
         return sorted(banks)
 
-    def _kit(self) -> dict[str, list[Path]]:
+    def _kit(self, build: bool = True) -> dict[str, list[Path]]:
+        """The default kit's banks, rendering it on first use (~1 s); with build=False (the clock thread)
+        a missing kit is built on a thread of its own and SampleNotReady raised meanwhile."""
         if self._kit_banks is None:
-            self._kit_banks = _scan(self._default_kit()) if self._default_kit is not None else {}
+            if self._default_kit is None:
+                self._kit_banks = {}
+            elif build:
+                self._kit_banks = _scan(self._default_kit())
+            else:
+                with self._lock:
+                    if self._kit_thread is None:
+                        self._kit_thread = threading.Thread(target=self._kit, name="liveai-default-kit", daemon=True)
+                        self._kit_thread.start()
+                raise SampleNotReady("the default sample kit is being made (first use); its next notes play")
         return self._kit_banks
 
-    def files(self, bank: str) -> list[Path]:
+    def files(self, bank: str, *, build_kit: bool = True) -> list[Path]:
         """The bank's files in name order; raises SampleError for an unknown bank."""
         files = self._banks.get(bank)
         if files is None:
-            files = self._kit().get(bank)
+            files = self._kit(build_kit).get(bank)
         if not files:
-            known = sorted(set(self._banks) | set(self._kit()))
+            known = sorted(set(self._banks) | set(self._kit_banks or {}))
             shown = ", ".join(known[:24]) + (f" ... ({len(known)} banks)" if len(known) > 24 else "")
             hint = "" if self.folders else " (add a folder: samples('~/Dirt-Samples'))"
             raise SampleError(f"unknown sample bank {bank!r}; known: {shown or 'none'}{hint}")
         return files
 
-    def resolve(self, bank: str, index: int) -> Path:
+    def resolve(self, bank: str, index: int, *, build_kit: bool = True) -> Path:
         """`bank:index`, wrapping past the bank's end as Tidal does."""
-        files = self.files(bank)
+        files = self.files(bank, build_kit=build_kit)
         return files[int(index) % len(files)]
 
     def banks(self) -> list[str]:
@@ -303,7 +315,7 @@ class SampleStore:
 
     def sid(self, bank: str, index: int) -> int:
         """The pool id of `bank:index`; raises SampleError (bad bank or file) or SampleNotReady (loading)."""
-        path = self.library.resolve(bank, index)
+        path = self.library.resolve(bank, index, build_kit=self.blocking)   # never a kit render on the clock thread
         sid = self.ids.get(path)
         if sid is not None:
             return sid
