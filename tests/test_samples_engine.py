@@ -24,6 +24,8 @@ from liveai.core.mini import sounds
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.session import Session
 
+from test_soundfont import build_sf2
+
 SR = 48000
 BLOCK = 128
 
@@ -47,24 +49,32 @@ NOTES = [Note(60, 100, sound="lo"), Note(67, 90, sound="hi", params=(("pan", 0.2
          Note(55, 80, sound="hi", params=(("loop", 2.0), ("release", 0.01), ("attack", 0.0)))]
 
 
-def test_live_engine_plays_samples_bit_identical_to_offline_render(kit):
+def test_live_engine_plays_samples_bit_identical_to_offline_render(kit, tmp_path):
     library = SampleLibrary([kit])
+    build_sf2(tmp_path / "tiny.sf2")
+    library.use_soundfont(tmp_path / "tiny.sf2")
+    piano = Note(74, 90, sound="gm:0")                                # a SoundFont note, held 0.3 s then released
     chunks: list[np.ndarray] = []
     engine = AudioEngine(backend="null", blocksize=BLOCK, samples_library=library)
     engine.audio_taps.append(lambda block: chunks.append(block.copy()))
     clock = PerfClock()
     with engine:
         port = AudioPort(engine=engine, clock=clock)
-        assert port.preload(["lo", "hi"]) == 2 and engine.sample_store.wait(10.0)
+        assert port.preload(["lo", "hi", "gm:0"]) == 3 and engine.sample_store.wait(10.0)
         assert engine.after_blocks(80).wait(10.0)                    # the anchor is fixed after 64 blocks
         t0 = clock.now_s() + 0.1
         for k, note in enumerate(NOTES):
             due = t0 + k * 0.06
             port.send(Scheduled(0.0, note, "t", 0.0, due_s=due, dur_s=0.1, sent_s=clock.now_s()))
+        sf_due = due + 0.05
+        port.send(Scheduled(0.0, piano, "t", 0.0, due_s=sf_due, dur_s=0.3, sent_s=clock.now_s()))
+        # where the child put it, relative to the last sample note, and how long it held it (its arithmetic)
+        sf_after = engine.frame_at(sf_due) - engine.frame_at(due)
+        sf_frames = engine.frame_at(sf_due + 0.3) - engine.frame_at(sf_due)
         assert engine.after_blocks(int((0.1 + 0.06 * len(NOTES) + 0.6) * SR / BLOCK)).wait(20.0)
         stats = engine.stats()
     live = np.concatenate(chunks)
-    assert stats["started"] == len(NOTES) and stats["late"] == 0 and not stats["silenced"]
+    assert stats["started"] == len(NOTES) + 1 and stats["late"] == 0 and not stats["silenced"]
     onsets = [int(f) for f in np.nonzero(np.abs(live[:, 0]) > 0.5)[0]]
     starts = [f for i, f in enumerate(onsets) if i == 0 or f - onsets[i - 1] > 100]
     assert len(starts) >= len(NOTES)                               # (a looped pass may show a second impulse)
@@ -75,6 +85,8 @@ def test_live_engine_plays_samples_bit_identical_to_offline_render(kit):
     r.instruments["sample"].store = SampleStore(pool, library, SR, blocking=True)
     for note, frame in zip(NOTES, starts):
         r.push(r.events_for(note, frame / SR, 0.1))
+    sf_frame = starts[len(NOTES) - 1] + sf_after
+    r.push(r.events_for(piano, sf_frame / SR, sf_frames / SR))
     off = np.zeros_like(live)
     for f in range(0, len(off) - BLOCK + 1, BLOCK):
         r.render(off[f:f + BLOCK], BLOCK)

@@ -209,6 +209,7 @@ class SampleStore:
         self._sf: Any = None
         self._sf_error: str | None = None
         self._sf_version = 0
+        self._sf_thread: threading.Thread | None = None
         self.sf_ids: dict[tuple[int, int], tuple[int, float, float]] = {}   # (start, end) -> id, loop start, end
 
     # -- SoundFonts: gm:<program>, gmdrums:<program> ---------------------------------------------
@@ -224,11 +225,18 @@ class SampleStore:
         self.soundfont_path, self._sf, self._sf_error = p, sf, None
         self.sf_ids = {}
 
-    def soundfont(self) -> Any:
-        """The parsed SoundFont; raises SampleError when there is none or it is damaged."""
+    def soundfont(self, build: bool = True) -> Any:
+        """The parsed SoundFont; raises SampleError when there is none or it is damaged. With build=False
+        (the clock thread) an unparsed one is parsed on a thread of its own and SampleNotReady raised."""
         if self._sf_version != self.library.soundfont_version:
             self._sf, self._sf_error, self._sf_version = None, None, self.library.soundfont_version
             self.sf_ids = {}
+        if self._sf is None and self._sf_error is None and not build:
+            with self._cond:
+                if self._sf_thread is None or not self._sf_thread.is_alive():
+                    self._sf_thread = threading.Thread(target=self.soundfont, name="liveai-soundfont", daemon=True)
+                    self._sf_thread.start()
+            raise SampleNotReady("the SoundFont is being read (first use); its next notes play")
         if self._sf is None and self._sf_error is None:
             from liveai.audio.soundfont import SoundFont, SoundFontError, find_soundfont
 
@@ -250,7 +258,7 @@ class SampleStore:
         from liveai.audio.soundfont import BANKS, SoundFontError
 
         try:
-            zone = self.soundfont().zone(BANKS[bank], int(program) % 128, key, velocity)
+            zone = self.soundfont(build=self.blocking).zone(BANKS[bank], int(program) % 128, key, velocity)
         except SoundFontError as e:
             raise SampleError(str(e)) from None
         got = self.sf_ids.get((zone.start, zone.end))
