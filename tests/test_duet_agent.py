@@ -191,7 +191,8 @@ def test_the_duet_answers_on_a_soundfont_piano(phrase, tmp_path):
     from liveai.audio.offline import render as render_audio
     from liveai.audio.renderer import Renderer
     from liveai.audio.sample_pool import SamplePool
-    from liveai.audio.samples import SampleLibrary, SampleStore
+    from liveai.audio.sample_store import SampleStore
+    from liveai.audio.samples import SampleLibrary
 
     from test_soundfont import build_sf2
 

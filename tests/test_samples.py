@@ -15,7 +15,8 @@ from liveai.audio.offline import render
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
 from liveai.audio.sampler import Sampler
-from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady, SampleStore
+from liveai.audio.sample_store import SampleStore
+from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady
 from liveai.core.events import Note, Scheduled
 from liveai.core.mini import sounds
 

@@ -18,7 +18,8 @@ from liveai.audio.port import AudioPort
 from liveai.bench.audio_probe import PerfClock
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
-from liveai.audio.samples import SampleLibrary, SampleStore
+from liveai.audio.sample_store import SampleStore
+from liveai.audio.samples import SampleLibrary
 from liveai.core.events import Note, Scheduled
 from liveai.core.mini import sounds
 from liveai.runtime.reporter import Reporter

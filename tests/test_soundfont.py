@@ -15,7 +15,8 @@ import pytest
 from liveai.audio.offline import render
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
-from liveai.audio.samples import SampleError, SampleLibrary, SampleStore
+from liveai.audio.sample_store import SampleStore
+from liveai.audio.samples import SampleError, SampleLibrary
 from liveai.audio.soundfont import DEBIAN_PATHS, SoundFont, SoundFontError, find_soundfont
 from liveai.core.events import Note, Scheduled
 

@@ -49,7 +49,8 @@ from liveai.audio.child import instrument_factory, param_names
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
 from liveai.audio.sampler import Sampler
-from liveai.audio.samples import SampleLibrary, SampleStore, default_library
+from liveai.audio.sample_store import SampleStore
+from liveai.audio.samples import SampleLibrary, default_library
 from liveai.audio.shm import NOTE, PANIC, PARAM, Shared
 from liveai.runtime.processes import ask_to_stop
 

@@ -59,7 +59,8 @@ class Sampler(Instrument):
         self._data, self._table = pool.data, pool.table
 
     def _offline_store(self) -> Any:
-        from liveai.audio.samples import SampleStore, default_library
+        from liveai.audio.sample_store import SampleStore
+        from liveai.audio.samples import default_library
 
         pool = SamplePool.in_process()
         self.attach(pool)

@@ -17,7 +17,8 @@ from dataclasses import replace
 from typing import Callable
 
 from liveai.core.events import Note, check_pitch, clamp_velocity
-from liveai.core.mini_parse import MAX_EVENTS_PER_CYCLE, MiniError, atoms, compile_tree, parse_tree, period_cycles, query, top_steps
+from liveai.core.mini_parse import MAX_EVENTS_PER_CYCLE, MiniError, atoms, parse_tree, period_cycles, top_steps
+from liveai.core.mini_query import compile_tree, query
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
 from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, parse_sound
