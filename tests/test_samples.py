@@ -14,7 +14,7 @@ import soundfile
 from liveai.audio.offline import render
 from liveai.audio.renderer import Renderer
 from liveai.audio.sample_pool import SamplePool
-from liveai.audio.sampler import Sampler
+from liveai.audio.sampler import LEVEL, Sampler
 from liveai.audio.sample_store import SampleStore
 from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady
 from liveai.core.events import Note, Scheduled
@@ -103,9 +103,9 @@ def test_begin_end_and_reverse_read_the_right_part(dirt):
     out = play(r, [(Note(60, 100, sound="click:1", params=(("begin", 0.5), ("end", 0.75))), 0)], 4800)[:, 0]
     played = np.nonzero(out)[0]
     assert played[0] == 0 and played[-1] == 1199                       # 4800 * (0.75 - 0.5) frames
-    assert out[48] == pytest.approx(r.master_gain * ramp[2400 + 48], abs=1e-6)   # the file's own values
+    assert out[48] == pytest.approx(r.master_gain * LEVEL * ramp[2400 + 48], abs=1e-6)   # the file's own values
     back = play(r, [(Note(60, 100, sound="click:1", params=(("speed", -1.0),)), r.frame)], 4864)[:, 0]
-    assert back[100] == pytest.approx(r.master_gain * ramp[4799 - 100], abs=1e-6)
+    assert back[100] == pytest.approx(r.master_gain * LEVEL * ramp[4799 - 100], abs=1e-6)
 
 
 def test_a_cut_group_stops_the_previous_note_and_loop_repeats(dirt):
@@ -155,10 +155,10 @@ def test_offline_render_of_a_sample_pattern_through_a_session(dirt, monkeypatch)
     s.play("beat", sounds("click click:1 ~ click"))
     s.clock.run_until(beat=4.0)
     audio = render(cap.sent)
-    hits = np.nonzero(np.abs(audio[:, 0]) > 0.5)[0]
+    hits = np.nonzero(np.abs(audio[:, 0]) > 0.3)[0]                     # a click plays at 0.8 x 0.5
     clicks = [int(h) for h in hits if not 24000 <= h < 24000 + 4800]   # beat 1 holds the ramp (click:1)
     assert clicks == [0, 72000, 96000]                                 # beats 0, 3 and the next bar's 0 at 120 BPM
-    assert audio[24000 + 1000, 0] == pytest.approx(0.8 * 1000 / 4800, abs=1e-6)
+    assert audio[24000 + 1000, 0] == pytest.approx(0.8 * LEVEL * 1000 / 4800, abs=1e-6)
 
 
 def test_the_loader_thread_loads_before_the_notes_and_says_when_it_has_not(dirt):

@@ -76,7 +76,7 @@ def test_live_engine_plays_samples_bit_identical_to_offline_render(kit, tmp_path
         stats = engine.stats()
     live = np.concatenate(chunks)
     assert stats["started"] == len(NOTES) + 1 and stats["late"] == 0 and not stats["silenced"]
-    onsets = [int(f) for f in np.nonzero(np.abs(live[:, 0]) > 0.5)[0]]
+    onsets = [int(f) for f in np.nonzero(np.abs(live[:, 0]) > 0.2)[0]]   # impulses: 0.8 x 0.5 x velocity
     starts = [f for i, f in enumerate(onsets) if i == 0 or f - onsets[i - 1] > 100]
     assert len(starts) >= len(NOTES)                               # (a looped pass may show a second impulse)
     # offline: the same notes at the frames the engine used, in blocks of the engine's size
@@ -93,7 +93,7 @@ def test_live_engine_plays_samples_bit_identical_to_offline_render(kit, tmp_path
         r.render(off[f:f + BLOCK], BLOCK)
     n = len(off) // BLOCK * BLOCK
     assert np.array_equal(live[:n], off[:n])
-    assert np.abs(live).max() > 0.5
+    assert np.abs(live).max() > 0.25
 
 
 def test_a_bad_sample_is_reported_at_the_prompt_and_the_clock_plays_on(kit, tmp_path):

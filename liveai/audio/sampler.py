@@ -34,6 +34,8 @@ from liveai.core.sounds import SOUNDFONT_BANKS, drum_bank, param_values, parse_s
 DRUM_CHANNEL = 9
 DEFAULT_FADE_S = 0.001       # a natural end or a clip fades this long, so a file that stops mid-wave does not click
 CUT_FADE_S = 0.005           # a note cut by its group fades this long
+LEVEL = 0.5                  # a full-scale file at gain 1, velocity 100: the level of a loud synth drum, so a
+                             # kit, a bass and chords together stay under the mix's clip
 MAX_NOTE_SECONDS = 600.0     # a note (slowed, looped, or held) is cut here: no voice sounds for hours
 
 
@@ -138,7 +140,7 @@ class Sampler(Instrument):
         self.start[i] = frame
         c = self.coef[i]
         c[k.S_ID], c[k.S_RATE], c[k.S_B0], c[k.S_SPAN], c[k.S_LOOPS] = sid, rate, b0, span, loops
-        c[k.S_AMP] = gain * velocity / 100.0
+        c[k.S_AMP] = LEVEL * gain * velocity / 100.0
         c[k.S_LS] = ls
         self.cut[i] = cut_group
         self.attack[i] = max(1.0, attack * self.sr)
