@@ -119,6 +119,10 @@ def test_sizes_are_known_before_expanding_and_refused_over_the_limit():
     assert events_per_cycle(parse_tree("<a*8 b>")) == 8
     with pytest.raises(MiniError, match=rf"16777216 events per cycle; the limit is {MAX_EVENTS_PER_CYCLE}"):
         parse("[[[c4*64]*64]*64]*64")                      # issue 20's 52-byte packet: refused at once
+    with pytest.raises(MiniError, match=r"16384 events per beat \(4096 per cycle of 0.25 beats\); the limit is 1024"):
+        parse("[c4*64]*64")                                 # fits a cycle, but the cycle is one 16th
+    assert len(parse("[c4*64]*64", cycle=4.0).query(0, 4)) == 4096
+    assert len(parse("[c4*16]*16").query(0, 1)) == 1024                  # issue 20's case 2: allowed, 1024 a beat
     with pytest.raises(MiniError, match="nested deeper than 8"):
         parse("[" * 9 + "c4" + "]" * 9)
     with pytest.raises(MiniError, match="MAX_COUNT"):

@@ -17,7 +17,8 @@ from dataclasses import replace
 from typing import Callable
 
 from liveai.core.events import Note, check_pitch, clamp_velocity
-from liveai.core.mini_parse import MAX_EVENTS_PER_CYCLE, MiniError, atoms, parse_tree, period_cycles, top_steps
+from liveai.core.mini_parse import (MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE, MiniError, atoms, events_per_cycle,
+                                    parse_tree, period_cycles, top_steps)
 from liveai.core.mini_query import compile_tree, query
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
@@ -42,6 +43,11 @@ class MiniPattern(Pattern):
         if not legato > 0:
             raise ValueError(f"legato must be > 0, got {legato!r}")
         self.cycle = float(cycle)
+        per_cycle = events_per_cycle(self.tree)
+        per_beat = per_cycle / self.cycle
+        if per_beat > MAX_EVENTS_PER_BEAT:              # a voice asks for a beat or so at a time: bound that too
+            raise MiniError(f"pattern {text[:60]!r} would make {per_beat:.0f} events per beat ({per_cycle} per cycle "
+                            f"of {self.cycle:g} beats); the limit is {MAX_EVENTS_PER_BEAT} (MAX_EVENTS_PER_BEAT)")
         self.period = period_cycles(self.tree) * self.cycle
         self.seed = int(seed)
         self.legato = float(legato)

@@ -37,6 +37,7 @@ MAX_TEXT = 4096                  # characters of pattern text
 MAX_DEPTH = 8                    # nested brackets ([ ], < >, ( ))
 MAX_COUNT = 64                   # largest n in *n, /n, !n, @n and in (k,n,r)
 MAX_EVENTS_PER_CYCLE = 4096      # events one cycle may hold, computed from the parse tree before expanding
+MAX_EVENTS_PER_BEAT = 1024       # ... and one beat, once the cycle's length in beats is known (mini.py)
 MAX_PERIOD_CYCLES = 1 << 20      # a pattern's period is reported up to this many cycles
 
 _OPEN = {"[": "]", "<": ">", "(": ")"}
