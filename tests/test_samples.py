@@ -265,3 +265,18 @@ def test_the_default_kit_is_never_made_on_the_thread_that_sends_notes(dirt):
     with pytest.raises(SampleNotReady, match="still loading"):
         store.sid("tone", 0)                                   # the kit is there; now its file loads
     assert store.wait(10.0) and store.sid("tone", 0) >= 0
+
+
+def test_pattern_sample_params_are_checked_where_they_are_written():
+    from liveai.core.mini import parse
+
+    with pytest.raises(ValueError, match="speed must be at least"):
+        sounds("bd").set(speed=0)
+    with pytest.raises(ValueError, match="unknown sample param 'pitch'"):
+        sounds("bd").set(pitch=2)
+    with pytest.raises(ValueError, match="bad bank name"):
+        parse("c4").inst("sample", bank="../etc")
+    with pytest.raises(ValueError, match="begin must be before end"):
+        parse("c4").inst("sample", bank="piano", begin=0.5, end=0.5)
+    notes = [h.item for h in sounds("bd:2", cut=1).set(gain=0.5, cut=2).query(0, 4)]
+    assert notes[0].params == (("cut", 2.0), ("gain", 0.5)) and notes[0].sound == "bd:2"

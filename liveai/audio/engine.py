@@ -470,6 +470,8 @@ class AudioEngine:
         """One short line for a toolbar: 'audio jack 128@48000 xruns 0 load 12%/31% voices 16'."""
         s = self.stats()
         extra = f" silenced {','.join(s['silenced'])}" if s["silenced"] else ""
+        if s.get("samples_loading"):
+            extra += f" samples loading {s['samples_loading']}"
         return (f"audio {self.backend} {self.blocksize}@{self.sr} xruns {s['xruns']} "
                 f"load {s.get('load_p50', 0.0):.0%}/{s.get('load_p99', 0.0):.0%} voices {s.get('voices', 0)}{extra}")
 
