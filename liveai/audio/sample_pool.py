@@ -1,6 +1,6 @@
 """Decoded samples in one block of memory the audio callback reads and never waits on.
 
-Layout: a table of MAX_SAMPLES rows (int64: offset into `data`, frames,
+Layout: a table of MAX_SAMPLES_LOADED rows (int64: offset into `data`, frames,
 channels, 0) followed by `data`, float32 samples at the engine's rate,
 interleaved when stereo. A sample id is a table row.
 
@@ -24,12 +24,13 @@ import threading
 
 import numpy as np
 
-MAX_SAMPLES = 4096                     # distinct files loaded at once (table rows)
-MAX_POOL_MB = 512                      # decoded audio held, all files together (float32 at the engine's rate)
+from liveai.limits import MAX_SAMPLES_LOADED, MAX_SAMPLE_POOL_MB
+
+
 TABLE_COLS = 4
 OFF, FRAMES, CHANNELS = 0, 1, 2
-_TABLE_BYTES = MAX_SAMPLES * TABLE_COLS * 8
-POOL_BYTES = _TABLE_BYTES + MAX_POOL_MB * (1 << 20)
+_TABLE_BYTES = MAX_SAMPLES_LOADED * TABLE_COLS * 8
+POOL_BYTES = _TABLE_BYTES + MAX_SAMPLE_POOL_MB * (1 << 20)
 
 
 class PoolFull(ValueError):
@@ -42,7 +43,7 @@ class SamplePool:
     def __init__(self, buffer: object, fd: int = -1, *, writable: bool = True) -> None:
         self.fd = fd
         self._buffer = buffer
-        self.table = np.frombuffer(buffer, np.int64, MAX_SAMPLES * TABLE_COLS, 0).reshape(MAX_SAMPLES, TABLE_COLS)
+        self.table = np.frombuffer(buffer, np.int64, MAX_SAMPLES_LOADED * TABLE_COLS, 0).reshape(MAX_SAMPLES_LOADED, TABLE_COLS)
         self.data = np.frombuffer(buffer, np.float32, (POOL_BYTES - _TABLE_BYTES) // 4, _TABLE_BYTES)
         self.writable = writable
         self.count = 0                 # table rows used (writer side)
@@ -85,11 +86,11 @@ class SamplePool:
             raise ValueError(f"sample {name}: need 1 or 2 channels and at least one frame, got shape {a.shape}")
         flat = a.reshape(-1)
         with self._lock:
-            if self.count >= MAX_SAMPLES:
-                raise PoolFull(f"sample {name}: the pool holds {MAX_SAMPLES} samples already (MAX_SAMPLES)")
+            if self.count >= MAX_SAMPLES_LOADED:
+                raise PoolFull(f"sample {name}: the pool holds {MAX_SAMPLES_LOADED} samples already (MAX_SAMPLES_LOADED)")
             if self.used + flat.size > self.data.size:
                 raise PoolFull(f"sample {name}: {flat.size * 4 / (1 << 20):.1f} MB does not fit; "
-                               f"{self.used_mb:.1f} of {self.data.size * 4 / (1 << 20):.0f} MB used (MAX_POOL_MB)")
+                               f"{self.used_mb:.1f} of {self.data.size * 4 / (1 << 20):.0f} MB used (MAX_SAMPLE_POOL_MB)")
             sid, off = self.count, self.used
             self.data[off:off + flat.size] = flat
             self.used = off + flat.size

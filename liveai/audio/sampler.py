@@ -30,13 +30,13 @@ from liveai.audio.instrument import Instrument
 from liveai.audio.sample_pool import FRAMES, SamplePool
 from liveai.core.events import Note
 from liveai.core.sounds import SOUNDFONT_BANKS, drum_bank, param_values, parse_sound
+from liveai.limits import MAX_SAMPLE_NOTE_SECONDS
 
 DRUM_CHANNEL = 9
 DEFAULT_FADE_S = 0.001       # a natural end or a clip fades this long, so a file that stops mid-wave does not click
 CUT_FADE_S = 0.005           # a note cut by its group fades this long
 LEVEL = 0.5                  # a full-scale file at gain 1, velocity 100: the level of a loud synth drum, so a
                              # kit, a bass and chords together stay under the mix's clip
-MAX_NOTE_SECONDS = 600.0     # a note (slowed, looped, or held) is cut here: no voice sounds for hours
 
 
 class Sampler(Instrument):
@@ -132,7 +132,7 @@ class Sampler(Instrument):
             total = max(1, int(math.ceil(loops * span / abs(rate))))
         if clip > 0:
             total = min(total, max(1, int(round(dur_frames * clip))))
-        total = min(total, int(MAX_NOTE_SECONDS * self.sr))
+        total = min(total, int(MAX_SAMPLE_NOTE_SECONDS * self.sr))
         cut_group = int(cut)
         if cut_group > 0:
             self._cut(frame, cut_group)

@@ -27,11 +27,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from liveai.limits import MAX_FILES_PER_BANK, MAX_SAMPLE_BANKS, MAX_SAMPLE_RATE, MAX_SAMPLE_SECONDS, MIN_SAMPLE_RATE
+
+
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".opus", ".mp3", ".w64"})
-MAX_SAMPLE_SECONDS = 60.0        # one file, after decoding: a longer one is refused (play it as a track instead)
-MAX_BANKS = 4096                 # banks kept from all folders together
-MAX_FILES_PER_BANK = 1024        # files kept per bank (name order); more are left out and counted
-MIN_RATE, MAX_RATE = 1000, 384000  # file sample rates accepted
 ENV_VAR = "LIVEAI_SAMPLES"       # folders, os.pathsep-separated
 
 
@@ -54,8 +53,8 @@ def decode(path: str | Path, sr: int) -> np.ndarray:
         raise SampleError(f"{p}: not a readable audio file ({_reason(e)})") from None
     if info.frames <= 0:
         raise SampleError(f"{p}: holds no audio (0 frames)")
-    if not MIN_RATE <= info.samplerate <= MAX_RATE:
-        raise SampleError(f"{p}: sample rate {info.samplerate} Hz is outside {MIN_RATE}..{MAX_RATE}")
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise SampleError(f"{p}: sample rate {info.samplerate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}")
     seconds = info.frames / info.samplerate
     if seconds > MAX_SAMPLE_SECONDS:
         raise SampleError(f"{p}: {seconds:.0f} s long; a sample may last at most {MAX_SAMPLE_SECONDS:g} s "
@@ -90,7 +89,7 @@ class SampleLibrary:
         self._kit_banks: dict[str, list[Path]] | None = None
         self._default_kit = default_kit
         self._kit_thread: threading.Thread | None = None
-        self.skipped = 0                 # files past MAX_FILES_PER_BANK, banks past MAX_BANKS
+        self.skipped = 0                 # files past MAX_FILES_PER_BANK, banks past MAX_SAMPLE_BANKS
         self.soundfont_path: Path | None = None   # gm: sounds; None: $LIVEAI_SOUNDFONT or Debian's
         self.soundfont_version = 0                # bumped by use_soundfont: stores parse the new one
         self._lock = threading.Lock()
@@ -126,7 +125,7 @@ class SampleLibrary:
                 if len(files) > MAX_FILES_PER_BANK:
                     self.skipped += len(files) - MAX_FILES_PER_BANK
                     files = files[:MAX_FILES_PER_BANK]
-                if name not in self._banks and len(self._banks) >= MAX_BANKS:
+                if name not in self._banks and len(self._banks) >= MAX_SAMPLE_BANKS:
                     self.skipped += 1
                     continue
                 self._banks[name] = files

@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from liveai.core.sounds import SOUNDFONT_BANKS
+from liveai.limits import MAX_SF2_MB, MAX_SF2_RECORDS
 
-MAX_SF2_MB = 1024                  # a larger file is refused
-MAX_RECORDS = 1 << 20              # records in any pdta chunk
 DEBIAN_PATHS = ("/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 ENV_VAR = "LIVEAI_SOUNDFONT"
 BANKS = dict(zip(SOUNDFONT_BANKS, (0, 128)))
@@ -145,8 +144,8 @@ class SoundFont:
             off, size = ch[name]
             rs = struct.calcsize(fmt)
             count = size // rs
-            if count > MAX_RECORDS:
-                raise SoundFontError(f"{self.path}: {count} {name} records; the limit is {MAX_RECORDS}")
+            if count > MAX_SF2_RECORDS:
+                raise SoundFontError(f"{self.path}: {count} {name} records; the limit is {MAX_SF2_RECORDS}")
             return [struct.unpack_from(fmt, data, off + i * rs) for i in range(count)]
 
         phdr = records("phdr", "<20sHHHIII")

@@ -66,6 +66,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--midi-clock-in", action="store_true", help="follow an external MIDI clock (implies --midi-in)")
     p.add_argument("--link", action="store_true", help="join an Ableton Link session")
     p.add_argument("--link-quantum", type=float, default=4.0)
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record a take into a new folder under DIR until stopped (crash-safe: `liveai recover DIR`); "
+                        "on the way out the take is written whole (or its end put elsewhere, and said) before exiting")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -81,9 +84,12 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     if not args.no_start:
         session.start()
-    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
-          f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
-    stop.wait()
+    from liveai.record.frontends import recording
+
+    with recording(session, args.record):   # stopped (and written, or rescued and said) before anything closes
+        print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
+              f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
+        stop.wait()
     for thing in reversed(opened):
         try:
             thing.close()

@@ -32,12 +32,9 @@ from fractions import Fraction
 from typing import Any
 
 from liveai.core.patterns import bjorklund
+from liveai.limits import (MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE, MAX_PATTERN_CHARS,
+                           MAX_PATTERN_COUNT, MAX_PATTERN_DEPTH)
 
-MAX_TEXT = 4096                  # characters of pattern text
-MAX_DEPTH = 8                    # nested brackets ([ ], < >, ( ))
-MAX_COUNT = 64                   # largest n in *n, /n, !n, @n and in (k,n,r)
-MAX_EVENTS_PER_CYCLE = 4096      # events one cycle may hold, computed from the parse tree before expanding
-MAX_EVENTS_PER_BEAT = 1024       # ... and one beat, once the cycle's length in beats is known (mini.py)
 MAX_PERIOD_CYCLES = 1 << 20      # a pattern's period is reported up to this many cycles
 
 _OPEN = {"[": "]", "<": ">", "(": ")"}
@@ -56,8 +53,8 @@ def tokenize(text: str) -> list[tuple[str, int]]:
     """(token, position) pairs; words are atoms or numbers, everything else one character."""
     if not isinstance(text, str):
         raise MiniError(f"a pattern is text, got {type(text).__name__}")
-    if len(text) > MAX_TEXT:
-        raise MiniError(f"pattern text is {len(text)} characters; the limit is {MAX_TEXT} (MAX_TEXT)")
+    if len(text) > MAX_PATTERN_CHARS:
+        raise MiniError(f"pattern text is {len(text)} characters; the limit is {MAX_PATTERN_CHARS} (MAX_PATTERN_CHARS)")
     out: list[tuple[str, int]] = []
     i, n = 0, len(text)
     while i < n:
@@ -107,8 +104,8 @@ class _Parser:
 
     # sequence := part ("," part)* ; part := group ("|" group)* ; group := steps ("." steps)*
     def sequence(self, closer: str | None, depth: int) -> tuple:
-        if depth > MAX_DEPTH:
-            raise self.fail(f"brackets nested deeper than {MAX_DEPTH} (MAX_DEPTH)")
+        if depth > MAX_PATTERN_DEPTH:
+            raise self.fail(f"brackets nested deeper than {MAX_PATTERN_DEPTH} (MAX_PATTERN_DEPTH)")
         parts = [self.choice(closer, depth)]
         while self.peek() == ",":
             if closer == ">":
@@ -181,13 +178,13 @@ class _Parser:
     def count(self, op: str, *, integer: bool = False, low: Fraction = Fraction(0)) -> Fraction:
         t = self.peek()
         if t is None or not _is_number(t):
-            raise self.fail(f"{op!r} takes a number 1..{MAX_COUNT}")
+            raise self.fail(f"{op!r} takes a number 1..{MAX_PATTERN_COUNT}")
         self.pos += 1
         v = Fraction(t)
         if integer and v.denominator != 1:
             raise self.fail(f"{op!r} takes a whole number, got {t!r}")
-        if not low < v <= MAX_COUNT:
-            raise self.fail(f"{op!r} takes a number in ({low}, {MAX_COUNT}] (MAX_COUNT), got {t!r}")
+        if not low < v <= MAX_PATTERN_COUNT:
+            raise self.fail(f"{op!r} takes a number in ({low}, {MAX_PATTERN_COUNT}] (MAX_PATTERN_COUNT), got {t!r}")
         return v
 
     def step(self, depth: int) -> tuple:
@@ -229,8 +226,8 @@ class _Parser:
                 return node
 
     def euclid(self, node: tuple, depth: int) -> tuple:
-        if depth > MAX_DEPTH:
-            raise self.fail(f"brackets nested deeper than {MAX_DEPTH} (MAX_DEPTH)")
+        if depth > MAX_PATTERN_DEPTH:
+            raise self.fail(f"brackets nested deeper than {MAX_PATTERN_DEPTH} (MAX_PATTERN_DEPTH)")
         args = [self.euclid_number()]
         while self.peek() == ",":
             self.pos += 1
@@ -240,8 +237,8 @@ class _Parser:
             raise self.fail("a Euclidean rhythm is (hits,steps) or (hits,steps,rotation)")
         k, n = args[0], args[1]
         r = args[2] if len(args) == 3 else 0
-        if not 1 <= n <= MAX_COUNT or not 0 <= k <= n:
-            raise self.fail(f"({k},{n}) needs 0 <= hits <= steps and 1 <= steps <= {MAX_COUNT}")
+        if not 1 <= n <= MAX_PATTERN_COUNT or not 0 <= k <= n:
+            raise self.fail(f"({k},{n}) needs 0 <= hits <= steps and 1 <= steps <= {MAX_PATTERN_COUNT}")
         pulses = bjorklund(k, n)
         r %= n
         pulses = pulses[r:] + pulses[:r]

@@ -16,10 +16,8 @@ import math
 import re
 
 from liveai.core.drums import PITCH_TO_CLASS
+from liveai.limits import MAX_SOUND_INDEX, MAX_SOUND_NAME, MIN_SAMPLE_SPEED
 
-MAX_SOUND_NAME = 64            # characters in "bank:index"
-MAX_SOUND_INDEX = 1 << 20      # index past a bank's end wraps; this only bounds the number itself
-MIN_SPEED = 1.0 / 64           # |speed| below this is refused (a note would last hours)
 
 # name -> (low, high, default)
 SOUND_PARAMS: dict[str, tuple[float, float, float]] = {
@@ -79,8 +77,8 @@ def check_sound_params(params: dict[str, float]) -> tuple[tuple[str, float], ...
     d = dict(out)
     if d.get("begin", 0.0) >= d.get("end", 1.0):
         raise ValueError(f"begin must be before end, got begin={d.get('begin', 0.0):g} end={d.get('end', 1.0):g}")
-    if abs(d.get("speed", 1.0)) < MIN_SPEED:
-        raise ValueError(f"speed must be at least {MIN_SPEED:g} either way (MIN_SPEED), got {d['speed']:g}: "
+    if abs(d.get("speed", 1.0)) < MIN_SAMPLE_SPEED:
+        raise ValueError(f"speed must be at least {MIN_SAMPLE_SPEED:g} either way (MIN_SAMPLE_SPEED), got {d['speed']:g}: "
                          "0 would never play (use a rest)")
     return tuple(sorted(out))
 

@@ -1,0 +1,62 @@
+"""Every limit on what liveai reads from outside, in one place (documented in docs/osc.md "Limits").
+
+Why one module: a limit is only useful if a user can find it, and a test or
+a fuzzer can reach it by name. Each one is checked *before* the work it
+bounds (sizes before allocating, lengths before reading), and what is over
+it is refused with a line that names the file, the value and the constant.
+No imports: the pure core may read these too.
+"""
+
+from __future__ import annotations
+
+# -- MIDI files (GMD drums, melody folders) --------------------------------------------------------------------
+MAX_MIDI_FILE_BYTES = 2 << 20       # GMD files are <= 0.16 MB; mido holds ~260 B per message (3 MB: 260 MB, 9 s)
+MAX_MIDI_BEATS = 20_000.0           # latest note, in beats (~2.8 h at 120 BPM); a huge delta time ends here
+MAX_MIDI_NOTES = 200_000            # notes kept from one file
+MIN_TICKS_PER_BEAT = 1              # 0 (or SMPTE timing read as <= 0) would divide by zero
+
+# -- the GMD index (info.csv) ---------------------------------------------------------------------------------
+MAX_INFO_CSV_BYTES = 32 << 20       # GMD's is 120 KB
+INFO_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature",
+                "midi_filename", "duration", "split")
+
+# -- derived arrays (.npz caches, melody files) ---------------------------------------------------------------
+MAX_NPZ_ARRAY_BYTES = 512 << 20     # one array of an .npz, uncompressed, checked from the zip header first
+MAX_MELODY_NOTES = 100_000          # notes of one melody (a folk tune has ~100)
+
+# -- weights --------------------------------------------------------------------------------------------------
+MAX_WEIGHTS_BYTES = 256 << 20       # a .pt file (ours are < 10 MB), checked before it is hashed or loaded
+
+# -- takes (journal records) ----------------------------------------------------------------------------------
+MAX_JOURNAL_LINE_BYTES = 4 << 20    # one record; a longer line is damaged (the reader never holds more of it)
+MAX_CLOCK_SECONDS = 1e8            # the clock time a take starts at (~3 years of a running session)
+MAX_CLOCK_BEATS = 1e10              # the beat a take starts at
+MAX_TAKE_SECONDS = 2 * 24 * 3600.0  # any time in a record, from the take's start (and any duration, lateness)
+MAX_TAKE_BEATS = 500_000.0          # any beat in a record, from the take's start (fits a MIDI delta at 480 tpb)
+MAX_NOTE_BEATS = 1e4                # a note's duration in beats
+MAX_RERENDER_SECONDS = 1800.0       # a take without recorded audio is re-rendered to WAV up to this long
+EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a take's WAV is written
+EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
+RECORD_EXIT_WAIT_S = 30.0           # `liveai run`/`repl` at exit: retry a full disk this long, then write elsewhere
+
+# -- pattern text (the mini-notation: the prompt, scripts, OSC) ------------------------------------------------
+MAX_PATTERN_CHARS = 4096            # characters of one pattern text
+MAX_PATTERN_DEPTH = 8               # nested brackets ([ ], < >, ( ))
+MAX_PATTERN_COUNT = 64              # the largest n in *n, /n, !n, @n and (k,n,r)
+MAX_EVENTS_PER_CYCLE = 4096         # events one cycle may hold, computed from the parse tree before expanding
+MAX_EVENTS_PER_BEAT = 1024          # ... and one beat, once the cycle's length is known ([c4*16]*16 at 16ths: 1024)
+
+# -- samples and SoundFonts -----------------------------------------------------------------------------------
+MAX_SOUND_NAME = 64                 # characters in "bank:index"
+MAX_SOUND_INDEX = 1 << 20           # an index past a bank's end wraps; this only bounds the number written
+MIN_SAMPLE_SPEED = 1.0 / 64         # |speed| below this is refused (a note would last hours)
+MAX_SAMPLE_SECONDS = 60.0           # one file after decoding; a longer one is refused (play it as a track)
+MAX_SAMPLE_BANKS = 4096             # banks kept from all sample folders together
+MAX_FILES_PER_BANK = 1024           # files kept per bank (name order); more are left out and counted
+MIN_SAMPLE_RATE = 1000              # a file's sample rate, Hz ...
+MAX_SAMPLE_RATE = 384000            # ... accepted (others are resampled to the engine's)
+MAX_SAMPLES_LOADED = 4096           # distinct files (or SoundFont samples) in the pool at once
+MAX_SAMPLE_POOL_MB = 512            # decoded audio held, all files together (float32 at the engine's rate)
+MAX_SAMPLE_NOTE_SECONDS = 600.0     # one sampled note (slowed, looped or held) is cut here
+MAX_SF2_MB = 1024                   # an .sf2 file
+MAX_SF2_RECORDS = 1 << 20           # records in one of an .sf2's preset-data chunks
