@@ -18,7 +18,7 @@ from liveai.audio.sampler import LEVEL, Sampler
 from liveai.audio.sample_store import SampleStore
 from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady
 from liveai.core.events import Note, Scheduled
-from liveai.core.mini import sounds
+from liveai.core.mini import pattern_banks, sounds
 
 SR = 48000
 
@@ -236,7 +236,9 @@ def test_the_drums_agent_humanizes_a_sample_kit(tmp_path, monkeypatch):
     monkeypatch.setattr(samples_mod, "_default", None)
     s = Session(bpm=120)
     cap = s.capture()
-    s.play("drums", humanize(stack(hits("x...x...", 36), hits("..x...x.", 38)).inst("sample"), seed=1))
+    agent = humanize(stack(hits("x...x...", 36), hits("..x...x.", 38)).inst("sample"), seed=1)
+    assert pattern_banks(agent.source, beats=4.0) == ["bd", "sn"]   # what play() loads ahead for it
+    s.play("drums", agent)
     s.clock.run_until(beat=8.0)
     notes = [e for e in cap.sent if isinstance(e.item, Note)]
     assert notes and all(e.item.instrument == "sample" and e.item.sound is None for e in notes)

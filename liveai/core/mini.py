@@ -22,7 +22,7 @@ from liveai.core.mini_parse import (MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE, M
 from liveai.core.mini_query import compile_tree, query
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
-from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, parse_sound
+from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, drum_bank, parse_sound
 
 
 GRID = float(1 << 36)    # beats are snapped to 2**-36: 16ths come out exact whatever path the arithmetic took
@@ -120,8 +120,13 @@ def pattern_banks(pattern: object, _depth: int = 0, *, beats: float = 0.0) -> li
     if _depth > 64:
         return []
     if beats > 0 and isinstance(pattern, Pattern):
-        heard = {_bank(h.item.sound) for h in pattern.query(0.0, beats)
-                 if isinstance(h.item, Note) and h.item.sound is not None}
+        heard = set()
+        for h in pattern.query(0.0, beats):
+            n = h.item
+            if isinstance(n, Note) and n.sound is not None:
+                heard.add(_bank(n.sound))
+            elif isinstance(n, Note) and n.instrument == "sample" and drum_bank(n.pitch) is not None:
+                heard.add(drum_bank(n.pitch))                  # a GM drum note on the sampler: its class's bank
         return sorted(heard | set(pattern_banks(pattern, _depth)))
     found = set(banks(pattern)) if isinstance(pattern, MiniPattern) and _samples(pattern) else set()
     for attr in ("pattern", "other"):

@@ -88,7 +88,9 @@ class Session:
         L = float(length if length is not None else bar)
         if isinstance(source, Pattern):
             self._trial(name, source, L)
-            self.preload(source)
+        inner = source if isinstance(source, Pattern) else getattr(source, "source", None)
+        if isinstance(inner, Pattern):                   # a pattern, or an agent playing one (humanize)
+            self.preload(inner)
         self._voice_names.add(name)
         # Decided now, on the performer's thread: "from the next bar after I pressed Enter".
         at = 0.0 if self.clock.state == STOPPED else next_quantum(self.clock.decision_beat(), q)
