@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveai.core.mini import banks, parse, sounds
-from liveai.core.mini_parse import MAX_EVENTS_PER_CYCLE, MiniError, events_per_cycle, parse_tree, period_cycles
+from liveai.core.mini_parse import MiniError, events_per_cycle, parse_tree, period_cycles
+from liveai.limits import MAX_EVENTS_PER_CYCLE
 from liveai.core.mini_query import compile_tree, query
 from liveai.core.patterns import bjorklund, rand01
 

@@ -17,7 +17,7 @@ from liveai.audio.sample_pool import SamplePool
 from liveai.audio.sampler import LEVEL, Sampler
 from liveai.audio.sample_store import SampleStore
 from liveai.audio.samples import MAX_SAMPLE_SECONDS, SampleError, SampleLibrary, SampleNotReady
-from liveai.core.events import Note, Scheduled
+from liveai.core.events import Note
 from liveai.core.mini import pattern_banks, sounds
 
 SR = 48000

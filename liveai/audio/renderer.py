@@ -70,7 +70,8 @@ class Renderer:
 
     # -- producer side (clock thread): validate, then hand over ---------------------------
     def instrument_for(self, item: Note) -> str:
-        """Note.instrument, or the sampler for a note naming a sound, drums on MIDI channel 10 (index 9), else the synth."""
+        """Note.instrument, or the sampler for a note naming a sound, drums on MIDI channel 10 (index 9), else
+        the synth."""
         name = item.instrument or ("sample" if item.sound is not None else
                                    "drums" if item.channel == DRUM_CHANNEL else "synth")
         if name not in self._index:

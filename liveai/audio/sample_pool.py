@@ -43,7 +43,8 @@ class SamplePool:
     def __init__(self, buffer: object, fd: int = -1, *, writable: bool = True) -> None:
         self.fd = fd
         self._buffer = buffer
-        self.table = np.frombuffer(buffer, np.int64, MAX_SAMPLES_LOADED * TABLE_COLS, 0).reshape(MAX_SAMPLES_LOADED, TABLE_COLS)
+        rows = MAX_SAMPLES_LOADED
+        self.table = np.frombuffer(buffer, np.int64, rows * TABLE_COLS, 0).reshape(rows, TABLE_COLS)
         self.data = np.frombuffer(buffer, np.float32, (POOL_BYTES - _TABLE_BYTES) // 4, _TABLE_BYTES)
         self.writable = writable
         self.count = 0                 # table rows used (writer side)
@@ -87,10 +88,11 @@ class SamplePool:
         flat = a.reshape(-1)
         with self._lock:
             if self.count >= MAX_SAMPLES_LOADED:
-                raise PoolFull(f"sample {name}: the pool holds {MAX_SAMPLES_LOADED} samples already (MAX_SAMPLES_LOADED)")
+                raise PoolFull(f"sample {name}: the pool holds {MAX_SAMPLES_LOADED} samples already "
+                               "(MAX_SAMPLES_LOADED)")
             if self.used + flat.size > self.data.size:
-                raise PoolFull(f"sample {name}: {flat.size * 4 / (1 << 20):.1f} MB does not fit; "
-                               f"{self.used_mb:.1f} of {self.data.size * 4 / (1 << 20):.0f} MB used (MAX_SAMPLE_POOL_MB)")
+                raise PoolFull(f"sample {name}: {flat.size * 4 / (1 << 20):.1f} MB does not fit; {self.used_mb:.1f} "
+                               f"of {self.data.size * 4 / (1 << 20):.0f} MB used (MAX_SAMPLE_POOL_MB)")
             sid, off = self.count, self.used
             self.data[off:off + flat.size] = flat
             self.used = off + flat.size

@@ -17,12 +17,12 @@ from dataclasses import replace
 from typing import Callable
 
 from liveai.core.events import Note, check_pitch, clamp_velocity
-from liveai.core.mini_parse import (MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE, MiniError, atoms, events_per_cycle,
-                                    parse_tree, period_cycles, top_steps)
+from liveai.core.mini_parse import MiniError, atoms, events_per_cycle, parse_tree, period_cycles, top_steps
 from liveai.core.mini_query import compile_tree, query
 from liveai.core.patterns import EPS, Hap, Pattern, rand01
 from liveai.core.pitch import midi
 from liveai.core.sounds import SOUNDFONT_BANKS, check_sound_params, drum_bank, parse_sound
+from liveai.limits import MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE
 
 
 GRID = float(1 << 36)    # beats are snapped to 2**-36: 16ths come out exact whatever path the arithmetic took

@@ -32,8 +32,7 @@ from fractions import Fraction
 from typing import Any
 
 from liveai.core.patterns import bjorklund
-from liveai.limits import (MAX_EVENTS_PER_BEAT, MAX_EVENTS_PER_CYCLE, MAX_PATTERN_CHARS,
-                           MAX_PATTERN_COUNT, MAX_PATTERN_DEPTH)
+from liveai.limits import MAX_EVENTS_PER_CYCLE, MAX_PATTERN_CHARS, MAX_PATTERN_COUNT, MAX_PATTERN_DEPTH
 
 MAX_PERIOD_CYCLES = 1 << 20      # a pattern's period is reported up to this many cycles
 

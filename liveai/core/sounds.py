@@ -78,8 +78,8 @@ def check_sound_params(params: dict[str, float]) -> tuple[tuple[str, float], ...
     if d.get("begin", 0.0) >= d.get("end", 1.0):
         raise ValueError(f"begin must be before end, got begin={d.get('begin', 0.0):g} end={d.get('end', 1.0):g}")
     if abs(d.get("speed", 1.0)) < MIN_SAMPLE_SPEED:
-        raise ValueError(f"speed must be at least {MIN_SAMPLE_SPEED:g} either way (MIN_SAMPLE_SPEED), got {d['speed']:g}: "
-                         "0 would never play (use a rest)")
+        raise ValueError(f"speed must be at least {MIN_SAMPLE_SPEED:g} either way (MIN_SAMPLE_SPEED), "
+                         f"got {d['speed']:g}: 0 would never play (use a rest)")
     return tuple(sorted(out))
 
 
