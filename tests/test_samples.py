@@ -282,3 +282,9 @@ def test_pattern_sample_params_are_checked_where_they_are_written():
         parse("c4").inst("sample", bank="piano", begin=0.5, end=0.5)
     notes = [h.item for h in sounds("bd:2", cut=1).set(gain=0.5, cut=2).query(0, 4)]
     assert notes[0].params == (("cut", 2.0), ("gain", 0.5)) and notes[0].sound == "bd:2"
+
+
+def test_a_melodic_note_on_the_sampler_must_name_its_sound(dirt):
+    r = renderer_for(dirt)
+    with pytest.raises(ValueError, match="names its sound"):
+        r.events_for(Note(48, instrument="sample"), 0.0)              # c3 is a tom only on the drum channel

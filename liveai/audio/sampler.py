@@ -81,11 +81,11 @@ class Sampler(Instrument):
                 return self._soundfont_values(store, bank, index, note)
             shift = note.pitch - 60
         else:
-            bank = drum_bank(note.pitch)
+            bank = drum_bank(note.pitch) if note.channel == DRUM_CHANNEL else None
             index = 0
             if bank is None:
                 raise ValueError("a sample note names its sound: s('bd sn'), .inst('sample', bank='piano'), "
-                                 f"or a GM drum note; got {note!r}")
+                                 f"or is a GM drum note on channel 10; got {note!r}")
         sid = store.sid(bank, index)
         speed, gain, pan, begin, end, loops, cut, attack, release, clip = param_values(note.params)
         rate = speed * 2.0 ** (shift / 12.0)

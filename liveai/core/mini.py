@@ -125,7 +125,7 @@ def pattern_banks(pattern: object, _depth: int = 0, *, beats: float = 0.0) -> li
             n = h.item
             if isinstance(n, Note) and n.sound is not None:
                 heard.add(_bank(n.sound))
-            elif isinstance(n, Note) and n.instrument == "sample" and drum_bank(n.pitch) is not None:
+            elif isinstance(n, Note) and n.instrument == "sample" and n.channel == 9 and drum_bank(n.pitch):
                 heard.add(drum_bank(n.pitch))                  # a GM drum note on the sampler: its class's bank
         return sorted(heard | set(pattern_banks(pattern, _depth)))
     found = set(banks(pattern)) if isinstance(pattern, MiniPattern) and _samples(pattern) else set()
