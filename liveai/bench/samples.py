@@ -22,7 +22,8 @@ import numpy as np
 
 
 def make_banks(root: Path, files: int = 100) -> Path:
-    """'loop': 4 stereo 2 s files at 48 kHz; 'many': `files` mono 1 s files at 44.1 kHz."""
+    """'loop': 4 stereo 2 s files at 48 kHz; 'many': `files` mono 3 s files at 44.1 kHz (loading them takes
+    long enough, a second or more, for a pattern's notes to fall inside it)."""
     import soundfile
 
     rng = np.random.default_rng(5)
@@ -33,8 +34,8 @@ def make_banks(root: Path, files: int = 100) -> Path:
         soundfile.write(str(root / "loop" / f"{k}.wav"), np.stack([x, x[::-1]], 1).astype(np.float32), 48000)
     (root / "many").mkdir()
     for k in range(files):
-        soundfile.write(str(root / "many" / f"{k:03d}.wav"), (0.1 * rng.standard_normal(44100)).astype(np.float32),
-                        44100, subtype="PCM_16")
+        soundfile.write(str(root / "many" / f"{k:03d}.wav"),
+                        (0.1 * rng.standard_normal(3 * 44100)).astype(np.float32), 44100, subtype="PCM_16")
     return root
 
 
