@@ -126,6 +126,8 @@ def test_sizes_are_known_before_expanding_and_refused_over_the_limit():
     assert len(parse("[c4*16]*16").query(0, 1)) == 1024                  # issue 20's case 2: allowed, 1024 a beat
     with pytest.raises(MiniError, match="nested deeper than 8"):
         parse("[" * 9 + "c4" + "]" * 9)
+    with pytest.raises(MiniError, match="polymeter"):
+        parse("{c4 e4 g4}%4")
     with pytest.raises(MiniError, match="MAX_PATTERN_COUNT"):
         parse("c4*65")
     with pytest.raises(MiniError, match="MAX_PATTERN_CHARS"):

@@ -200,6 +200,8 @@ class _Parser:
             node = (REST,)
         elif t in _SINGLE:
             raise self.fail(f"{t!r} needs a step before it" if t in "*/!@?" else f"unexpected {t!r}")
+        elif "{" in t or "}" in t:
+            raise self.fail("'{a b c}' (polymeter) is not supported: write the parts in [ , ] or <>")
         else:
             node = (ATOM, t)
         while True:
