@@ -153,3 +153,18 @@ def test_two_liveai_sessions_on_one_machine_share_tempo_bar_and_start():
     r = inside(TWO_SESSIONS)
     assert r["joined"] and r["b_followed"] and r["a_followed"], r
     assert r["first_note_vs_a_bar_ms"] < 1.0 and r["phase_ms"] < 1.0, r
+
+
+OTHER_HOST = """
+import json
+from liveai.bench.link import other_host
+print(json.dumps(other_host(25)))
+"""
+
+
+def test_a_peer_on_another_host_over_a_veth_pair():
+    """Two namespaces joined by a veth pair are two laptops on a cable: Link's multicast over a real link.
+    Link corrects its phase once it has measured the other host's clock (here ~0.5 s after joining)."""
+    r = inside(OTHER_HOST)
+    assert r["tempo_adopted_s"] < 5 and r["phase_settled_s"] < 5, r
+    assert r["phase"]["max_ms"] < 1.0, r

@@ -230,11 +230,24 @@ class AalinkPeer:
     """A bare Link peer in another process (aalink, liveai.ports.link.peer_main): prints
     `link_time beat tempo playing peers` every 20 ms, reads `tempo X`, `start`, `stop`, `quit`."""
 
-    def __init__(self, bpm: float, quantum: float = 4.0) -> None:
+    def __init__(self, bpm: float, quantum: float = 4.0, *, other_host: bool = False) -> None:
+        """`other_host`: the peer runs in a network namespace of its own, joined to ours by a veth pair
+        (10.21.0.1 here, 10.21.0.2 there): a second laptop on a cable, Link's multicast over a real link."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"from liveai.ports.link import peer_main; peer_main({bpm}, {quantum})"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        code = f"from liveai.ports.link import peer_main; peer_main({bpm}, {quantum})"
+        if not other_host:
+            self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=env)
+        else:   # its namespace waits for one line on stdin (its end of the cable is there by then)
+            there = ('read go; ip link set lo up; ip addr add 10.21.0.2/24 dev vb; ip link set vb up; '
+                     'ip route add 224.0.0.0/4 dev vb; exec "$0" -c "$1"')
+            self.proc = subprocess.Popen(["unshare", "-n", "bash", "-c", there, sys.executable, code],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            for cmd in (["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", str(self.proc.pid)],
+                        ["ip", "addr", "add", "10.21.0.1/24", "dev", "va"], ["ip", "link", "set", "va", "up"],
+                        ["ip", "route", "add", "224.0.0.0/4", "dev", "va"]):
+                subprocess.run(cmd, check=True, capture_output=True, timeout=10)
+            self.command("go")
         self.lines = Lines(self.proc.stdout, _peer_record)
 
     def established(self, age_s: float = 1.2, timeout: float = 10.0) -> tuple:
