@@ -56,12 +56,12 @@ def _summary(ms: list[float]) -> dict:
             "max_ms": round(max(a), 4), "signed_median_ms": round(statistics.median(ms), 4)}
 
 
-def _session(bpm: float, *, capture: bool = False) -> Any:
+def _session(bpm: float, *, capture: bool = False, lead_s: float = 0.0) -> Any:
     from liveai.core.patterns import seq
     from liveai.ports.base import CapturePort
     from liveai.runtime.session import Session
 
-    outputs = {"cap": CapturePort()} if capture else {}
+    outputs = {"cap": CapturePort(lead_s=lead_s)} if capture or lead_s else {}
     ses = Session(bpm=bpm, realtime=True, outputs=outputs)
     ses.play("tick", seq(60, step=1.0), quantum=1)
     return ses
@@ -190,12 +190,14 @@ def _peer_to_peer(changes: int, bpm: float) -> dict:
     return _summary(delays)
 
 
-def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: float = 1.0) -> dict:
-    """Join an established session at `n` moments swept across a beat; count joins that moved its tempo."""
+def joins(n: int, session_bpm: float = 140.0, our_bpm: float = 120.0, watch_s: float = 1.0,
+          lead_s: float = 0.0) -> dict:
+    """Join an established session at `n` moments swept across a beat; count joins that moved its tempo.
+    `lead_s`: an output port's lead (the audio engine has one), where tempo changes here take effect."""
     from liveai.ports.link import LinkSync
 
     peer = AalinkPeer(session_bpm)
-    ses = _session(our_bpm)
+    ses = _session(our_bpm, lead_s=lead_s)
     excursions, follow_ms = 0, []
     try:
         peer.established()
