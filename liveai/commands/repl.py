@@ -20,6 +20,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--history", type=Path, default=Path.home() / ".liveai_history")
     parser.add_argument("--osc-port", type=int, default=9130,
                         help="OSC server for Max/Pd patches on 127.0.0.1 (default 9130; 0: none)")
+    parser.add_argument("--view", action="store_true",
+                        help="serve the live view (piano roll, agents' controls) on 127.0.0.1; prints its URL")
+    parser.add_argument("--view-port", type=int, default=0, help="port for --view (default: any free one)")
     parser.add_argument("--plain", action="store_true",
                         help="read blocks from stdin and print only results and errors (the default when "
                              "stdin is not a terminal: vim-slime, Emacs comint, tmux send-keys)")
@@ -36,8 +39,18 @@ def main(argv: list[str]) -> int:
             server = OscServer(session, port=args.osc_port).start()
         except OSError as exc:
             say(f"liveai: OSC server not started on port {args.osc_port}: {exc}")
+    view = None
+    if args.view:
+        from liveai.frontends.view.server import ViewServer
+
+        try:
+            view = ViewServer(session, port=args.view_port).start()
+        except (OSError, RuntimeError) as exc:
+            say(f"liveai: {exc}")
     session.start()
     osc = f", OSC on 127.0.0.1:{args.osc_port}" if server else ""
+    if view is not None:
+        say(f"liveai: live view at {view.url}")
     say(f"liveai: clock running at {session.bpm:g} BPM ({session.clock.priority}){osc}; "
         "try play('a', seq(60, 64, 67, 72)); " + ("end of input quits" if plain else "Ctrl-D quits"))
     try:
@@ -49,6 +62,8 @@ def main(argv: list[str]) -> int:
             else:
                 run_repl(session, namespace(session), history_path=args.history)
     finally:
+        if view is not None:
+            view.close()
         if server is not None:
             server.close()
         session.close()

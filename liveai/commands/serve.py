@@ -46,6 +46,10 @@ def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         from liveai.ports.link import LinkSync
 
         opened.append(LinkSync(session, quantum=args.link_quantum).start())
+    if args.view:
+        from liveai.frontends.view.server import ViewServer
+
+        opened.append(ViewServer(session, port=args.view_port).start())
     return session, opened
 
 
@@ -66,6 +70,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--midi-clock-in", action="store_true", help="follow an external MIDI clock (implies --midi-in)")
     p.add_argument("--link", action="store_true", help="join an Ableton Link session")
     p.add_argument("--link-quantum", type=float, default=4.0)
+    p.add_argument("--view", action="store_true",
+                   help="serve the live view on 127.0.0.1 (agents' params only, never code); prints its URL with a token")
+    p.add_argument("--view-port", type=int, default=0, help="port for --view (default: any free one)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -83,6 +90,9 @@ def main(argv: list[str]) -> int:
         session.start()
     print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
           f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
+    for thing in opened:
+        if hasattr(thing, "token"):
+            print(f"liveai serve: live view at {thing.url}", file=sys.stderr, flush=True)
     stop.wait()
     for thing in reversed(opened):
         try:

@@ -125,6 +125,13 @@ class DuetAgent:
                 "mode": self.mode, "params": dict(self._params), "weights": self.weights.name,
                 "stats": dict(self.stats)}
 
+    def live(self, most: int = 64) -> dict:
+        """The phrase it heard and its answer, for the live view (any thread: reads references once)."""
+        first, onset, _ = self._phrase
+        heard = [list(n) for n in list(self._recent) if n[0] >= onset] if first >= 0 else []
+        answer = [[n.beat, n.pitch, n.velocity, n.duration] for n in self._plan[:most]]
+        return {"mode": self.mode, "heard": heard[-most:], "answer": answer, "stats": dict(self.stats)}
+
     # -- wiring -----------------------------------------------------------------------------
     def attach(self, session: Any) -> "DuetAgent":
         """Listen to `session.input` and register as `session.agents[name]`; start the worker if realtime."""
