@@ -90,3 +90,19 @@ def test_loading_the_extension_again_keeps_the_playing_session_and_reloading_sta
     run(kernel, "%reload_ext liveai")            # unload closes the old session; load starts a new one
     _, now, _ = run(kernel, "old.clock.state, s is old, s.clock.state, s.voices")
     assert ast.literal_eval(now[0]) == ("stopped", False, "playing", [])
+
+
+def test_the_kernel_serves_the_live_view_behind_a_token(kernel):
+    import urllib.error
+    import urllib.request
+
+    _, out, _ = run(kernel, "view()")
+    url = ast.literal_eval(out[0])
+    assert url.startswith("http://127.0.0.1:") and "?token=" in url
+    with urllib.request.urlopen(url, timeout=REPLY_S) as r:
+        assert r.status == 200 and b"<canvas" in r.read()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url.split("?")[0], timeout=REPLY_S)
+    assert refused.value.code == 403
+    _, again, _ = run(kernel, "view()")
+    assert again == out                       # one view per kernel

@@ -13,5 +13,6 @@ MAX_FRAME_BYTES = 64 * 1024    # anything longer closes the websocket (1009, mes
 MAX_VALUES_PER_MESSAGE = 4     # params set by one message (the XY pad sends two)
 CONTROL_RATE_HZ = 60.0         # control changes a second per page (token bucket refill)...
 CONTROL_BURST = 30             # ...and how many may come at once; the rest are dropped with an error
-ERRORS_PER_S = 4.0             # error replies a second per page; the rest are counted in the next one
+ERRORS_PER_S = 4.0             # error replies a second per page, after a burst of...
+ERROR_BURST = 10               # ...this many; the rest are counted in the next one shown
 TOKEN_BYTES = 24               # secrets.token_urlsafe(TOKEN_BYTES): 32 characters

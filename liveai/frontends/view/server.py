@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 
 from liveai.frontends.view import snapshot
 from liveai.frontends.view.controls import ControlError, TokenBucket, apply_control, parse_control
-from liveai.frontends.view.limits import (ERRORS_PER_S, HISTORY_BEATS, MAX_CLIENTS, MAX_FRAME_BYTES,
+from liveai.frontends.view.limits import (ERROR_BURST, ERRORS_PER_S, HISTORY_BEATS, MAX_CLIENTS, MAX_FRAME_BYTES,
                                           MAX_NOTES_PER_FRAME, TOKEN_BYTES, UPDATE_HZ)
 from liveai.frontends.view.tap import NoteRing, since
 from liveai.runtime.sendgate import quiet_wait
@@ -31,6 +31,7 @@ from liveai.runtime.sendgate import quiet_wait
 STATIC = Path(__file__).parent / "static"
 QUIET_S = 0.002          # no frame is built or sent this close before a send of the clock
 START_TIMEOUT_S = 10.0
+PING, PONG = '{"t":"ping"}', '{"t":"pong"}'   # answered in order with the replies to controls, never limited
 CLOSE_TOKEN = 4403       # websocket close code for a wrong or missing token (4000-4999: the application's own)
 
 
@@ -42,7 +43,7 @@ class Client:
         self.cursor = cursor
         self.schema_version = -1
         self.bucket = TokenBucket()
-        self.errors = TokenBucket(ERRORS_PER_S, int(ERRORS_PER_S))
+        self.errors = TokenBucket(ERRORS_PER_S, ERROR_BURST)
         self.errors_dropped = 0
         self.notes_dropped = 0
         self.outbox: deque[str] = deque(maxlen=64)   # replies, sent before the next frame
@@ -183,6 +184,10 @@ class ViewServer:
         return older[-1] if older else 0
 
     def _control(self, client: Client, text: str) -> None:
+        if text == PING:                     # a marker a page (or a test, or the bench) can wait for
+            client.outbox.append(PONG)
+            client.wake.set()
+            return
         try:
             control = parse_control(text)
             if not client.bucket.allow(time.monotonic(), len(control.values)):
