@@ -26,6 +26,7 @@ from liveai.frontends.view.controls import ControlError, TokenBucket, apply_cont
 from liveai.frontends.view.limits import (ERROR_BURST, ERRORS_PER_S, HISTORY_BEATS, MAX_CLIENTS, MAX_FRAME_BYTES,
                                           MAX_NOTES_PER_FRAME, TOKEN_BYTES, UPDATE_HZ)
 from liveai.frontends.view.tap import NoteRing, since
+from liveai.runtime import priority
 from liveai.runtime.sendgate import quiet_wait
 
 STATIC = Path(__file__).parent / "static"
@@ -71,6 +72,7 @@ class ViewServer:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.priority = "not started"
 
     @property
     def url(self) -> str:
@@ -110,6 +112,10 @@ class ViewServer:
 
     # -- the view's thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        # Bursty work holding the GIL (a frame every 33 ms): SCHED_FIFO 1 where allowed, as the agents'
+        # workers and the OSC apply thread run, so the OS never deschedules it mid-frame while the
+        # clock waits for the GIL (runtime/priority.py). The loop sleeps in epoll between frames.
+        self.priority = priority.worker()
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)

@@ -1,0 +1,173 @@
+"""Does the live view cost the clock anything? Dispatch lateness with the view open and pages connected, and without.
+
+One realtime session plays 8 voices of 16ths (64 notes a second) with a drums agent
+registered (so frames carry an agent's state). The run alternates segments: "off"
+(no view at all: no server, no tap) and "on" (a ViewServer, its tap, and N pages
+connected from another process, as browsers are, each reading every frame). The
+lateness of every send is the scheduler's own measurement; each arm's p50/p99/max
+is taken over all its segments. The pages also count the frames they get: the
+update rate a page sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from liveai.bench.load import BusyCores, wait_seconds
+from liveai.core.patterns import seq
+from liveai.runtime.session import Session
+
+GOAL_P99_RATIO = 1.1
+GOAL_UPDATE_HZ = 20.0
+
+
+class Pages:
+    """Pages in a child process (as browsers are): `connect(url, n)` opens n websockets that read every
+    frame; `close()` returns (frames per page, seconds, mean frame bytes). Commands go as lines on its stdin."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveai.bench.view"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def _ask(self, cmd: list) -> list:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the pages' process ended")
+        return json.loads(line)
+
+    def connect(self, url: str, n: int) -> None:
+        self._ask(["connect", url, n])
+
+    def close(self) -> tuple[list[int], float, float]:
+        _, frames, elapsed, mean_bytes = self._ask(["close"])
+        return frames, elapsed, mean_bytes
+
+    def quit(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _pages_main() -> None:
+    """The child: reads commands from stdin, answers each with one JSON line."""
+    import aiohttp
+
+    async def reader(ws: Any, counts: dict, key: int) -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                counts[key] += 1
+                counts["bytes"] += len(msg.data)
+
+    def answer(*values: Any) -> None:
+        print(json.dumps(list(values)), flush=True)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            _, url, n = json.loads(line)
+            async with aiohttp.ClientSession() as http:
+                socks = [await http.ws_connect(url) for _ in range(n)]
+                counts: dict = {i: 0 for i in range(n)}
+                counts["bytes"] = 0
+                tasks = [asyncio.create_task(reader(ws, counts, i)) for i, ws in enumerate(socks)]
+                t0 = time.monotonic()
+                answer("connected")
+                await loop.run_in_executor(None, sys.stdin.readline)       # ["close"]
+                elapsed = time.monotonic() - t0
+                frames = [counts[i] for i in range(n)]
+                for ws in socks:
+                    await ws.close()
+                for t in tasks:
+                    t.cancel()
+                answer("closed", frames, elapsed, counts["bytes"] / max(1, sum(frames)))
+
+    asyncio.run(main())
+
+
+def _summary(lat: np.ndarray) -> dict:
+    if lat.size == 0:
+        return {"events": 0, "p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0}
+    return {"events": int(lat.size), "p50_us": round(float(np.percentile(lat, 50)) * 1e6, 1),
+            "p99_us": round(float(np.percentile(lat, 99)) * 1e6, 1), "max_us": round(float(lat.max()) * 1e6, 1)}
+
+
+def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: bool = False) -> dict:
+    from liveai.agents.drums.agent import DrumsAgent
+    from liveai.frontends.view.server import ViewServer
+
+    pages = Pages()
+    session = Session(bpm=120, realtime=True)
+    session.agents["drums"] = DrumsAgent(name="drums")
+    for i in range(8):
+        session.play(f"v{i}", seq(*range(60 + 2 * i, 76 + 2 * i)), quantum=1)
+    busy = BusyCores(2) if load else None
+    arms: dict[str, list[np.ndarray]] = {"off": [], "on": []}
+    rates: list[float] = []
+    frame_bytes: list[float] = []
+    n_segments = max(2, int(round(seconds / segment_s)))
+    try:
+        if busy:
+            busy.__enter__()
+        session.start()
+        wait_seconds(1.0)                   # the first bar (voices start on the next beat)
+        stats = session.scheduler.stats
+        for k in range(n_segments):
+            arm = "off" if k % 2 == 0 else "on"
+            view = None
+            if arm == "on":
+                view = ViewServer(session).start()
+                pages.connect(f"ws://127.0.0.1:{view.port}/ws?token={view.token}", clients)
+            start = stats.count
+            wait_seconds(segment_s)
+            end = stats.count
+            if view is not None:
+                frames, elapsed, mean_bytes = pages.close()
+                rates.extend(f / elapsed for f in frames)
+                frame_bytes.append(mean_bytes)
+                view.close()
+            ring = stats.recent()                       # capacity 65536: a segment is far shorter
+            cap = ring.size if stats.count <= ring.size else None
+            if cap is None:
+                idx = np.arange(start, end) % ring.size
+                arms[arm].append(ring[idx])
+            else:
+                arms[arm].append(ring[start:end])
+        session.clock.stop()
+    finally:
+        pages.quit()
+        if busy:
+            busy.__exit__()
+        session.close()
+    off, on = _summary(np.concatenate(arms["off"])), _summary(np.concatenate(arms["on"]))
+    ratio = round(on["p99_us"] / off["p99_us"], 3) if off["p99_us"] > 0 else None
+    return {
+        "seconds": round(n_segments * segment_s, 1), "segment_s": segment_s, "segments": n_segments,
+        "clients": clients, "notes_per_s": 64, "load": "2 busy processes" if load else "none (the machine as it is)",
+        "priority": session.clock.priority, "without_view": off, "with_view": on, "p99_ratio": ratio,
+        "goal_p99_ratio": GOAL_P99_RATIO, "p99_ok": ratio is not None and ratio <= GOAL_P99_RATIO,
+        "update_hz_min": round(min(rates), 1) if rates else 0.0,
+        "update_hz_mean": round(float(np.mean(rates)), 1) if rates else 0.0, "goal_update_hz": GOAL_UPDATE_HZ,
+        "frame_bytes_mean": round(float(np.mean(frame_bytes)), 0) if frame_bytes else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    _pages_main()
