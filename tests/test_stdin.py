@@ -98,3 +98,28 @@ def test_blocks_through_a_real_pipe_print_only_results_and_errors_and_the_clock_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_plain_on_a_terminal_as_emacs_comint_and_tmux_panes_give_it():
+    """`--plain` on a pty (comint's default, a tmux pane): the same plain route, no prompt or toolbar."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, LIVEAI_AUDIO="null")
+    proc = subprocess.Popen([sys.executable, "-m", "liveai", "repl", "--plain", "--output", "null", "--osc-port", "0"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    os.close(slave)
+    replies = Replies(proc.stdout)
+    try:
+        os.write(master, b"def lead(cycle):\n    return seq(72)\n\nplay('lead', lead)\n")
+        assert replies.next() == "'lead'"
+        os.write(master, b"status()['state']\n")
+        assert replies.next() == "'playing'"
+        os.write(master, b"\x04")                   # Ctrl-D on an empty line: end of input
+        assert proc.wait(timeout=REPLY_S) == 0
+        assert "\x1b" not in "".join(replies.raw)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
