@@ -1,6 +1,7 @@
 """Does the live view cost the clock anything? Dispatch lateness with the view open and pages connected, and without.
 
-One realtime session plays 8 voices of 16ths (64 notes a second) with a drums agent
+One realtime session plays 8 voices of 16ths, each a 32nd after the last (64 notes
+at 64 separate times a second) with a drums agent
 registered (so frames carry an agent's state). The run alternates segments: "off"
 (no view at all: no server, no tap) and "on" (a ViewServer, its tap, and N pages
 connected from another process, as browsers are, each reading every frame). The
@@ -116,8 +117,8 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
     pages = Pages()
     session = Session(bpm=120, realtime=True)
     session.agents["drums"] = DrumsAgent(name="drums")
-    for i in range(8):
-        session.play(f"v{i}", seq(*range(60 + 2 * i, 76 + 2 * i)), quantum=1)
+    for i in range(8):   # each voice a 32nd after the last: 64 separate send times a second, not 8 chords
+        session.play(f"v{i}", seq(*range(60 + 2 * i, 76 + 2 * i)).shift(i / 32), quantum=1)
     busy = BusyCores(2) if load else None
     arms: dict[str, list[np.ndarray]] = {"off": [], "on": []}
     rates: list[float] = []

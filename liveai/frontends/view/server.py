@@ -31,6 +31,8 @@ from liveai.runtime.sendgate import quiet_wait
 
 STATIC = Path(__file__).parent / "static"
 QUIET_S = 0.002          # no frame is built or sent this close before a send of the clock
+WAKE_JITTER_S = 0.0015   # the loop's timers wake up to ~1 ms late (epoll's millisecond timeout)
+AFTER_SEND_S = 0.0005    # a tick due at a send waits until this long after it
 START_TIMEOUT_S = 10.0
 PING, PONG = '{"t":"ping"}', '{"t":"pong"}'   # answered in order with the replies to controls, never limited
 CLOSE_TOKEN = 4403       # websocket close code for a wrong or missing token (4000-4999: the application's own)
@@ -129,6 +131,7 @@ class ViewServer:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
+        self._has_clients = asyncio.Event()
         app = web.Application(client_max_size=MAX_FRAME_BYTES)
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._websocket)
@@ -167,6 +170,7 @@ class ViewServer:
         await ws.prepare(request)
         client = Client(ws, self._history_cursor())
         self.clients.add(client)
+        self._has_clients.set()
         sender = asyncio.create_task(self._send_loop(client))
         client.wake.set()                      # the first frame now: history and schema
         try:
@@ -179,6 +183,8 @@ class ViewServer:
                     break
         finally:
             self.clients.discard(client)
+            if not self.clients:
+                self._has_clients.clear()
             sender.cancel()
         return ws
 
@@ -217,11 +223,24 @@ class ViewServer:
         client.wake.set()
 
     async def _quiet(self) -> None:
+        """Wait (without the GIL) while a send of the clock is near or under way: until the dispatcher
+        has published its next send time, or the send is GRACE_S overdue (a stalled or stopped clock)."""
+        gate = getattr(self.session.clock, "send_gate", None)
+        if gate is None:
+            return
+        while (wait := quiet_wait(time.perf_counter(), gate.read(), QUIET_S)) > 0:
+            await asyncio.sleep(wait)
+
+    async def _sleep_clear_of_sends(self, delay: float) -> None:
+        """Sleep `delay`, but do not wake just before or during the clock's next send: waking takes the
+        GIL from the dispatcher spinning towards it, so the wake-up itself would make that send late."""
         gate = getattr(self.session.clock, "send_gate", None)
         if gate is not None:
-            wait = quiet_wait(time.perf_counter(), gate.read(), QUIET_S)
-            if wait > 0:
-                await asyncio.sleep(wait)
+            now = time.perf_counter()
+            wake, send = now + delay, gate.read()
+            if send - QUIET_S - WAKE_JITTER_S <= wake <= send + AFTER_SEND_S:
+                delay = send + AFTER_SEND_S - now
+        await asyncio.sleep(delay)
 
     async def _tick(self) -> None:
         period = 1.0 / self.update_hz
@@ -232,8 +251,10 @@ class ViewServer:
             delay = next_t - loop.time()
             if delay < -period:              # far behind (a stall): skip ahead, do not burst
                 next_t = loop.time()
-            await asyncio.sleep(max(delay, 0.0))
-            if not self.clients:
+            await self._sleep_clear_of_sends(max(delay, 0.0))
+            if not self.clients:              # no page: no wake-ups at all until one connects
+                await self._has_clients.wait()
+                next_t = loop.time()
                 continue
             await self._quiet()
             try:
