@@ -10,13 +10,14 @@ from typing import Any, Callable
 
 from liveai.core import patterns as _p
 from liveai.core.events import Control, Note, Param
+from liveai.core.mini import parse
 from liveai.core.pitch import chord, midi, scale
 from liveai.record.frontends import repl_helpers
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {
     "seq": _p.seq, "deg": _p.deg, "euclid": _p.euclid, "hits": _p.hits, "stack": _p.stack, "cat": _p.cat,
-    "choose": _p.choose, "rest": _p.rest, "parse": _p.parse, "chord": chord, "scale": scale, "midi": midi,
+    "choose": _p.choose, "rest": _p.rest, "parse": parse, "chord": chord, "scale": scale, "midi": midi,
     "Hap": _p.Hap, "Note": Note, "Control": Control, "Param": Param,
 }
 

@@ -38,8 +38,8 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook
 @contextmanager
 def osc_rig(session: Any) -> Iterator[tuple[Any, Any]]:
     """A real OSC server for `session` on 127.0.0.1 and a client talking to it; all three closed after."""
-    from liveai.frontends.osc_client import OscClient
-    from liveai.frontends.osc_server import OscServer
+    from liveai.frontends.osc.client import OscClient
+    from liveai.frontends.osc.server import OscServer
 
     server = OscServer(session, port=0).start()
     client = OscClient(("127.0.0.1", server.port))

@@ -1,4 +1,4 @@
-"""Every agent checks its controls with one rule and one wording (liveai.agents.params)."""
+"""Every agent checks its controls with one rule and one wording (liveai.agents.shared)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from liveai.agents.params import checked, known
+from liveai.agents.shared import checked, known
 
 PARAMS = {"amount": (0.0, 2.0, "how much"), "feel": (0, 31, "which drummer")}
 

@@ -21,7 +21,7 @@ from liveai.audio.engine import AudioEngine
 from liveai.audio.fm_synth import FMSynth
 from liveai.audio.offline import render
 from liveai.audio.port import AudioPort
-from liveai.audio.probe import PerfClock
+from liveai.bench.audio_probe import PerfClock
 from liveai.audio.renderer import default_instruments
 from liveai.core.events import Note, NoteOff, Param, Scheduled
 from liveai.core.patterns import hits, seq

@@ -19,7 +19,7 @@ import pytest
 from liveai.audio.engine import AudioEngine
 from liveai.audio.fm_synth import FMSynth
 from liveai.audio.port import AudioPort
-from liveai.audio.probe import PerfClock, measure_onsets, run_engine, use_server
+from liveai.bench.audio_probe import PerfClock, measure_onsets, run_engine, use_server
 from liveai.audio.renderer import default_instruments
 from liveai.core.events import Note, Param, Scheduled
 
@@ -114,7 +114,7 @@ def test_bench_audio_prints_one_json_object_with_every_figure():
 
 
 def test_the_xrun_attribution_runs_each_client_in_the_engines_place():
-    from liveai.audio.attribution import run_rounds
+    from liveai.bench.xrun_attribution import run_rounds
 
     try:
         import jack  # noqa: F401 - the JACK-Client package, only the attribution uses it

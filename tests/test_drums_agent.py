@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from liveai.agents.drums import DrumsAgent, humanize
-from liveai.agents.drums.bench import demo_pattern
+from liveai.bench.drums import demo_pattern
 from liveai.core.events import Note
 from liveai.core.patterns import Hap, hits, seq, stack
 from liveai.core.tempo import TempoMap
-from liveai.models.drums import load
-from liveai.models.drums_data import N_FEATURES
-from liveai.models.drums_fast import FastDrums
+from liveai.agents.drums.model import load
+from liveai.agents.drums.data import N_FEATURES
+from liveai.agents.drums.infer import FastDrums
 from liveai.runtime.session import Session
 
 

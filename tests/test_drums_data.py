@@ -10,9 +10,9 @@ import pytest
 
 from liveai.core.drums import N_CLASSES
 from liveai.data.gmd import Hit, Performance
-from liveai.models.drums_data import (N_FEATURES, STEPS_PER_BEAT, WINDOW, features, file_grid, load_files,
+from liveai.agents.drums.data import (N_FEATURES, STEPS_PER_BEAT, WINDOW, features, file_grid, load_files,
                                       ms_per_step, windows)
-from liveai.models.drums_eval import baseline_table, evaluate
+from liveai.agents.drums.evaluate import baseline_table, evaluate
 
 
 def perf(beats_cls_vel, bpm=120.0, ts=(4, 4)) -> Performance:
@@ -118,7 +118,7 @@ def test_hits_sharing_a_16th_are_counted_and_their_first_and_last_kept():
 
 
 def test_hits_sharing_a_16th_get_predictions_in_time_order():
-    from liveai.models.drums_eval import per_hit
+    from liveai.agents.drums.evaluate import per_hit
     hits = [(2.1, 1, 80), (1.9, 1, 60), (0.0, 2, 90), (2.0, 1, 70)]     # not in time order
     f = file_grid(perf(hits), "x")
     off = np.zeros(f.counts.shape); off2 = np.zeros_like(off)

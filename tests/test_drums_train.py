@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from liveai.data.gmd import default_root, read_info, read_performance
-from liveai.models.drums import DrumsConfig, DrumsNet, load, load_baseline, save
-from liveai.models.drums_data import file_grid, load_files, windows
-from liveai.models.drums_eval import baseline_table, evaluate
-from liveai.models.drums_finetune import finetune
-from liveai.models.drums_train import loss_fn, train
+from liveai.agents.drums.model import DrumsConfig, DrumsNet, load, load_baseline, save
+from liveai.agents.drums.data import file_grid, load_files, windows
+from liveai.agents.drums.evaluate import baseline_table, evaluate
+from liveai.agents.drums.finetune import finetune
+from liveai.agents.drums.train import loss_fn, train
 
 GMD = default_root()
 needs_gmd = pytest.mark.skipif(not (GMD / "info.csv").exists(), reason="Groove MIDI Dataset not found")
@@ -139,7 +139,7 @@ def test_train_cli_writes_weights_and_metadata(small_rows, tmp_path: Path):
 @needs_gmd
 def test_from_takes_saves_a_feel_the_agent_can_switch_to(small_rows, tmp_path: Path):
     from liveai.agents.drums import humanize
-    from liveai.agents.drums.bench import demo_pattern
+    from liveai.bench.drums import demo_pattern
     from liveai.commands.train_drums import main
 
     takes = tmp_path / "takes"

@@ -13,7 +13,7 @@ from liveai.agents.duet.improviser import scale_of
 from liveai.core.events import Note, NoteOff
 from liveai.core.patterns import Hap
 from liveai.data.melodies import HELDOUT_FILE, MelodySet
-from liveai.models.duet import DEFAULT_WEIGHTS
+from liveai.agents.duet.model import DEFAULT_WEIGHTS
 from liveai.runtime.session import Session
 
 

@@ -10,7 +10,7 @@ import pytest
 from liveai.agents.duet import DuetAgent, learn_from_phrases
 from liveai.core.events import Note
 from liveai.data.melodies import HELDOUT_FILE, MelodySet, read_midi_file
-from liveai.models.duet import load_model, score_melody
+from liveai.agents.duet.model import load_model, score_melody
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_midi_top_line_reader(tmp_path):
 
 
 def test_evaluate_reports_every_model_on_the_same_notes(mels):
-    from liveai.models.duet_eval import evaluate, train_markov, unigram
+    from liveai.agents.duet.evaluate import evaluate, train_markov, unigram
 
     train, test = mels[20:60], mels[:4]
     out = evaluate(load_model(), train_markov(train, order=4), unigram(train), test)
@@ -104,8 +104,8 @@ def test_evaluate_reports_every_model_on_the_same_notes(mels):
 def test_numpy_twin_computes_what_the_torch_model_computes(mels):
     import torch
 
-    from liveai.models.duet import batch_tensors
-    from liveai.models.duet_fast import FastDuet
+    from liveai.agents.duet.model import batch_tensors
+    from liveai.agents.duet.infer import FastDuet
 
     model = load_model()
     fast = FastDuet(model)

@@ -1,5 +1,5 @@
 """Agents give torch one intra-op thread: on these machines two threads made a tiny GELU 90x slower,
-and an offline interp voice then ran into its 100 ms budget (liveai/models/__init__.py)."""
+and an offline interp voice then ran into its 100 ms budget (liveai/agents/shared.py)."""
 
 import pytest
 import torch

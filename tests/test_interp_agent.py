@@ -11,7 +11,8 @@ import torch
 from liveai.agents.interp import InterpAgent
 from liveai.agents.interp.agent import hnoise_params
 from liveai.core.events import Note, Param
-from liveai.core.patterns import hits, parse, stack
+from liveai.core.mini import parse
+from liveai.core.patterns import hits, stack
 from liveai.ports.base import CapturePort, OutputPort
 from liveai.runtime.session import Session
 
@@ -272,8 +273,8 @@ def test_realtime_control_changes_are_heard_within_a_few_bars():
 
 
 def test_osc_sets_and_reports_interp_parameters_over_udp():
-    from liveai.frontends.osc_client import OscClient
-    from liveai.frontends.osc_server import OscServer
+    from liveai.frontends.osc.client import OscClient
+    from liveai.frontends.osc.server import OscServer
 
     with Session(bpm=120, outputs={"cap": CapturePort()}) as s:
         agent = InterpAgent("drums", session=s)

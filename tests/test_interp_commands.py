@@ -10,7 +10,7 @@ import pytest
 
 from liveai.commands import eval_interp, train_interp
 from liveai.data.gmd import default_root
-from liveai.models import interp as m
+from liveai.agents.interp import model as m
 
 
 @pytest.fixture

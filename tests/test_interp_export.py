@@ -9,8 +9,8 @@ import torch
 
 from liveai.commands import export_interp
 from liveai.data.melodic_loops import tokens_to_notes
-from liveai.models import interp as m
-from liveai.models.interp_export import export
+from liveai.agents.interp import model as m
+from liveai.agents.interp.export import export
 
 
 @pytest.mark.parametrize("kind", ["drums", "melody"])

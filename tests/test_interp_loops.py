@@ -11,7 +11,7 @@ from liveai.core.events import Note
 from liveai.core.patterns import Hap, hits, stack
 from liveai.data.gmd import default_root, read_info
 from liveai.data.melodic_loops import HOLD, LOW, ONSET, REST, fold_pitch, notes_to_tokens, tokens_to_notes
-from liveai.models.interp_data import loops_from_files
+from liveai.agents.interp.data import loops_from_files
 
 
 def test_tokens_round_trip_notes_on_the_16th_grid():

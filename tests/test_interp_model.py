@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from liveai.data.gmd import default_root, read_info
-from liveai.models import interp as m
-from liveai.models.interp_data import loops_from_files
-from liveai.models.interp_eval import evaluate_drums, f1
-from liveai.models.interp_train import finetune, transpose_tokens
+from liveai.agents.interp import model as m
+from liveai.agents.interp.data import loops_from_files
+from liveai.agents.interp.evaluate import evaluate_drums, f1
+from liveai.agents.interp.train import finetune, transpose_tokens
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,8 @@ def test_transposition_keeps_rests_and_holds_and_folds_pitches():
 
 
 def test_a_take_becomes_loops_and_fine_tunes_a_saved_copy(tmp_path):
-    from liveai.models.interp_data import loops_from_notes
-    from liveai.models.interp_train import finetune_from_notes
+    from liveai.agents.interp.data import loops_from_notes
+    from liveai.agents.interp.train import finetune_from_notes
 
     take = [(b * 0.5 + 0.02, 0.25, 36 if b % 4 == 0 else 42, 90) for b in range(32)]   # 4 bars of 8ths, a bit late
     loops = loops_from_notes(take, "drums")
@@ -111,7 +111,7 @@ def test_a_take_becomes_loops_and_fine_tunes_a_saved_copy(tmp_path):
 
 
 def test_drum_augmentation_swaps_bars_and_drops_one_played_class():
-    from liveai.models.interp_train import TrainConfig, augment_drums
+    from liveai.agents.interp.train import TrainConfig, augment_drums
 
     hits = torch.zeros(2, 32, 9)
     hits[:, 0, 0] = 1                    # kick on the first step
@@ -126,7 +126,7 @@ def test_drum_augmentation_swaps_bars_and_drops_one_played_class():
 
 
 def test_path_penalty_is_zero_within_the_margin_and_reaches_the_decoder(val_loops):
-    from liveai.models.interp_train import path_penalty
+    from liveai.agents.interp.train import path_penalty
 
     model = m.load("drums")
     mu = model.encode(m.drum_batch(val_loops.hits[:16], val_loops.velocity[:16], val_loops.offset[:16]))[0]
@@ -139,7 +139,7 @@ def test_path_penalty_is_zero_within_the_margin_and_reaches_the_decoder(val_loop
 
 
 def test_the_interpolation_target_reads_the_same_from_either_end_and_reaches_only_the_decoder(val_loops):
-    from liveai.models.interp_train import morph_loss, morph_target
+    from liveai.agents.interp.train import morph_loss, morph_target
 
     g = torch.Generator().manual_seed(0)
     ha, hb = torch.rand(32, 9, generator=g) < 0.4, torch.rand(32, 9, generator=g) < 0.4
@@ -161,7 +161,7 @@ def test_the_interpolation_target_reads_the_same_from_either_end_and_reaches_onl
 
 
 def test_hit_smoothing_prefers_bounded_logits():
-    from liveai.models.interp_train import hit_bce
+    from liveai.agents.interp.train import hit_bce
 
     hits = (torch.rand(64, 32, 9, generator=torch.Generator().manual_seed(0)) < 0.3).float()
     bounded, extreme = (2 * hits - 1) * math.log(0.95 / 0.05), (2 * hits - 1) * 10.0
@@ -171,7 +171,7 @@ def test_hit_smoothing_prefers_bounded_logits():
 
 
 def test_training_keeps_the_best_scored_checkpoint():
-    from liveai.models.interp_train import TrainConfig, new_model, train
+    from liveai.agents.interp.train import TrainConfig, new_model, train
 
     g = torch.Generator().manual_seed(0)
     hits = (torch.rand(64, 32, 9, generator=g) < 0.1).float()
@@ -184,7 +184,7 @@ def test_training_keeps_the_best_scored_checkpoint():
 
 
 def test_training_can_keep_an_average_of_the_weights():
-    from liveai.models.interp_train import TrainConfig, new_model, train
+    from liveai.agents.interp.train import TrainConfig, new_model, train
 
     g = torch.Generator().manual_seed(0)
     hits = (torch.rand(64, 32, 9, generator=g) < 0.1).float()

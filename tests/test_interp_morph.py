@@ -8,9 +8,9 @@ import torch
 
 from liveai.agents.interp import InterpAgent
 from liveai.core.patterns import hits, stack
-from liveai.models import interp as m
-from liveai.models.interp_eval import PATH_POINTS, _path_changes, agent_drum_path
-from liveai.models.interp_morph import STEP_ORDER, drum_point, morph, step_order, switched
+from liveai.agents.interp import model as m
+from liveai.agents.interp.evaluate import PATH_POINTS, _path_changes, agent_drum_path
+from liveai.agents.interp.morph import STEP_ORDER, drum_point, morph, step_order, switched
 
 ROCK = stack(hits("x.......x.x.....", note=36), hits("....x.......x...", note=38), hits("x.x.x.x.x.x.x.x.", note=42))
 SAMBA = stack(hits("x..xx..xx..xx..x", note=36), hits("..x...x...x...x.", note=37), hits("x.xxx.xxx.xxx.xx", note=46))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from liveai.frontends.osc_space import ADDRESSES, INCOMING
-from liveai.frontends.osc_handlers import table
+from liveai.frontends.osc.space import ADDRESSES, INCOMING
+from liveai.frontends.osc.handlers import table
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "osc.md"
 ROW = re.compile(r"^\| `(/[^`]*)` \| `([^`]*)` \| (.+) \|$")

@@ -7,9 +7,9 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveai.core.patterns import parse
-from liveai.frontends.osc_fuzz import fuzz, packets
-from liveai.frontends.osc_server import OscServer
+from liveai.core.mini import parse
+from liveai.bench.osc_fuzz import fuzz, packets
+from liveai.frontends.osc.server import OscServer
 from liveai.runtime.session import Session
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from liveai.frontends.osc_space import INCOMING, OUTGOING, Address
+from liveai.frontends.osc.space import INCOMING, OUTGOING, Address
 
 ROOT = Path(__file__).resolve().parents[1]
 PD = sorted((ROOT / "patches").glob("*.pd"))

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveai.core.patterns import parse
-from liveai.frontends.osc_client import OscClient
-from liveai.frontends.osc_receiver import Receiver, pack_frame, serve, unpack_frames
-from liveai.frontends.osc_server import OscServer
+from liveai.core.mini import parse
+from liveai.frontends.osc.client import OscClient
+from liveai.frontends.osc.receiver import Receiver, pack_frame, serve, unpack_frames
+from liveai.frontends.osc.server import OscServer
 from liveai.ports.base import CapturePort
 from liveai.ports.osc import encode_message
 from liveai.runtime.sendgate import GRACE_S, SETTLE_S, SendGate, quiet_wait
@@ -196,7 +196,7 @@ def test_bad_packets_are_answered_by_the_receiver_process_and_valid_ones_reach_t
     client.send("/liveai/note", 61, 90, 0.5)
     assert server.wait_for_packets(2)
     assert heard == [61]
-    assert server._local == [0, 0, 0, 0]           # this process parsed nothing, answered no error itself
+    assert server._local == [0, 0] and server.replies.errors == 0   # this process parsed nothing, answered no error itself
     assert (server.packets, server.errors) == (2, 1)
     assert server.alive() and server.receiver_pid != os.getpid()
 
@@ -217,7 +217,7 @@ def test_the_apply_thread_keeps_the_quiet_window(rig):
 
 def test_the_receiver_process_ends_with_the_server(rig):
     session, server, client = rig
-    child = server._child
+    child = server.receiver.process
     assert child is not None and child.poll() is None
     server.close()
     assert child.poll() == 0                       # exited by itself when its socketpair closed
@@ -225,7 +225,7 @@ def test_the_receiver_process_ends_with_the_server(rig):
 
 def test_the_receiver_process_ends_when_the_performers_process_dies():
     code = ("import os, signal, sys; from liveai.runtime.session import Session; "
-            "from liveai.frontends.osc_server import OscServer; "
+            "from liveai.frontends.osc.server import OscServer; "
             "srv = OscServer(Session(outputs={}), port=0).start(); print(srv.receiver_pid, flush=True); "
             "os.kill(os.getpid(), signal.SIGKILL)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -243,7 +243,7 @@ def test_thread_mode_is_the_old_server_with_the_quiet_window():
     session = Session(outputs={})
     with OscServer(session, port=0, process=False) as server, OscClient(("127.0.0.1", server.port)) as c:
         assert c.request("/liveai/nope", reply="/liveai/error")[0] == "/liveai/nope"
-        assert server._local[2] == 1 and server.receiver_pid is None
+        assert server.replies.errors == 1 and server.receiver_pid is None
     session.close()
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from liveai.frontends.osc_client import OscClient
+from liveai.frontends.osc.client import OscClient
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ import struct
 import pytest
 
 from liveai.core.events import Control, Note, Param
-from liveai.core.patterns import parse
-from liveai.frontends.osc_client import OscClient
-from liveai.frontends.osc_server import OscServer
-from liveai.frontends.osc_space import ADDRESSES
+from liveai.core.mini import parse
+from liveai.frontends.osc.client import OscClient
+from liveai.frontends.osc.server import OscServer
+from liveai.frontends.osc.space import ADDRESSES
 from liveai.ports.osc import encode_bundle, encode_message
 from liveai.runtime.session import Session
 

@@ -2,8 +2,9 @@ import pytest
 
 from liveai.core.events import Note
 from liveai.core.patterns import (
-    bjorklund, cat, choose, deg, euclid, hits, parse, seq, stack,
+    bjorklund, cat, choose, deg, euclid, hits, seq, stack,
 )
+from liveai.core.mini import parse
 from liveai.core.pitch import chord, midi, scale
 
 

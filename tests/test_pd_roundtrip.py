@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from liveai.core.patterns import parse
-from liveai.frontends.osc_server import OscServer
+from liveai.core.mini import parse
+from liveai.frontends.osc.server import OscServer
 from liveai.runtime.session import Session
 
 PATCHES = Path(__file__).resolve().parents[1] / "patches"

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from liveai.core.events import Note
-from liveai.frontends.evaluate import evaluate
+from liveai.frontends.evaluate import evaluate, rerender_namespace
 from liveai.prelude import namespace
 from liveai.record.recorder import Recorder
 from liveai.ports.base import CapturePort
@@ -70,7 +70,7 @@ def record_offline(takes_dir: Path) -> Path:
 def test_rerender_reproduces_every_voice_and_agent_note(tmp_path):
     original = load_take(record_offline(tmp_path))
     assert set(original.voices()) == {"walker", "bass", "lead"} and len(original.evals) == 2
-    result = rerender(original, tmp_path / "again", namespace_factory=with_walker())
+    result = rerender(original, tmp_path / "again", evaluate=evaluate, namespace_factory=with_walker())
     assert result.errors == []
     diffs = compare_notes(original, result.take)
     for name, d in diffs.items():
@@ -88,7 +88,7 @@ def test_rerender_reproduces_every_voice_and_agent_note(tmp_path):
 
 def test_human_part_against_changed_agents_differs_and_says_why(tmp_path):
     original = load_take(record_offline(tmp_path))
-    result = rerender(original, tmp_path / "new", namespace_factory=with_walker(seed_shift=1))
+    result = rerender(original, tmp_path / "new", evaluate=evaluate, namespace_factory=with_walker(seed_shift=1))
     diffs = compare_notes(original, result.take)
     assert not diffs["walker"].identical                  # the agent answers differently now
     assert diffs["bass"].identical and diffs["lead"].identical
@@ -113,7 +113,7 @@ def test_realtime_take_rerenders_offline_to_the_same_notes(tmp_path):
     finally:
         s.close()
     original = load_take(rec.take_dir)
-    result = rerender(original, tmp_path / "again", namespace_factory=with_walker())
+    result = rerender(original, tmp_path / "again", evaluate=evaluate, namespace_factory=with_walker())
     last = max(e.beat for e in original.sends)
     diffs = compare_notes(original, result.take, until_beat=last - 1.0)
     for name, d in diffs.items():
@@ -192,7 +192,7 @@ def test_a_take_started_mid_performance_says_which_voices_it_cannot_rebuild(tmp_
         s.run_until(beat=12)
     s.close()
     take = load_take(rec.take_dir)
-    result = rerender(take, tmp_path / "again")
+    result = rerender(take, tmp_path / "again", evaluate=evaluate, namespace_factory=rerender_namespace)
     assert result.warnings == ["voice 'drone' was playing before the take started: its code is not in the take, "
                                "so the re-render cannot rebuild it"]
     diffs = compare_notes(take, result.take)

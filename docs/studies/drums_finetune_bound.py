@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from liveai.data.gmd import default_root, read_info
-from liveai.models.drums import load, load_baseline
-from liveai.models.drums_data import load_files, ms_per_step
-from liveai.models.drums_eval import evaluate, per_hit, predict_grid
-from liveai.models.drums_finetune import finetune
+from liveai.agents.drums.model import load, load_baseline
+from liveai.agents.drums.data import load_files, ms_per_step
+from liveai.agents.drums.evaluate import evaluate, per_hit, predict_grid
+from liveai.agents.drums.finetune import finetune
 
 
 def residuals(model, f, emb) -> tuple[np.ndarray, np.ndarray]:

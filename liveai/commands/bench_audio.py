@@ -17,7 +17,7 @@ itself, one per block size, so it never disturbs a server already running:
 5. xruns over `--agents-seconds` with the real agents (drums, interp, duet)
    inferring in a realtime session, a phrase played to the duet every 4 bars;
 6. only with `--attribution-rounds N`: the xrun attribution
-   (`liveai.audio.attribution`): jackd's xruns with bare JACK clients (C,
+   (`liveai.bench.xrun_attribution`): jackd's xruns with bare JACK clients (C,
    a numba cfunc, JACK-Client, PortAudio) and the engine's variants in its
    place, under the torch load, interleaved in N rounds.
 """
@@ -30,7 +30,7 @@ import os
 import sys
 import time
 
-from liveai.audio.attribution import DEFAULT_VARIANTS, VARIANTS
+from liveai.bench.xrun_attribution import DEFAULT_VARIANTS, VARIANTS
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -61,7 +61,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    from liveai.audio import probe
+    from liveai.bench import audio_probe as probe
 
     out: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}}
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
         say(f"agents run ({args.agents_seconds:g} s, 128 frames): {r['xruns']} xruns (jackd {r['jackd_xruns']}), "
             f"callback p99 {r['load_p99']:.3f}, {r['phrases']} phrases to the duet")
     if args.attribution_rounds > 0:
-        from liveai.audio import attribution
+        from liveai.bench import xrun_attribution as attribution
 
         def progress(r: dict) -> None:
             say("attribution " + json.dumps(r))

@@ -75,9 +75,9 @@ def server_options(design: str) -> dict[str, Any]:
 
 
 def bench_osc(n: int, design: str = "process:500") -> dict:
-    from liveai.core.patterns import parse
-    from liveai.frontends.osc_client import OscClient
-    from liveai.frontends.osc_server import OscServer
+    from liveai.core.mini import parse
+    from liveai.frontends.osc.client import OscClient
+    from liveai.frontends.osc.server import OscServer
     from liveai.runtime.session import Session
 
     quiet_osc_log()
@@ -171,8 +171,8 @@ def free_udp_port() -> int:
 def bench_pd(n: int) -> dict:
     if shutil.which("pd") is None:
         return {"skipped": "Pure Data (pd) not installed"}
-    from liveai.core.patterns import parse
-    from liveai.frontends.osc_server import OscServer
+    from liveai.core.mini import parse
+    from liveai.frontends.osc.server import OscServer
     from liveai.runtime.session import Session
 
     quiet_osc_log()
@@ -255,8 +255,8 @@ class _OtherProcessServer:
 
 def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: int | None,
                design: str = "process:500") -> dict:
-    from liveai.core.patterns import parse
-    from liveai.frontends.osc_server import OscServer
+    from liveai.core.mini import parse
+    from liveai.frontends.osc.server import OscServer
     from liveai.runtime.session import Session
 
     counter = quiet_osc_log()
@@ -279,7 +279,7 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
         baseline = stats.summary()
         stats.reset()
         errors0 = server.errors
-        code = (f"import json; from liveai.frontends.osc_fuzz import fuzz; "
+        code = (f"import json; from liveai.bench.osc_fuzz import fuzz; "
                 f"print(json.dumps(fuzz(('127.0.0.1', {server.port}), {n}, seed={seed}, timeout=10, rate={rate})))")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         t0 = time.perf_counter()

@@ -12,7 +12,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--crash-runs", type=int, default=3, help="how many SIGKILL-and-recover runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
-    from liveai.record.bench import run
+    from liveai.bench.record import run
 
     result = run(args.seconds, args.crash_runs)
     if args.json:

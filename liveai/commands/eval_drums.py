@@ -30,9 +30,9 @@ def main(argv: list[str]) -> int:
     import torch
 
     from liveai.data.gmd import default_root, read_info
-    from liveai.models.drums import DEFAULT_WEIGHTS, file_digest, load, load_baseline
-    from liveai.models.drums_data import load_files
-    from liveai.models.drums_eval import evaluate
+    from liveai.agents.drums.model import DEFAULT_WEIGHTS, file_digest, load, load_baseline
+    from liveai.agents.drums.data import load_files
+    from liveai.agents.drums.evaluate import evaluate
 
     torch.set_num_threads(1)
     root = Path(args.data) if args.data else default_root()
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         **evaluate(model, files, table, drummer=args.drummer, temperature=args.temperature, seed=args.seed),
     }
     if args.finetune:
-        from liveai.models.drums_finetune import session_study
+        from liveai.agents.drums.finetune import session_study
 
         sessions: dict[str, list] = defaultdict(list)
         by_id = {r.id: r for r in rows}

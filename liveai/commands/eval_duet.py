@@ -28,8 +28,8 @@ def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from liveai.data import melodies
-    from liveai.models.duet import DEFAULT_WEIGHTS, load_model, weights_version
-    from liveai.models.duet_eval import evaluate, train_markov, unigram
+    from liveai.agents.duet.model import DEFAULT_WEIGHTS, load_model, weights_version
+    from liveai.agents.duet.evaluate import evaluate, train_markov, unigram
 
     t0 = time.monotonic()
     weights = args.weights or DEFAULT_WEIGHTS

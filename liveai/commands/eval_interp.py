@@ -26,9 +26,9 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from liveai.models import interp as m
-    from liveai.models.interp_data import load_split
-    from liveai.models.interp_eval import evaluate_drums, evaluate_melody
+    from liveai.agents.interp import model as m
+    from liveai.agents.interp.data import load_split
+    from liveai.agents.interp.evaluate import evaluate_drums, evaluate_melody
 
     torch.set_num_threads(1)
     try:

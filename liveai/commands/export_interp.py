@@ -17,8 +17,8 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     import torch
 
-    from liveai.models import interp as m
-    from liveai.models.interp_export import export
+    from liveai.agents.interp import model as m
+    from liveai.agents.interp.export import export
 
     if args.ratio < 1:
         print("liveai export interp: --ratio must be >= 1", file=sys.stderr)

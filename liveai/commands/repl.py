@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     session = build_session(args, realtime=True)
     server = None
     if args.osc_port:
-        from liveai.frontends.osc_server import OscServer
+        from liveai.frontends.osc.server import OscServer
 
         try:
             server = OscServer(session, port=args.osc_port).start()

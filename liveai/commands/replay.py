@@ -92,10 +92,11 @@ def _offline(take, out_dir: Path, players: list[str] | None) -> dict:
 
 
 def _rerender(take, out_dir: Path) -> dict:
+    from liveai.frontends.evaluate import evaluate, rerender_namespace
     from liveai.record.export import export_take
     from liveai.record.replay import agents_changed, compare_notes, landed_differently, rerender
 
-    result = rerender(take, out_dir)
+    result = rerender(take, out_dir, evaluate=evaluate, namespace_factory=rerender_namespace)
     new = result.take
     diffs = compare_notes(take, new, until_beat=take.tempo_map.beat(take.end_s))
     export_take(new)

@@ -16,7 +16,7 @@ from typing import Any
 
 def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     """The session and everything attached to it (closed in reverse order)."""
-    from liveai.frontends.osc_server import OscServer
+    from liveai.frontends.osc.server import OscServer
     from liveai.runtime.session import Session
 
     session = Session(bpm=args.bpm, realtime=True)

@@ -41,10 +41,10 @@ def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from liveai.data.gmd import default_root
-    from liveai.models.drums import DEFAULT_WEIGHTS, DrumsConfig, file_digest, save
-    from liveai.models.drums_data import load_files, windows
-    from liveai.models.drums_eval import baseline_table, evaluate
-    from liveai.models.drums_train import train
+    from liveai.agents.drums.model import DEFAULT_WEIGHTS, DrumsConfig, file_digest, save
+    from liveai.agents.drums.data import load_files, windows
+    from liveai.agents.drums.evaluate import baseline_table, evaluate
+    from liveai.agents.drums.train import train
 
     torch.set_num_threads(1)
     root = Path(args.data) if args.data else default_root()
@@ -105,8 +105,8 @@ def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
     import torch
 
     from liveai.data.gmd import CorruptFile, read_performance
-    from liveai.models.drums import DEFAULT_WEIGHTS, WEIGHTS_DIR, load, save
-    from liveai.models.drums_finetune import finetune
+    from liveai.agents.drums.model import DEFAULT_WEIGHTS, WEIGHTS_DIR, load, save
+    from liveai.agents.drums.finetune import finetune
 
     torch.set_num_threads(1)
     folder = Path(args.from_takes)

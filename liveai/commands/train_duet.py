@@ -29,8 +29,8 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     from liveai.data import melodies
-    from liveai.models.duet import DEFAULT_WEIGHTS, DuetConfig
-    from liveai.models.duet_train import train
+    from liveai.agents.duet.model import DEFAULT_WEIGHTS, DuetConfig
+    from liveai.agents.duet.train import train
 
     out = args.out or DEFAULT_WEIGHTS
     if args.from_takes is not None:
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
 def _from_takes(takes: Path, out: Path | None) -> int:
     """Fine-tune the committed weights on the human's phrases in rehearsal takes; print before/after."""
     from liveai.agents.duet.learn import learn_from_phrases
-    from liveai.models.duet import load_model
+    from liveai.agents.duet.model import load_model
     from liveai.record.learn import human_phrases
 
     try:

@@ -59,15 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
     import torch
 
-    from liveai.models import interp as m
-    from liveai.models.interp_eval import evaluate_drums, evaluate_melody
-    from liveai.models.interp_train import DRUM_HIT_SMOOTHING, TrainConfig, drum_tensors, new_model, train
+    from liveai.agents.interp import model as m
+    from liveai.agents.interp.evaluate import evaluate_drums, evaluate_melody
+    from liveai.agents.interp.train import DRUM_HIT_SMOOTHING, TrainConfig, drum_tensors, new_model, train
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     progress = not args.no_progress
     if kind == "drums":
-        from liveai.models.interp_data import load_split
+        from liveai.agents.interp.data import load_split
 
         tr, va = load_split(args.data, "train", progress), load_split(args.data, "validation", progress)
         data = drum_tensors(tr)
@@ -103,7 +103,7 @@ def train_kind(kind: str, args: argparse.Namespace, argv: list[str]) -> dict:
                       if drums else 0.0)
     select = None
     if kind == "drums" and args.eval_every > 0:
-        from liveai.models.interp_eval import select_drums
+        from liveai.agents.interp.evaluate import select_drums
 
         select = select_drums(va)
     summary = train(model, data, cfg, progress, log=lambda s: print(s, file=sys.stderr), select=select)
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
 
 def _from_takes(takes: Path, kinds: tuple[str, ...], out: Path | None, seed: int) -> int:
     """Fine-tune on the human's drumming (drums) or melodic playing (melody) in rehearsal takes."""
-    from liveai.models.interp_train import finetune_from_notes
+    from liveai.agents.interp.train import finetune_from_notes
     from liveai.record.learn import is_drum_input, load_takes
 
     try:

@@ -55,3 +55,16 @@ def _where(source: str, lineno: int | None) -> str:
     lines = source.splitlines()
     text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
     return f" (line {lineno}: {text})" if text else f" (line {lineno})"
+
+
+def rerender_namespace(session: Any) -> dict[str, Any]:
+    """What a take's stored code sees when re-rendered: the REPL's namespace bound to the re-render's session.
+
+    record() and stop_record() do nothing here: a re-render must not start
+    takes of its own in the performer's folders.
+    """
+    from liveai.prelude import namespace
+
+    ns = namespace(session)
+    ns.update(record=lambda *a, **k: None, stop_record=lambda *a, **k: None)
+    return ns

@@ -49,7 +49,7 @@ def load_ipython_extension(ip: Any) -> None:
     session = build_session(args, realtime=True)
     opened: list[Any] = []
     if args.osc_port:
-        from liveai.frontends.osc_server import OscServer
+        from liveai.frontends.osc.server import OscServer
 
         try:
             opened.append(OscServer(session, port=args.osc_port).start())

@@ -2,7 +2,7 @@
 
 Encoding is a few struct packs (no builder objects) because it runs on the
 clock thread for every note. Parsing incoming packets lives in
-liveai/frontends/osc_packets.py (run by the server's receiver process), on
+liveai/frontends/osc/packets.py (run by the server's receiver process), on
 python-osc's parsers.
 
 Max and Pd ignore bundle timetags, so `OscSubscribersPort` has `lead_s = 0`:

@@ -6,7 +6,8 @@ thread turns what is queued into journal lines and appends them every
 thread fdatasyncs them (a power cut loses at most what came after). If the
 disk fails, the writer keeps what it could not write in memory, tells the
 performer once, retries, and the music never waits for it. After stop(), a
-low-priority child process exports the take.
+low-priority child process exports the take. The disk side (the take's
+folder, appending, holding what a failing disk refuses) is writer.py.
 
     with Recorder(session, "takes") as rec:   # a new folder takes/take-<UTC time>
         ...                                    # play; the REPL and `liveai run` call session.note_eval(code)
@@ -19,7 +20,6 @@ import atexit
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,44 +28,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from liveai.core.events import Scheduled
 from liveai.record.audioring import AudioRing
 from liveai.record.items import item_to_json
-from liveai.record.journal import FORMAT_VERSION, JOURNAL_NAME, AppendFile, jsonable, encode_record
+from liveai.record.journal import FORMAT_VERSION, jsonable
+from liveai.record.writer import AUDIO_RAW_NAME, RETRY_S, RecordError, TakeWriter, new_take_dir  # noqa: F401 (RecordError, new_take_dir: importers)
 
-AUDIO_RAW_NAME = "audio.f32"
-MAX_PENDING_BYTES = 64 << 20          # journal bytes kept in memory while the disk refuses them
-MAX_PENDING_AUDIO_S = 120.0           # audio kept in memory while the disk refuses it
-RETRY_S = 1.0                         # how often a failing disk is tried again
 AGENTS_POLL_S = 0.5
 MAX_PER_CYCLE = 50_000                # queued items turned into records per cycle (bounds a cycle's time)
-
-
-class RecordError(RuntimeError):
-    """A take could not be started (folder not writable, ...): the message says why."""
-
-
-def new_take_dir(takes_dir: str | os.PathLike[str], name: str | None = None) -> Path:
-    """Create and return a fresh folder for one take inside `takes_dir`.
-
-    Named take-YYYYmmdd-HHMMSS (UTC) unless `name` is given; never reuses a folder.
-    """
-    root = Path(takes_dir)
-    base = name or "take-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        for n in range(1000):
-            path = root / (base if n == 0 else f"{base}-{n}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise RecordError(f"cannot record into {root}: {exc.strerror or exc}") from None
-    raise RecordError(f"cannot record into {root}: 1000 takes named {base!r} already exist")
 
 
 def _writer_priority() -> str:
@@ -115,14 +85,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._syncer: threading.Thread | None = None
         self._written = threading.Event()     # the writer's final cycle is done: the syncer does a last sync
-        self._journal: AppendFile | None = None
-        self._audio_file: AppendFile | None = None
+        self._writer: TakeWriter | None = None
         self._ring: AudioRing | None = None
         self._audio_taps: list = []
-        self._pending = bytearray()
-        self._pending_audio: list[np.ndarray] = []
-        self._failing_since: float | None = None
-        self._retry_at = 0.0
         self.retry_s = RETRY_S
         self._last_tempo: Any = None
         self._last_agents: dict[str, Any] | None = None
@@ -143,15 +108,8 @@ class Recorder:
         if self.running:
             return self
         self.take_dir = new_take_dir(self.takes_dir, self.name)
-        try:
-            self._journal = AppendFile(self.take_dir / JOURNAL_NAME)
-            self._journal.append(encode_record(self._head()))
-            self._journal.sync()
-        except OSError as exc:
-            if self._journal is not None:
-                self._journal.close()
-            shutil.rmtree(self.take_dir, ignore_errors=True)   # no empty take left behind
-            raise RecordError(f"cannot record into {self.take_dir}: {exc.strerror or exc}") from None
+        self._writer = TakeWriter(self.take_dir, self._stats, self._report, self.retry_s)
+        self._writer.open(self._head())
         self._stats["records"] += 1
         self._stop.clear()
         self._written.clear()
@@ -206,12 +164,13 @@ class Recorder:
         if self._syncer is not None:
             self._syncer.join()
         self.running = False
-        if not (self._pending or self._pending_audio):
-            self._close_files()
-        assert self.take_dir is not None
-        if self._pending or self._pending_audio:
-            self._report("incomplete", f"take {self.take_dir} is incomplete on disk: {len(self._pending)} journal bytes and "
-                         f"{sum(len(b) for b in self._pending_audio)} audio frames are held in memory; free some "
+        writer = self._writer
+        assert self.take_dir is not None and writer is not None
+        if not writer.holds_anything():
+            writer.close()
+        else:
+            self._report("incomplete", f"take {self.take_dir} is incomplete on disk: {writer.pending_bytes} journal bytes and "
+                         f"{writer.pending_audio_frames} audio frames are held in memory; free some "
                          f"space and call .retry_write() on this recorder; what was written is intact")
             return self.take_dir
         if self.export:
@@ -245,15 +204,16 @@ class Recorder:
 
     def retry_write(self) -> bool:
         """After a failing disk at stop(): try writing what is held in memory again. True when all is on disk."""
-        if self.running:
+        if self.running or self._writer is None:
             return False
-        self._write()
-        if self._failing_since is None:
-            self._sync_files()
-            self._close_files()
+        writer = self._writer
+        writer.write()
+        if writer.failing_since is None:
+            writer.sync()
+            writer.close()
             if self.export:
                 self._export_in_background()
-        return self._failing_since is None
+        return writer.failing_since is None
 
     def _take(self) -> Path:
         if self.take_dir is None:
@@ -299,7 +259,7 @@ class Recorder:
     def stats(self) -> dict[str, Any]:
         """Counts and the longest gap between flushes seen so far (seconds)."""
         out = dict(self._stats)
-        out["pending_bytes"] = len(self._pending)
+        out["pending_bytes"] = self._writer.pending_bytes if self._writer is not None else 0
         if self._ring is not None:
             out["dropped_audio_frames"] += self._ring.dropped_frames
         return out
@@ -314,6 +274,8 @@ class Recorder:
     # -- the writer thread ----------------------------------------------------------
     def _run(self) -> None:
         self.priority = _writer_priority() if getattr(self.session, "realtime", False) else "normal"
+        if self._writer is not None:
+            self._writer.retry_s = self.retry_s   # a test or a performer may have changed it after start()
         while not self._stop.wait(self.flush_s):
             self._guarded_cycle()
         self._guarded_cycle(final=True)
@@ -325,26 +287,13 @@ class Recorder:
         last = time.monotonic()
         while True:
             done = self._written.wait(self.flush_s)
-            self._sync_files()
+            if self._writer is not None:
+                self._writer.sync()
             now = time.monotonic()
             self._stats["max_sync_gap_s"] = max(self._stats["max_sync_gap_s"], now - last)
             last = now
             if done:
                 return
-
-    def _sync_files(self) -> None:
-        for f in (self._journal, self._audio_file):
-            if f is not None:
-                try:
-                    f.sync()
-                except OSError as exc:
-                    self._report("sync", f"recording to {self.take_dir}: the disk refused to sync "
-                                         f"({exc.strerror or exc}); a power cut could lose recent seconds")
-
-    def _close_files(self) -> None:
-        for f in (self._journal, self._audio_file):
-            if f is not None:
-                f.close()
 
     def wait_cycle(self, timeout: float = 2.0) -> bool:
         """Wait until the writer has completed one more cycle (queued -> written, or held on failure)."""
@@ -380,16 +329,18 @@ class Recorder:
             records.append({"k": "tick", "b": now_b, "s": now_s})
         if final:
             records.append({"k": "end", "b": now_b, "s": now_s, "stats": self.stats})
-        self._queue_bytes(records)
+        writer = self._writer
+        assert writer is not None
+        writer.queue_records(records)
         if self._ring is not None:
             block = self._ring.pop()
             if len(block):
-                self._queue_audio(block)
-        if time.monotonic() < self._retry_at and not final:
+                writer.queue_audio(block, self._ring.samplerate)
+        if time.monotonic() < writer.retry_at and not final:
             return
-        self._write()
+        writer.write()
         now = time.monotonic()
-        if self._failing_since is None:
+        if writer.failing_since is None:
             if self._last_flush is not None:
                 self._stats["max_flush_gap_s"] = max(self._stats["max_flush_gap_s"], now - self._last_flush)
             self._last_flush = now
@@ -470,61 +421,6 @@ class Recorder:
             self._last_agents = described
             b, s = self._now()
             records.append({"k": "agents", "b": b, "s": s, "agents": described})
-
-    def _queue_bytes(self, records: list[dict[str, Any]]) -> None:
-        lines = []
-        for r in records:
-            try:
-                lines.append(encode_record(r))
-            except (TypeError, ValueError, RecursionError) as exc:   # e.g. a describe() that refers to itself
-                self._stats["unencodable_records"] += 1
-                self._report(f"encode:{r.get('k')}", f"a {r.get('k')!r} record could not be written ({exc}); "
-                                                     f"skipped, the take goes on")
-                lines.append(encode_record({"k": "skipped", "kind": r.get("k"), "why": str(exc)}))
-        data = b"".join(lines)
-        if len(self._pending) + len(data) > MAX_PENDING_BYTES:
-            self._stats["dropped_records"] += len(records)
-            return
-        self._pending += data
-        self._stats["records"] += len(records)
-
-    def _queue_audio(self, block: np.ndarray) -> None:
-        assert self._ring is not None
-        held = sum(len(b) for b in self._pending_audio)
-        if held + len(block) > MAX_PENDING_AUDIO_S * self._ring.samplerate:
-            self._stats["dropped_audio_frames"] += len(block)
-            return
-        self._pending_audio.append(block)
-
-    def _write(self) -> None:
-        assert self._journal is not None and self.take_dir is not None
-        try:
-            if self._pending:
-                self._journal.append(self._pending)
-                self._stats["bytes"] += len(self._pending)
-                self._pending = bytearray()
-            if self._pending_audio:
-                if self._audio_file is None:
-                    self._audio_file = AppendFile(self.take_dir / AUDIO_RAW_NAME)
-                data = np.concatenate(self._pending_audio).astype("<f4", copy=False)
-                self._audio_file.append(data.tobytes())
-                self._stats["audio_frames"] += len(data)
-                self._pending_audio = []
-        except OSError as exc:
-            self._retry_at = time.monotonic() + self.retry_s
-            if self._failing_since is None:
-                self._failing_since = time.monotonic()
-                self._report("failing", f"recording to {self.take_dir} is failing ({exc.strerror or exc}); the music goes on, "
-                             f"the take is held in memory and retried every {self.retry_s:g} s; "
-                             f"what was written before is intact")
-            return
-        if self._failing_since is not None:
-            held = time.monotonic() - self._failing_since
-            self._failing_since = None
-            self._report("resumed", f"recording to {self.take_dir} works again after {held:.1f} s; nothing was lost"
-                         if not (self._stats["dropped_records"] or self._stats["dropped_audio_frames"]) else
-                         f"recording to {self.take_dir} works again; lost while failing: "
-                         f"{self._stats['dropped_records']} records, {self._stats['dropped_audio_frames']} audio frames")
 
     # -- reading the session ---------------------------------------------------
     def _clock(self) -> Any:

@@ -118,17 +118,9 @@ def render_playback(take: Take) -> CapturePort:
 
 
 # -- re-rendering: run the performer's code and the human's input again -----------------
-def default_namespace(session: Any) -> dict[str, Any]:
-    """What evaluated code sees: the REPL's namespace (liveai.prelude), bound to the re-render's session.
-
-    record() and stop_record() do nothing here: a re-render must not start
-    takes of its own in the performer's folders.
-    """
-    from liveai.prelude import namespace
-
-    ns = namespace(session)
-    ns.update(record=lambda *a, **k: None, stop_record=lambda *a, **k: None)
-    return ns
+# The evaluator and the namespace come from the caller (a front end): a take's
+# stored code runs only through an explicit call, never by this module reaching up.
+Evaluator = Callable[[str, dict[str, Any]], tuple[bool, str]]
 
 
 @dataclass
@@ -144,7 +136,7 @@ def unrecorded_voices(take: Take) -> list[str]:
 
 
 def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-             namespace_factory: NamespaceFactory | None = None, evaluations: bool = True,
+             evaluate: Evaluator, namespace_factory: NamespaceFactory, evaluations: bool = True,
              tail_beats: float = 0.0) -> Rerender:
     """Re-run `take` offline into a new take under `out_dir`, and load it.
 
@@ -152,8 +144,8 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
     e.g. to hear the human part against agents set up in `namespace_factory`),
     human inputs arrive at their recorded beats. Errors in evaluated code
     are collected, as the REPL would show them; the render goes on.
+    `evaluate(code, namespace)` runs the stored code (the front ends' evaluator).
     """
-    from liveai.frontends.evaluate import evaluate
     from liveai.record.recorder import Recorder
     from liveai.runtime.session import Session
 
@@ -164,7 +156,7 @@ def rerender(take: Take | str | os.PathLike[str], out_dir: str | os.PathLike[str
              for name, info in (head.get("outputs") or {"capture": {}}).items()}
     session = Session(bpm=float(head.get("bpm") or 120.0), beats_per_bar=int(head.get("beats_per_bar") or 4),
                       realtime=False, outputs=ports, seed=int(head.get("seed", 0) or 0))
-    ns = (namespace_factory or default_namespace)(session)
+    ns = namespace_factory(session)
     actions: list[tuple[float, int, Any]] = []
     if evaluations:
         actions += [(e.beat, 0, e) for e in original.evals]

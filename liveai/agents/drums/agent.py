@@ -27,11 +27,11 @@ from liveai.core.drums import drum_class
 from liveai.core.events import Note, clamp_velocity
 from liveai.data.drumgrid import STEPS_PER_BEAT
 from liveai.agents.drums.engine import BarRequest, BarResult, blend, compute_bar
-from liveai.agents.params import checked, known
-from liveai.models import inference_threads
-from liveai.models.drums import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
-from liveai.models.drums_data import DRUMMERS
-from liveai.models.drums_fast import FastDrums
+from liveai.agents.shared import checked, known
+from liveai.agents.shared import inference_threads
+from liveai.agents.drums.model import DEFAULT_WEIGHTS, DrumsNet, file_digest, load
+from liveai.agents.drums.data import DRUMMERS
+from liveai.agents.drums.infer import FastDrums
 from liveai.runtime import priority
 
 MAX_EARLY_BEATS = 0.5   # the scheduler lets a hit go out down to grid - 0.5 beat
@@ -138,14 +138,14 @@ class DrumsAgent:
 
     def load_feel(self, path: Path | str, name: str | None = None) -> int:
         """Add a feel saved by `liveai train drums --from-takes`; returns its index."""
-        from liveai.models.drums import load_feel
+        from liveai.agents.drums.model import load_feel
 
         model, emb = load_feel(path)
         return self.add_feel(name or Path(path).stem, model, emb, {"file": Path(path).name})
 
     def learn(self, performances: list, name: str | None = None, seconds: float = 10.0, **kw: Any) -> int:
         """Fine-tune to a drummer's takes (GMD Performances) and add that feel; returns its index."""
-        from liveai.models.drums_finetune import finetune
+        from liveai.agents.drums.finetune import finetune
 
         model, emb, report = finetune(performances, base=self.model, seconds=seconds, **kw)
         return self.add_feel(name or f"learned{len(self.feels) - len(DRUMMERS) + 1}", model, emb, report)

@@ -13,8 +13,8 @@ import numpy as np
 
 from liveai.core.drums import N_CLASSES
 from liveai.data.drumgrid import STEPS_PER_BEAT
-from liveai.models.drums_fast import FastDrums, sample_np
-from liveai.models.drums_data import MAX_BPM, MIN_BPM, between, features
+from liveai.agents.drums.infer import FastDrums, sample_np
+from liveai.agents.drums.data import MAX_BPM, MIN_BPM, between, features
 
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from liveai.agents.duet.improviser import Heard, Improviser, Planned
-from liveai.agents.params import checked, known
+from liveai.agents.shared import checked, known
 from liveai.core.events import Note, NoteOff
 from liveai.core.patterns import Hap
 from liveai.runtime import priority
@@ -59,8 +59,8 @@ class DuetAgent:
                  model: Any = None, **params: float) -> None:
         import torch
 
-        from liveai.models import inference_threads
-        from liveai.models.duet import DEFAULT_WEIGHTS, load_model, weights_version
+        from liveai.agents.shared import inference_threads
+        from liveai.agents.duet.model import DEFAULT_WEIGHTS, load_model, weights_version
 
         inference_threads()
         self.name = name

@@ -17,8 +17,8 @@ import numpy as np
 
 from liveai.core.continuator import IOI_VALUES, N_IOI, N_PITCH, Continuator, NoteEvent, ioi_class
 from liveai.core.pitch import SCALES
-from liveai.models.duet import BOS_IOI, BOS_PITCH, DuetNet, pos_class
-from liveai.models.duet_fast import FastDuet
+from liveai.agents.duet.model import BOS_IOI, BOS_PITCH, DuetNet, pos_class
+from liveai.agents.duet.infer import FastDuet
 
 _LOG2_IOI = np.log2(np.array(IOI_VALUES))
 MAJOR = SCALES["major"]

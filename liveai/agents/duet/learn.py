@@ -16,7 +16,7 @@ import torch
 
 from liveai.core.continuator import events_from_array
 from liveai.core.events import Note
-from liveai.models.duet import DuetNet, batch_tensors, losses, save_model
+from liveai.agents.duet.model import DuetNet, batch_tensors, losses, save_model
 
 
 def phrase_array(phrase: Sequence[Any], beats_per_bar: float = 4.0) -> np.ndarray:

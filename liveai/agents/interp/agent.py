@@ -4,7 +4,7 @@ The performer puts 2-bar loops at two corners (spherical interpolation under
 `t`) or four (bilinear under `x`, `y`); a random walk can move the point by
 itself, and `sample()` draws new corners from the prior. At each bar
 boundary the point is decoded to a whole loop and that bar's half is played.
-Drums play the staggered morph (liveai/models/interp_morph.py) by default:
+Drums play the staggered morph (liveai/agents/interp/morph.py) by default:
 steps the corners' loops disagree on switch one group at a time along the
 path, the rest comes from the point's decode; `morph` 0 plays the raw decode.
 
@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from liveai.agents.interp import loops as L
-from liveai.agents.params import checked, known
+from liveai.agents.shared import checked, known
 from liveai.core.events import Note, Param
 from liveai.core.patterns import Hap
-from liveai.models import inference_threads, interp as m
-from liveai.models.interp_morph import drum_point, point_latent
+from liveai.agents.shared import inference_threads
+from liveai.agents.interp import model as m
+from liveai.agents.interp.morph import drum_point, point_latent
 from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)

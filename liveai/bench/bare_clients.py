@@ -1,6 +1,6 @@
 """Bare JACK clients, each in a process of its own: the xrun attribution's stand-ins for the engine.
 
-`python -m liveai.audio.bare_clients KIND` opens a JACK client on the server
+`python -m liveai.bench.bare_clients KIND` opens a JACK client on the server
 JACK_DEFAULT_SERVER names, two output ports connected to the first two
 physical playback ports (as PortAudio and jack_simple_client do), prints
 "ready" on stdout once its first block has been processed, and runs until
@@ -19,7 +19,7 @@ callback and back.
   through ctypes on libjack: no Python, no GIL, no PortAudio in the
   callback (it writes a quiet sine, like jack_simple_client).
 
-Used by `liveai.audio.attribution`; not part of the engine.
+Used by `liveai.bench.xrun_attribution`; not part of the engine.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def run_cfunc() -> None:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in KINDS:
-        print(f"usage: python -m liveai.audio.bare_clients {{{','.join(KINDS)}}}", file=sys.stderr)
+        print(f"usage: python -m liveai.bench.bare_clients {{{','.join(KINDS)}}}", file=sys.stderr)
         return 2
     {"portaudio": run_portaudio, "portaudio_busy": lambda: run_portaudio(BUSY_S), "jackclient": run_jackclient,
      "cfunc": run_cfunc}[argv[0]]()

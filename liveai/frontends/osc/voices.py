@@ -1,7 +1,7 @@
 """Voices defined over OSC: pattern text plus a few named parameters.
 
 A patch can only describe a voice in the pattern mini-notation
-(`liveai.core.patterns.parse`): nothing sent over the network is evaluated
+(`liveai.core.mini.parse`): nothing sent over the network is evaluated
 as code. Changing a parameter rebuilds the pattern from the same text and
 hot-swaps it at the voice's next quantum, like re-evaluating it at the prompt.
 """
@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveai.core.patterns import Pattern, parse
+from liveai.core.mini import parse
+from liveai.core.patterns import Pattern
 
 # name -> (default, check) ; the check returns the value to keep or raises ValueError
 PARAMS: dict[str, tuple[float, str]] = {

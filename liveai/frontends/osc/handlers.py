@@ -1,22 +1,19 @@
 """What each incoming OSC address does to the session.
 
 Each handler gets the sender (host, port) and the already-checked arguments
-(osc_space.coerce). A handler raises ValueError/KeyError with a reason a
+(space.coerce). A handler raises ValueError/KeyError with a reason a
 performer can read; the server turns it into `/liveai/error` and a log line.
 Handlers run on the server's apply thread and only call Session methods
-that are safe from any thread. `ITEM_CHECKS` are the pure checks (no session)
-that the receiver process also runs, so bad human input is answered there.
+that are safe from any thread. The pure checks of human input (no session)
+live in items.py, which the receiver process also runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from liveai.core.events import Control, Note, Param
-from liveai.frontends.osc_space import ADDRESSES
-
-if TYPE_CHECKING:
-    from liveai.frontends.osc_server import OscServer
+from liveai.frontends.osc.items import cc_item, control_item, note_item
+from liveai.frontends.osc.space import ADDRESSES
 
 Sender = tuple[str, int]
 Handler = Callable[[Sender, list[Any]], None]
@@ -24,32 +21,8 @@ Handler = Callable[[Sender, list[Any]], None]
 INPUT_SOURCE = "osc"
 
 
-def note_item(a: list[Any]) -> Note:
-    pitch, velocity, duration, channel = a
-    return Note(pitch, velocity, duration, channel or 0)
-
-
-def cc_item(a: list[Any]) -> Control:
-    control, value, channel = a
-    if not 0 <= control <= 127 or not 0 <= value <= 127:
-        raise ValueError(f"control and value must be 0..127, got {control} {value}")
-    if not 0 <= (channel or 0) <= 15:
-        raise ValueError(f"channel must be 0..15, got {channel}")
-    return Control(control, value, channel or 0)
-
-
-def control_item(a: list[Any]) -> Param:
-    name, value = a
-    if not 0 < len(name) <= 64:
-        raise ValueError(f"name must be 1..64 characters, got {len(name)}")
-    return Param(name, value)
-
-
-ITEM_CHECKS: dict[str, Callable[[list[Any]], Any]] = {
-    "/liveai/note": note_item, "/liveai/cc": cc_item, "/liveai/control": control_item}
-
-
-def table(server: "OscServer") -> dict[str, Handler]:
+def table(server: Any) -> dict[str, Handler]:
+    """The handlers of `server` (an OscServer: typed loosely so this module does not import it)."""
     s = server
 
     def session() -> Any:

@@ -23,12 +23,12 @@ import torch
 from torch import nn
 
 from liveai.core.drums import N_CLASSES
-from liveai.models.drums_data import DRUMMERS, N_FEATURES, WINDOW
+from liveai.agents.drums.data import DRUMMERS, N_FEATURES, WINDOW
 
 HEADS = 8             # per class: offset median, scale, velocity median, scale; earliest hit, then latest
 OFF_SCALE_MS = 20.0   # offsets are predicted in units of 20 ms (keeps the net's numbers near 1)
 LOG_B_MIN, LOG_B_MAX = -6.0, 2.0
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "drums.pt"
 
 

@@ -54,7 +54,7 @@ BARE = {"cfunc": "cfunc", "jackclient": "jackclient", "portaudio": "portaudio", 
 
 
 class _Bare:
-    """A bare client process (`python -m liveai.audio.bare_clients KIND` or jack_simple_client)."""
+    """A bare client process (`python -m liveai.bench.bare_clients KIND` or jack_simple_client)."""
 
     def __init__(self, variant: str, server: str) -> None:
         env = client_env(server)
@@ -67,7 +67,7 @@ class _Bare:
             wait_for_ports(server, "simple", 2)
             return
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-        self.proc = subprocess.Popen([sys.executable, "-m", "liveai.audio.bare_clients", BARE[variant]], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveai.bench.bare_clients", BARE[variant]], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
@@ -86,7 +86,7 @@ class _Bare:
 
 def run_variant(variant: str, seconds: float, *, torch_load: bool = True, sr: int = 48000) -> dict[str, Any]:
     """One variant on a fresh private jackd: jackd's xruns over `seconds` after a 1 s warm-up."""
-    from liveai.audio import probe
+    from liveai.bench import audio_probe as probe
     from liveai.audio.engine import AudioEngine
     from liveai.audio.port import AudioPort
 

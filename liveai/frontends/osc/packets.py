@@ -2,9 +2,9 @@
 
 `parse_datagram` flattens bundles (timetags ignored, as Pd and Max do) and
 refuses what python-osc would let through; `check_message` validates an
-address and its arguments against the address space (osc_space.py) and the
+address and its arguments against the address space (space.py) and the
 handlers' pure checks. No sockets, no session: the receiver process
-(osc_receiver.py) imports only this, so it starts fast and can do all the
+(receiver.py) imports only this, so it starts fast and can do all the
 work a flood of garbage costs.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from pythonosc.osc_message import OscMessage
 
-from liveai.frontends.osc_handlers import ITEM_CHECKS
-from liveai.frontends.osc_space import INCOMING, ArgError, coerce
+from liveai.frontends.osc.items import ITEM_CHECKS
+from liveai.frontends.osc.space import INCOMING, ArgError, coerce
 
 MAX_BUNDLE_DEPTH = 8
 MAX_DATAGRAM = 65536

@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from liveai.models.interp import LoopVAE, drum_batch, melody_batch, slerp
-from liveai.models.interp_data import DrumLoops
-from liveai.models.interp_morph import drum_point
+from liveai.agents.interp.model import LoopVAE, drum_batch, melody_batch, slerp
+from liveai.agents.interp.data import DrumLoops
+from liveai.agents.interp.morph import drum_point
 from liveai.data.melodic_loops import ONSET
 
 PATH_POINTS = 9

@@ -29,7 +29,7 @@ from liveai.data.melodic_loops import VOCAB
 LOOP_STEPS = 32
 N_DRUMS = 9
 KINDS = ("drums", "melody")
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from liveai.core.continuator import N_IOI, N_PITCH, Continuator, events_from_array
-from liveai.models.duet import DuetNet, ioi_classes, score_melody
+from liveai.agents.duet.model import DuetNet, ioi_classes, score_melody
 
 PRIME_WEIGHT = 4.0  # a human's (or this piece's) notes count this many times a corpus note
 

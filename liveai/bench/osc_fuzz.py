@@ -25,7 +25,7 @@ from typing import Iterator
 
 from pythonosc.osc_message import OscMessage
 
-from liveai.frontends.osc_space import INCOMING
+from liveai.frontends.osc.space import INCOMING
 from liveai.ports.osc import encode_bundle, encode_message
 
 SAFE = ["/liveai/note", "/liveai/cc", "/liveai/control", "/liveai/voice/play", "/liveai/voice/param",

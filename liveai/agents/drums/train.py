@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from liveai.models.drums import OFF_SCALE_MS, DrumsConfig, DrumsNet, laplace_nll
-from liveai.models.drums_data import Windows
+from liveai.agents.drums.model import OFF_SCALE_MS, DrumsConfig, DrumsNet, laplace_nll
+from liveai.agents.drums.data import Windows
 
 
 def loss_fn(pred: dict[str, torch.Tensor], off_ms: torch.Tensor, vel: torch.Tensor, mask: torch.Tensor,

@@ -38,8 +38,13 @@ class PerfClock:
         return time.perf_counter() - self.t0
 
 
+_SERVER_AT_START = os.environ.get("JACK_DEFAULT_SERVER")   # this process's default server (None: JACK's own)
+
+
 def use_server(name: str | None) -> None:
-    """Point the engines started from now on at JACK server `name` (None: the default server)."""
+    """Point the engines started from now on at JACK server `name` (None: this process's default server,
+    the one JACK_DEFAULT_SERVER named when it started, so a suite run against a named server stays on it)."""
+    name = name or _SERVER_AT_START
     if name:
         os.environ["JACK_DEFAULT_SERVER"] = name
     else:
@@ -171,7 +176,7 @@ class TorchLoad:
 
     def _watch_child(self) -> None:
         """Start `python -c 'torch_child()'` and read the step counts it prints."""
-        code = "from liveai.audio.probe import torch_child; torch_child()"
+        code = "from liveai.bench.audio_probe import torch_child; torch_child()"
         self._proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         assert self._proc.stdout is not None

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from liveai.core.drums import N_CLASSES
-from liveai.models.drums import HEADS, LOG_B_MAX, LOG_B_MIN, OFF_SCALE_MS, DrumsNet
+from liveai.agents.drums.model import HEADS, LOG_B_MAX, LOG_B_MIN, OFF_SCALE_MS, DrumsNet
 
 _LOG_SCALE = float(np.log(OFF_SCALE_MS))
 

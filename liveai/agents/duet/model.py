@@ -27,7 +27,7 @@ BOS_IOI = N_IOI
 N_IV = 2 * N_PITCH - 1       # intervals -127..127, shifted to 0..254
 BOS_IV = N_IV
 N_POS = 96                   # onset position in the bar, in 12ths of a beat (8 beats max)
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "duet_gru.pt"
 _IOI_LOG = np.log(np.array(IOI_VALUES))
 

@@ -19,9 +19,9 @@ import torch
 
 from liveai.core.drums import N_CLASSES
 from liveai.data.gmd import Performance
-from liveai.models.drums import HEADS, DrumsNet, heads
-from liveai.models.drums_data import FileGrid, file_grid, windows
-from liveai.models.drums_train import loss_fn
+from liveai.agents.drums.model import HEADS, DrumsNet, heads
+from liveai.agents.drums.data import FileGrid, file_grid, windows
+from liveai.agents.drums.train import loss_fn
 
 
 def takes_to_files(performances: list[Performance | FileGrid]) -> list[FileGrid]:
@@ -188,7 +188,7 @@ def session_study(files: list[FileGrid], sessions: dict[str, list[FileGrid]], ta
     Compares the fine-tuned feel with the base model as an unknown drummer
     (a new person) and with the drummer's GMD identity (when known).
     """
-    from liveai.models.drums_eval import evaluate
+    from liveai.agents.drums.evaluate import evaluate
 
     rows = {}
     pooled: dict[str, list[tuple[float, float, int]]] = {"unknown": [], "identity": [], "finetuned": []}
@@ -233,6 +233,6 @@ def session_study(files: list[FileGrid], sessions: dict[str, list[FileGrid]], ta
 
 
 def _evaluate_embedding(model: DrumsNet, emb: torch.Tensor, files: list[FileGrid], table: dict) -> dict:
-    from liveai.models.drums_eval import evaluate
+    from liveai.agents.drums.evaluate import evaluate
 
     return evaluate(model, files, table, embedding=emb)["model"]["overall"]

@@ -2,13 +2,13 @@
 
 Two parts, so that what arrives over the network costs the performer's
 process (and its clock) as little as possible:
-- the **receiver process** (osc_receiver.py, a fresh interpreter) owns the
+- the **receiver process** (receiver.py, a fresh interpreter) owns the
   UDP socket: it parses each datagram, checks it against the address space
-  (osc_space.py) and answers anything wrong with `/liveai/error <address>
+  (space.py) and answers anything wrong with `/liveai/error <address>
   <reason>` from the server's port. Only valid, already-coerced commands reach
   this process, over a socketpair;
 - the **apply thread** here calls the session for each command (handlers in
-  osc_handlers.py; only thread-safe Session methods) and sends the replies
+  handlers.py; only thread-safe Session methods) and sends the replies
   from the same UDP socket. It keeps a quiet window before each of the
   clock's sends (runtime/sendgate.py): it starts no command then, so the
   clock never waits for the GIL at a send.
@@ -31,38 +31,31 @@ import os
 import selectors
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any, Callable
 
 from pythonosc.osc_message import OscMessage
 
-from liveai.frontends import osc_handlers
-from liveai.frontends.osc_packets import (MAX_BUNDLE_DEPTH, MAX_DATAGRAM, UNKNOWN_ADDRESS, PacketError,
+from liveai.frontends.osc import handlers as osc_handlers
+from liveai.frontends.osc.packets import (MAX_BUNDLE_DEPTH, MAX_DATAGRAM, UNKNOWN_ADDRESS, PacketError,
                                           guess_address, parse_datagram, set_thread_priority)
-from liveai.frontends.osc_receiver import pack_frame, unpack_frames  # noqa: F401 (pack_frame: tests)
-from liveai.frontends.osc_space import ADDRESSES, INCOMING, ArgError, coerce
-from liveai.frontends.osc_voices import OscVoices
-from liveai.ports.osc import OscSubscribersPort, encode_message
-from liveai.runtime.processes import reap
+from liveai.frontends.osc.child import ReceiverChild, queue_frame
+from liveai.frontends.osc.replies import Replies, log_error
+from liveai.frontends.osc.space import ADDRESSES, INCOMING, ArgError, coerce
+from liveai.frontends.osc.voices import OscVoices
+from liveai.ports.osc import OscSubscribersPort
 from liveai.runtime.sendgate import WINDOW_S, quiet_wait
 
 log = logging.getLogger("liveai.osc")
 
 DEFAULT_PORT = 9130
-MAX_REPLY_ROUTES = 256
-MAX_RESTARTS = 10     # receiver processes started again after one died, at most
-START_TIMEOUT_S = 20.0
 # Commands that parse a pattern and rebuild a voice (~0.3 ms here, against ~10 us for a note):
 # they keep a quiet window HEAVY_FACTOR times longer, so that they end before the clock's send.
 HEAVY = frozenset({"/liveai/voice/play", "/liveai/voice/param", "/liveai/query/addresses"})
 HEAVY_FACTOR = 4
 THRU_PREFIX = "in."  # subscribe to "in.osc" or "in.midi" to hear human input as it arrives
-_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class OscServer:
@@ -74,7 +67,7 @@ class OscServer:
     `process=True` (default): a receiver process parses and checks; this
     process applies valid commands only. The receiver and the apply thread
     run at SCHED_FIFO `rt_priority` (default 1) where allowed, or SCHED_OTHER
-    at `nice` if rt_priority is None (osc_packets.set_thread_priority).
+    at `nice` if rt_priority is None (packets.set_thread_priority).
     `quiet_window_s`: no command starts this close before a clock send (0: off).
     """
 
@@ -97,20 +90,16 @@ class OscServer:
         self.voices = OscVoices(session)
         self.handled = threading.Condition()  # notified after each datagram: lets tests wait, not sleep
         self._counts = [0, 0, 0]     # the receiver's packets, messages, errors (applied up to there)
-        self._local = [0, 0, 0, 0]   # this process's packets, messages, errors, error replies
+        self._local = [0, 0]         # this process's packets, messages (its errors: replies.errors)
         self.quiet_waits = 0         # commands held back by the quiet window
-        self.restarts = 0
         self._sock: socket.socket | None = None
-        self._pipe: socket.socket | None = None
-        self._child: subprocess.Popen | None = None
-        self._child_priority = ""
+        self.replies = Replies()
+        self.receiver: ReceiverChild | None = None
         self._wake_r, self._wake_w = socket.socketpair()
-        self._chunk = memoryview(bytearray(1 << 18))  # reads from the receiver land here: no allocation
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self.ready = threading.Event()
-        self._reply_to: dict[tuple[str, int], tuple[str, int]] = {}
         self._handlers: dict[str, Callable[[tuple[str, int], list[Any]], None]] = osc_handlers.table(self)
         missing = set(INCOMING) - set(self._handlers)
         if missing:  # pragma: no cover - guards the table against drift
@@ -127,11 +116,15 @@ class OscServer:
 
     @property
     def errors(self) -> int:
-        return self._counts[2] + self._local[2]
+        return self._counts[2] + self.replies.errors
 
     @property
     def error_replies(self) -> int:
-        return self._counts[2] + self._local[3]
+        return self._counts[2] + self.replies.error_replies
+
+    @property
+    def restarts(self) -> int:
+        return self.receiver.restarts if self.receiver is not None else 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -150,11 +143,14 @@ class OscServer:
             raise OSError(f"cannot listen for OSC on {self.host}:{self.requested_port}: {e.strerror or e}") from None
         sock.setblocking(False)
         self._sock = sock
+        self.replies.sock = sock
         if self.process:
+            gate = getattr(self.session.clock, "send_gate", None)
+            self.receiver = ReceiverChild(sock, gate, self.quiet_window_s, self.receiver_rt_priority, self.receiver_nice)
             try:
-                self._spawn()
+                self.receiver.start()
             except Exception:
-                self._sock = None
+                self._sock = self.replies.sock = self.receiver = None
                 sock.close()
                 raise
         self.session.add_output(self.output_name, self.subscribers)
@@ -166,58 +162,14 @@ class OscServer:
         log.info("OSC server listening on %s:%d (%s)", self.host, self.port, self.priority)
         return self
 
-    def _spawn(self) -> None:
-        """Start the receiver process on our socket; wait until it is ready."""
-        assert self._sock is not None
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        cmd = [sys.executable, "-m", "liveai.frontends.osc_receiver", "--sock-fd", str(self._sock.fileno()),
-               "--pipe-fd", str(theirs.fileno())]
-        if self.receiver_rt_priority:
-            cmd += ["--rt-priority", str(self.receiver_rt_priority)]
-        elif self.receiver_nice is not None:
-            cmd += ["--nice", str(self.receiver_nice)]
-        fds = [self._sock.fileno(), theirs.fileno()]
-        gate = getattr(self.session.clock, "send_gate", None)
-        if gate is not None and self.quiet_window_s > 0:
-            cmd += ["--gate-fd", str(gate.fileno()), "--quiet-us", str(self.quiet_window_s * 1e6)]
-            fds.append(gate.fileno())
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
-        try:
-            # a new session: Ctrl-C at the terminal goes to the performer's process, which closes us
-            child = subprocess.Popen(cmd, pass_fds=fds, env=env,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            theirs.close()
-        mine.settimeout(START_TIMEOUT_S)
-        buf = bytearray()
-        try:
-            while True:
-                data = mine.recv(65536)
-                if not data:
-                    raise RuntimeError(f"the OSC receiver process exited at start (code {child.wait()})")
-                buf += data
-                frames = unpack_frames(buf)
-                if frames:
-                    break
-        except BaseException:
-            mine.close()
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            raise
-        self._child_priority = frames[0][1]
-        mine.setblocking(False)
-        self._pipe, self._child, self._buf = mine, child, buf
-        self._pending_frames = frames[1:]
-
     @property
     def receiver_pid(self) -> int | None:
-        return self._child.pid if self._child is not None else None
+        return self.receiver.pid if self.receiver is not None else None
 
     def alive(self) -> bool:
         """The receive/apply thread runs (and, with process=True, the receiver process)."""
         thread_ok = self._thread is not None and self._thread.is_alive()
-        return thread_ok and (not self.process or (self._child is not None and self._child.poll() is None))
+        return thread_ok and (not self.process or (self.receiver is not None and self.receiver.alive()))
 
     def _thru(self, source: str, item: Any, beat: float) -> None:
         """Human input goes at once to subscribers that asked for `in.<source>` by name."""
@@ -236,20 +188,14 @@ class OscServer:
             self._wake_w.send(b"x")
             self._thread.join(5.0)
             self._thread = None
-        self._stop_child()
+        if self.receiver is not None:
+            self.receiver.stop()
         if self._sock is not None:
             self._sock.close()
         for sub in self.subscribers.subscribers:  # the session keeps the port; nobody is sent to any more
             self.subscribers.unsubscribe(sub.host, sub.port)
         self._wake_r.close()
         self._wake_w.close()
-
-    def _stop_child(self) -> None:
-        if self._pipe is not None:
-            self._pipe.close()  # the receiver sees the end of its socketpair and exits
-            self._pipe = None
-        if self._child is not None:
-            reap(self._child, 5.0)
 
     def __enter__(self) -> "OscServer":
         return self.start() if self._sock is None else self
@@ -285,7 +231,8 @@ class OscServer:
         self._policy = os.sched_getscheduler(0)
         self._pinned = self.rt_priority is not None or self.nice is not None
         if self.process:
-            self.priority = f"receiver process {self._child_priority}, apply thread {self._thread_priority}"
+            assert self.receiver is not None
+            self.priority = f"receiver process {self.receiver.priority}, apply thread {self._thread_priority}"
         else:
             self.priority = self._thread_priority
 
@@ -296,13 +243,14 @@ class OscServer:
     # -- process=True: apply what the receiver process sends ------------------------------------
     def _apply_loop(self) -> None:
         self._prioritise()
+        child = self.receiver
+        assert child is not None and child.pipe is not None
         pending: deque = deque()
-        for frame in self._pending_frames:
-            self._queue(frame, pending)
+        for frame in child.first_frames:
+            queue_frame(frame, pending)
         sel = selectors.DefaultSelector()
         sel.register(self._wake_r, selectors.EVENT_READ)
-        assert self._pipe is not None
-        sel.register(self._pipe, selectors.EVENT_READ)
+        sel.register(child.pipe, selectors.EVENT_READ)
         self.ready.set()
         try:
             while not self._stopping:
@@ -311,13 +259,13 @@ class OscServer:
                     self._check_priority()
                     if self._stopping:
                         break
-                    if not self._read(pending):
-                        sel.unregister(self._pipe)
-                        if not self._restart():
+                    if not child.read(pending):
+                        sel.unregister(child.pipe)
+                        if not child.restart(self._stopping):
                             return
-                        sel.register(self._pipe, selectors.EVENT_READ)
-                        for frame in self._pending_frames:
-                            self._queue(frame, pending)
+                        sel.register(child.pipe, selectors.EVENT_READ)
+                        for frame in child.first_frames:
+                            queue_frame(frame, pending)
                     continue
                 item = pending[0]
                 if not self._keep_quiet(item[0] == "c" and item[4] in HEAVY):
@@ -326,72 +274,26 @@ class OscServer:
         finally:
             sel.close()
 
-    def _read(self, pending: deque) -> bool:
-        """Queue every whole frame the receiver sent; False if it is gone."""
-        assert self._pipe is not None
-        chunk = self._chunk
-        while True:
-            try:
-                n = self._pipe.recv_into(chunk)
-            except (BlockingIOError, InterruptedError):
-                return True
-            except OSError:
-                return False
-            if not n:
-                return False
-            self._buf += chunk[:n]
-            for frame in unpack_frames(self._buf):
-                self._queue(frame, pending)
-
-    @staticmethod
-    def _queue(frame: tuple, pending: deque) -> None:
-        if frame[0] == "B":
-            _, number, packets, messages, errors, items = frame
-            pending.extend(items)
-            pending.append(("n", number, packets, messages, errors))
-
-    def _restart(self) -> bool:
-        """The receiver process died (it should not): say so and start another on the same socket."""
-        code = self._child.wait() if self._child is not None else None
-        if self._pipe is not None:
-            self._pipe.close()
-            self._pipe = None
-        if self._stopping:
-            return False
-        self.restarts += 1
-        if self.restarts > MAX_RESTARTS:
-            log.error("OSC receiver process exited (code %s); not restarted after %d restarts", code, MAX_RESTARTS)
-            return False
-        log.error("OSC receiver process exited (code %s); starting another", code)
-        try:
-            self._spawn()
-        except Exception as e:
-            log.error("OSC receiver process could not be restarted: %s", e)
-            return False
-        return True
-
     def _apply(self, item: tuple) -> None:
         kind = item[0]
         if kind == "c":
             _, host, port, reply_port, address, args = item
             sender = (host, port)
             if reply_port != port:
-                self._route(sender, (host, reply_port))
+                self.replies.route(sender, (host, reply_port))
             else:
-                self._reply_to.pop(sender, None)
+                self.replies.forget(sender)
             self._call(address, sender, args)
         elif kind == "r":
             _, host, port, address, args = item
-            self._send((host, port), address, args)
+            self.replies.send((host, port), address, args)
         elif kind == "l":
             _, host, port, address, reason = item
-            self._log_error(host, port, address, reason)
+            log_error(host, port, address, reason)
         elif kind == "n":
             _, number, packets, messages, errors = item
-            try:  # the receiver may now answer this frame's senders directly
-                self._pipe.send(struct.pack("<I", number), socket.MSG_DONTWAIT)  # type: ignore[union-attr]
-            except OSError:
-                pass  # full or gone: a later acknowledgement covers this one
+            assert self.receiver is not None   # the receiver may now answer this frame's senders directly
+            self.receiver.acknowledge(struct.pack("<I", number))
             with self.handled:
                 self._counts[:] = (packets, messages, errors)
                 self.handled.notify_all()
@@ -470,43 +372,17 @@ class OscServer:
         except Exception as e:  # a bug in a handler must not kill the server
             self.error(sender, address, f"internal error: {type(e).__name__}: {e}")
 
-    # -- sending ---------------------------------------------------------------------------------
+    # -- answers (replies.py) ----------------------------------------------------------------
     def set_reply_port(self, sender: tuple[str, int], port: int) -> None:
         """Replies to `sender` go to its host at `port` from now on."""
-        if not 0 < port < 65536:
-            raise ValueError(f"port must be 1..65535, got {port}")
-        self._route(sender, (sender[0], port))
-
-    def _route(self, sender: tuple[str, int], to: tuple[str, int]) -> None:
-        if len(self._reply_to) >= MAX_REPLY_ROUTES and sender not in self._reply_to:
-            self._reply_to.pop(next(iter(self._reply_to)))  # forget the oldest
-        self._reply_to[sender] = to
+        self.replies.set_reply_port(sender, port)
 
     def reply(self, to: tuple[str, int], address: str, *args: Any) -> None:
-        if self._sock is None:
-            return
-        self._send(self._reply_to.get(to, to), address, args)
-
-    def _send(self, to: tuple[str, int], address: str, args: Any) -> None:
-        if self._sock is None:
-            return
-        try:
-            self._sock.sendto(encode_message(address, *args), to)
-        except OSError as e:
-            log.debug("reply to %s:%s failed: %s", to[0], to[1], e)
+        self.replies.reply(to, address, *args)
 
     def error(self, to: tuple[str, int], address: str, reason: str) -> None:
         """One log line and `/liveai/error address reason` to the sender."""
-        self._local[2] += 1
-        reason = reason.replace("\n", " ")[:300]
-        self._log_error(to[0], to[1], address, reason)
-        self.reply(to, "/liveai/error", address[:200], reason)
-        self._local[3] += 1
-
-    @staticmethod
-    def _log_error(host: str, port: int, address: str, reason: str) -> None:
-        shown = address if address.isprintable() else repr(address)
-        log.warning("OSC from %s:%s: %s: %s", host, port, shown or "(no address)", reason)
+        self.replies.error(to, address, reason)
 
     def stats(self) -> dict[str, Any]:
         return {"packets": self.packets, "messages": self.messages, "errors": self.errors,

@@ -1,10 +1,10 @@
 """The OSC receiver process: owns the server's UDP socket, parses, checks and answers errors.
 
-The OscServer starts it (`python -m liveai.frontends.osc_receiver`, a fresh
+The OscServer starts it (`python -m liveai.frontends.osc.receiver`, a fresh
 interpreter: nothing of the performer's process is copied) and hands it the
 bound UDP socket and one end of a stream socketpair. Here every datagram is
-parsed (osc_packets.parse_datagram), every message checked against the
-address space and the handlers' pure checks (osc_packets.check_message), and
+parsed (packets.parse_datagram), every message checked against the
+address space and the handlers' pure checks (packets.check_message), and
 anything wrong is answered at once with `/liveai/error` from the server's
 port. Only valid, already-coerced commands go to the performer's process, as
 marshal frames (plain tuples of str/int/float/None: nothing that can carry
@@ -37,9 +37,9 @@ import struct
 import time
 from typing import Any
 
-from liveai.frontends.osc_packets import (MAX_DATAGRAM, PacketError, check_message, guess_address,
+from liveai.frontends.osc.packets import (MAX_DATAGRAM, PacketError, check_message, guess_address,
                                           parse_datagram, set_thread_priority)
-from liveai.frontends.osc_space import ArgError
+from liveai.frontends.osc.space import ArgError
 from liveai.ports.osc import encode_message
 from liveai.runtime.sendgate import SendGate, quiet_wait
 

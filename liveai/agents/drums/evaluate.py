@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from liveai.core.drums import CLASSES, N_CLASSES
-from liveai.models.drums import DrumsNet, sample
-from liveai.models.drums_data import N_FEATURES, FileGrid, between, features, ms_per_step
+from liveai.agents.drums.model import DrumsNet, sample
+from liveai.agents.drums.data import N_FEATURES, FileGrid, between, features, ms_per_step
 
 POSITIONS = 16
 

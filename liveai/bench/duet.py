@@ -31,7 +31,7 @@ def run_bench(seconds: float = 5.0) -> dict:
     from liveai.agents.duet.improviser import Heard, Improviser
     from liveai.core.events import Note
     from liveai.data.melodies import HELDOUT_FILE, MelodySet
-    from liveai.models.duet import load_model
+    from liveai.agents.duet.model import load_model
     from liveai.ports.base import CapturePort
     from liveai.runtime.session import Session
 

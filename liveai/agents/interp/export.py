@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from liveai.data.melodic_loops import HOLD, LOW, ONSET
-from liveai.models.interp import N_DRUMS, LoopVAE
+from liveai.agents.interp.model import N_DRUMS, LoopVAE
 
 DEFAULT_RATIO = 2048
 CLASS_NAMES = ("kick", "snare", "hh_closed", "hh_open", "tom_low", "tom_mid", "tom_high", "crash", "ride")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from liveai.models.duet import DEFAULT_WEIGHTS, DuetConfig, DuetNet, batch_tensors, losses, save_model
+from liveai.agents.duet.model import DEFAULT_WEIGHTS, DuetConfig, DuetNet, batch_tensors, losses, save_model
 
 
 def _batches(mels: list[np.ndarray], batch: int, rng: np.random.Generator, max_len: int):

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from liveai.data.melodic_loops import HIGH, LOW, ONSET
-from liveai.models.interp import LoopVAE, N_DRUMS, VAEConfig
-from liveai.models.interp_data import DrumLoops
+from liveai.agents.interp.model import LoopVAE, N_DRUMS, VAEConfig
+from liveai.agents.interp.data import DrumLoops
 
 
 DRUM_HIT_SMOOTHING = 0.05   # the committed drum model's label smoothing (`liveai train interp` default)
@@ -137,7 +137,7 @@ def morph_loss(model: LoopVAE, mu: torch.Tensor, hits: torch.Tensor, pairs: int,
 def morph_target(ha: torch.Tensor, hb: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """(..., steps, classes) bool hits of morph_loss's crossfade at t (broadcast): A's only hits go at
     t >= u[step], B's only hits come at t >= 1 - u[step]; the same from B to A at 1 - t."""
-    from liveai.models.interp_morph import STEP_ORDER
+    from liveai.agents.interp.morph import STEP_ORDER
 
     u = torch.as_tensor(STEP_ORDER, dtype=torch.float32)[:, None]
     return torch.where(ha == hb, ha, torch.where(ha, t < u, t >= 1 - u))
@@ -337,8 +337,8 @@ def finetune_from_notes(notes: list[tuple[float, float, int, int]], kind: str = 
     """
     from pathlib import Path
 
-    from liveai.models import interp as m
-    from liveai.models.interp_data import loops_from_notes
+    from liveai.agents.interp import model as m
+    from liveai.agents.interp.data import loops_from_notes
 
     loops = loops_from_notes(notes, kind)
     if len(loops) == 0:

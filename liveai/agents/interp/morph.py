@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from liveai.models.interp import LoopVAE, bilinear, slerp
+from liveai.agents.interp.model import LoopVAE, bilinear, slerp
 
 LOOP_FIELDS = ("hit_prob", "velocity", "offset")
 

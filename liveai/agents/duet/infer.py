@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from liveai.models.duet import BOS_IV, BOS_PITCH, N_PITCH, DuetNet
+from liveai.agents.duet.model import BOS_IV, BOS_PITCH, N_PITCH, DuetNet
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
