@@ -104,6 +104,8 @@ def test_moving_the_xy_pad_moves_the_interp_agent(rig, browser):
     if view.url not in browser.current_url:
         browser.get(view.url)
     pad = wait_for(lambda: browser.find_elements("id", "xy-blend"), "the XY pad of agent 'blend'")[0]
+    for param in blend.PARAMS:                       # a slider and a box for every param of the agent
+        assert browser.find_elements("id", f"s-blend-{param}") and browser.find_elements("id", f"v-blend-{param}")
     size = pad.size
     ActionChains(browser).move_to_element_with_offset(pad, -size["width"] // 4, size["height"] // 4) \
         .click_and_hold().move_by_offset(size["width"] // 8, -size["height"] // 8).release().perform()

@@ -249,3 +249,75 @@ def test_pages_beyond_the_limit_are_refused(rig):
             for ws in open_:
                 await ws.close()
     run(go())
+
+
+def test_human_input_and_the_agents_state_reach_the_page(rig):
+    from liveai.core.events import Note, NoteOff
+
+    session, view = rig
+
+    async def go():
+        async with aiohttp.ClientSession() as c:
+            ws = await c.ws_connect(f"ws://127.0.0.1:{view.port}/ws?token={view.token}")
+            frame = await next_of(ws, "frame")
+            live = frame["agents"]["drums"]["live"]
+            assert live["amount"] == session.agents["drums"].get("amount") and live["feel_name"]
+            session.input(Note(70, 90), source="midi")
+            session.input(NoteOff(70), source="midi")
+            human = []
+            async with asyncio.timeout(DEADLINE_S):
+                while len(human) < 2:
+                    human += [n for n in (await next_of(ws, "frame"))["notes"] if n[6] == 1]
+            await ws.close()
+            return human
+    human = run(go())
+    assert [(n[2], n[3], n[5]) for n in human] == [(70, 90, "midi"), (70, 0, "midi")]   # note, then its note-off
+
+
+def _line_with(stream, words: str) -> str:
+    """The first line of `stream` holding `words` (read on a thread, with the deadline)."""
+    import queue
+
+    found: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in iter(stream.readline, ""):
+            if words in line:
+                found.put(line)
+                return
+        found.put("")
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        return found.get(timeout=DEADLINE_S)
+    except queue.Empty:
+        raise AssertionError(f"no line with {words!r} within {DEADLINE_S} s") from None
+
+
+@pytest.mark.parametrize("command", [["repl", "--view", "--output", "null", "--osc-port", "0"],
+                                     ["serve", "--view", "--port", "0"]])
+def test_repl_and_serve_print_the_view_url_with_its_token(command):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "liveai", *command], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, LIVEAI_AUDIO="null"))
+    try:
+        line = _line_with(proc.stderr, "live view at ")
+        url = line.split("live view at ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and len(url.split("token=")[1]) >= 32
+        with urllib.request.urlopen(url, timeout=DEADLINE_S) as r:
+            assert r.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url.replace("token=", "token=x"), timeout=DEADLINE_S)
+        assert refused.value.code == 403
+    finally:
+        if command[0] == "repl":
+            proc.stdin.close()                       # end of input: the REPL closes the view and the session
+        else:
+            proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=DEADLINE_S) == 0

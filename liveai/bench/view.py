@@ -6,8 +6,10 @@ registered (so frames carry an agent's state). The run alternates segments: "off
 (no view at all: no server, no tap) and "on" (a ViewServer, its tap, and N pages
 connected from another process, as browsers are, each reading every frame). The
 lateness of every send is the scheduler's own measurement; each arm's p50/p99/max
-is taken over all its segments. The pages also count the frames they get: the
-update rate a page sees.
+is taken over all its segments. The half second after each switch (the view
+starting or closing, pages connecting) is measured apart ("switching"): a
+performer opens the view once, so its start is not what the view costs while
+it is open. The pages also count the frames they get: the update rate a page sees.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from liveai.runtime.session import Session
 
 GOAL_P99_RATIO = 1.1
 GOAL_UPDATE_HZ = 20.0
+SETTLE_S = 0.5          # after the view starts (or closes) and before a segment is measured
 
 
 class Pages:
@@ -103,6 +106,15 @@ def _pages_main() -> None:
     asyncio.run(main())
 
 
+def _slice(stats: Any, start: int, end: int) -> np.ndarray:
+    """The lateness of sends number start..end-1 (the stats ring holds the last 65536)."""
+    ring = stats.recent()
+    if stats.count <= ring.size:
+        return ring[start:end]
+    base = stats.count - ring.size
+    return ring[max(start - base, 0):max(end - base, 0)]
+
+
 def _summary(lat: np.ndarray) -> dict:
     if lat.size == 0:
         return {"events": 0, "p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0}
@@ -120,7 +132,7 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
     for i in range(8):   # each voice a 32nd after the last: 64 separate send times a second, not 8 chords
         session.play(f"v{i}", seq(*range(60 + 2 * i, 76 + 2 * i)).shift(i / 32), quantum=1)
     busy = BusyCores(2) if load else None
-    arms: dict[str, list[np.ndarray]] = {"off": [], "on": []}
+    arms: dict[str, list[np.ndarray]] = {"off": [], "on": [], "switch": []}
     rates: list[float] = []
     frame_bytes: list[float] = []
     n_segments = max(2, int(round(seconds / segment_s)))
@@ -130,27 +142,25 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
         session.start()
         wait_seconds(1.0)                   # the first bar (voices start on the next beat)
         stats = session.scheduler.stats
+        last_end = stats.count
         for k in range(n_segments):
             arm = "off" if k % 2 == 0 else "on"
             view = None
             if arm == "on":
                 view = ViewServer(session).start()
                 pages.connect(f"ws://127.0.0.1:{view.port}/ws?token={view.token}", clients)
+            wait_seconds(SETTLE_S)          # starting the view and connecting the pages: reported apart
             start = stats.count
             wait_seconds(segment_s)
             end = stats.count
+            arms["switch"].append(_slice(stats, last_end, start))   # from the last segment's end: its closing too
             if view is not None:
                 frames, elapsed, mean_bytes = pages.close()
                 rates.extend(f / elapsed for f in frames)
                 frame_bytes.append(mean_bytes)
                 view.close()
-            ring = stats.recent()                       # capacity 65536: a segment is far shorter
-            cap = ring.size if stats.count <= ring.size else None
-            if cap is None:
-                idx = np.arange(start, end) % ring.size
-                arms[arm].append(ring[idx])
-            else:
-                arms[arm].append(ring[start:end])
+            arms[arm].append(_slice(stats, start, end))
+            last_end = end
         session.clock.stop()
     finally:
         pages.quit()
@@ -158,11 +168,13 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
             busy.__exit__()
         session.close()
     off, on = _summary(np.concatenate(arms["off"])), _summary(np.concatenate(arms["on"]))
+    switch = _summary(np.concatenate(arms["switch"]))
     ratio = round(on["p99_us"] / off["p99_us"], 3) if off["p99_us"] > 0 else None
     return {
         "seconds": round(n_segments * segment_s, 1), "segment_s": segment_s, "segments": n_segments,
         "clients": clients, "notes_per_s": 64, "load": "2 busy processes" if load else "none (the machine as it is)",
         "priority": session.clock.priority, "without_view": off, "with_view": on, "p99_ratio": ratio,
+        "switching": {**switch, "settle_s": SETTLE_S, "what": "the view starting or closing, pages connecting"},
         "goal_p99_ratio": GOAL_P99_RATIO, "p99_ok": ratio is not None and ratio <= GOAL_P99_RATIO,
         "update_hz_min": round(min(rates), 1) if rates else 0.0,
         "update_hz_mean": round(float(np.mean(rates)), 1) if rates else 0.0, "goal_update_hz": GOAL_UPDATE_HZ,

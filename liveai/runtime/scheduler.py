@@ -269,15 +269,15 @@ class Scheduler:
             except Exception as exc:
                 self.reporter.report(f"panic:{name}", f"output {name!r} failed to silence: {exc}")
 
-    def upcoming(self) -> list[Scheduled]:
-        """The events queued to send, unordered, for readers on other threads (the live view).
+    def upcoming(self) -> list[tuple[str, Scheduled]]:
+        """(port, event) for the events queued to send, unordered, for readers on other threads (the live view).
 
         Each heap is copied in one C call under the GIL: the dispatcher is not
         locked out nor asked to do anything.
         """
-        out: list[Scheduled] = []
-        for heap in list(self._heaps.values()):
-            out.extend(entry[2] for entry in heap.copy())
+        out: list[tuple[str, Scheduled]] = []
+        for name, heap in list(self._heaps.items()):
+            out.extend((name, entry[2]) for entry in heap.copy())
         return out
 
     def queued(self) -> int:

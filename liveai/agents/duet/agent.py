@@ -51,6 +51,7 @@ class DuetAgent:
         "mix": (0, 1, "the most weight the session continuator gets (grows as the human plays)"),
         "barge_in": (0, 1, "1: stop answering when the human plays again"),
     }
+    PARAM_CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES}   # names for a menu (the live view)
     DEFAULTS: dict[str, float] = {"mode": 0, "pause": 2.0, "length": 1.0, "trade_bars": 4, "grid": 1.0,
                                   "temperature": 0.8, "density": 0.5, "triplets": 1, "register": 0.0,
                                   "key_lock": 1, "mix": 0.5, "barge_in": 1}

@@ -33,6 +33,7 @@ STATIC = Path(__file__).parent / "static"
 QUIET_S = 0.002          # no frame is built or sent this close before a send of the clock
 WAKE_JITTER_S = 0.0015   # the loop's timers wake up to ~1 ms late (epoll's millisecond timeout)
 AFTER_SEND_S = 0.0005    # a tick due at a send waits until this long after it
+MAX_SHIFT_S = 0.015      # a tick is put off by at most this much to find a gap between sends
 START_TIMEOUT_S = 10.0
 PING, PONG = '{"t":"ping"}', '{"t":"pong"}'   # answered in order with the replies to controls, never limited
 CLOSE_TOKEN = 4403       # websocket close code for a wrong or missing token (4000-4999: the application's own)
@@ -66,6 +67,7 @@ class ViewServer:
         self.frames_built = 0
         self.controls_applied = 0
         self._latest: tuple[str, list] = ("{}", [])
+        self._sends: list[float] = []          # perf_counter times of the clock's next sends, from the last frame
         self._schema: dict[str, Any] = {}
         self._schema_key: tuple = ()
         self._schema_version = 0
@@ -232,14 +234,20 @@ class ViewServer:
             await asyncio.sleep(wait)
 
     async def _sleep_clear_of_sends(self, delay: float) -> None:
-        """Sleep `delay`, but do not wake just before or during the clock's next send: waking takes the
-        GIL from the dispatcher spinning towards it, so the wake-up itself would make that send late."""
+        """Sleep about `delay`, planning the wake-up clear of the clock's sends (those queued, as the last
+        frame read them, and the one the dispatcher published): waking takes the GIL from the dispatcher
+        spinning towards a send, so a wake-up at a send would make it late. Moved by MAX_SHIFT_S at most."""
         gate = getattr(self.session.clock, "send_gate", None)
         if gate is not None:
             now = time.perf_counter()
-            wake, send = now + delay, gate.read()
-            if send - QUIET_S - WAKE_JITTER_S <= wake <= send + AFTER_SEND_S:
-                delay = send + AFTER_SEND_S - now
+            wake = planned = now + delay
+            for send in sorted({*self._sends, gate.read()}):
+                if send - QUIET_S - WAKE_JITTER_S <= wake <= send + AFTER_SEND_S:
+                    wake = send + AFTER_SEND_S
+                if wake - planned > MAX_SHIFT_S:
+                    wake = planned             # sends too dense to find a gap: as planned
+                    break
+            delay = max(0.0, wake - now)
         await asyncio.sleep(delay)
 
     async def _tick(self) -> None:
@@ -272,7 +280,9 @@ class ViewServer:
         if key != self._schema_key:
             self._schema, self._schema_key = snapshot.schema(agents), key
             self._schema_version += 1
-        base = json.dumps(snapshot.frame(self.session), separators=(",", ":"))
+        queued = self.session.scheduler.upcoming()
+        self._sends = snapshot.release_times(self.session, queued, 2.0 / self.update_hz + MAX_SHIFT_S)
+        base = json.dumps(snapshot.frame(self.session, queued), separators=(",", ":"))
         self._latest = (base, self.ring.copy())
         self.frames_built += 1
 

@@ -7,6 +7,7 @@ Status (position, tempo, lateness, xruns, CPU), the notes queued to play next
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from liveai.core.events import Note
@@ -24,8 +25,10 @@ def schema(agents: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, agent in list(agents.items()):
         params = getattr(agent, "PARAMS", None) or {}
+        choices = getattr(agent, "PARAM_CHOICES", None) or {}
         out[name] = {"kind": kind_of(agent),
-                     "params": {p: [float(lo), float(hi), str(what)] for p, (lo, hi, what) in params.items()}}
+                     "params": {p: [float(lo), float(hi), str(what)] for p, (lo, hi, what) in params.items()},
+                     "choices": {p: [str(c) for c in names] for p, names in choices.items() if p in params}}
     return out
 
 
@@ -48,12 +51,30 @@ def agents_state(agents: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def upcoming(session: Any, now_beat: float, ahead: float = UPCOMING_BEATS) -> list[list]:
+def release_times(session: Any, queued: list, horizon_s: float) -> list[float]:
+    """perf_counter times at which the clock will send the `queued` (port, event) pairs in the next
+    `horizon_s` seconds, sorted: the view plans its wake-ups clear of them."""
+    clock = session.clock
+    if not hasattr(clock, "send_gate"):
+        return []
+    now_s = clock.now_s()
+    t0 = time.perf_counter() - now_s
+    tm, outputs = clock.tempo_map, session.outputs
+    out = []
+    for port, ev in queued:
+        p = outputs.get(port)
+        at = tm.seconds(ev.beat) - (p.lead_s if p is not None else 0.0)
+        if now_s <= at <= now_s + horizon_s:
+            out.append(t0 + at)
+    return sorted(set(out))
+
+
+def upcoming(session: Any, now_beat: float, ahead: float = UPCOMING_BEATS, queued: list | None = None) -> list[list]:
     """[beat, pitch, velocity, duration, voice] of the notes queued from now to `ahead` beats on (one per note)."""
     muted = session.scheduler.muted
     seen: set[tuple] = set()
     out: list[list] = []
-    for ev in session.scheduler.upcoming():
+    for _, ev in (queued if queued is not None else session.scheduler.upcoming()):
         item = ev.item
         if type(item) is not Note or not now_beat <= ev.beat <= now_beat + ahead or ev.voice in muted:
             continue
@@ -71,7 +92,7 @@ def notes(entries: list[Entry]) -> list[list]:
             for seq, beat, pitch, vel, dur, voice, port in entries]
 
 
-def frame(session: Any) -> dict[str, Any]:
+def frame(session: Any, queued: list | None = None) -> dict[str, Any]:
     """The shared part of a frame (each page adds the notes it has not seen)."""
     st = session.status()
     now = session.clock.now_beat()
@@ -80,5 +101,5 @@ def frame(session: Any) -> dict[str, Any]:
         "t": "frame", "now": now, "state": st["state"], "bar": st["bar"], "beat": st["beat"], "bpm": st["bpm"],
         "beats_per_bar": tm.beats_per_bar_at(now), "voices": st["voices"], "muted": st["muted"],
         "events": st["events"], "late": st["late"], "max_late_ms": st["max_late_ms"], "xruns": st["xruns"],
-        "cpu": st["cpu"], "upcoming": upcoming(session, now), "agents": agents_state(session.agents),
+        "cpu": st["cpu"], "upcoming": upcoming(session, now, queued=queued), "agents": agents_state(session.agents),
     }

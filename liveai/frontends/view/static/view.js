@@ -173,11 +173,14 @@
       for (const [p, [lo, hi, what]] of Object.entries(a.params)) {
         const row = document.createElement("div");
         row.className = "param"; row.title = what;
-        const step = (hi - lo) <= 24 && Number.isInteger(lo) && Number.isInteger(hi) && hi - lo <= 2 ? 0.01 : (hi - lo) / 1000;
-        row.innerHTML = `<label>${escape(p)}</label><input type="range" id="s-${name}-${p}" min="${lo}" max="${hi}" step="${step}">` +
+        const choices = (a.choices || {})[p];
+        const control = choices
+          ? `<select id="s-${name}-${p}">${choices.map((c, i) => `<option value="${i}">${escape(c)}</option>`).join("")}</select>`
+          : `<input type="range" id="s-${name}-${p}" min="${lo}" max="${hi}" step="${(hi - lo) / 1000}">`;
+        row.innerHTML = `<label>${escape(p)}</label>${control}` +
                         `<input type="text" id="v-${name}-${p}" title="type a value, Enter sends it">`;
-        const slider = row.querySelector("input[type=range]"), text = row.querySelector("input[type=text]");
-        slider.addEventListener("input", () => { text.value = slider.value; send(name, { [p]: parseFloat(slider.value) }); });
+        const slider = row.querySelector(choices ? "select" : "input[type=range]"), text = row.querySelector("input[type=text]");
+        slider.addEventListener(choices ? "change" : "input", () => { text.value = slider.value; send(name, { [p]: parseFloat(slider.value) }); });
         text.addEventListener("keydown", (ev) => {
           if (ev.key !== "Enter") return;
           const v = text.value.trim();
@@ -208,7 +211,7 @@
       const kind = (state.schema[name] || {}).kind;
       for (const [p, v] of Object.entries(a.params || {})) {
         const s = $(`s-${name}-${p}`), t = $(`v-${name}-${p}`);
-        if (s && document.activeElement !== s) s.value = v;
+        if (s && document.activeElement !== s) s.value = s.tagName === "SELECT" ? String(Math.round(v)) : v;
         if (t && document.activeElement !== t) t.value = +v.toFixed(3);
       }
       const live = a.live || {}, el = $(`live-${name}`);
