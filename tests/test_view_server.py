@@ -321,3 +321,21 @@ def test_repl_and_serve_print_the_view_url_with_its_token(command):
         else:
             proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=DEADLINE_S) == 0
+
+
+def test_every_view_limit_is_in_the_docs_limits_table_with_its_value():
+    import re
+    from pathlib import Path
+
+    from liveai.frontends.view import limits
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "osc.md").read_text()
+    table = doc[doc.index("### The live view"):]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (`[^|]+`) \| ([^|]+) \|", table, re.M)}
+    names = {n for n in vars(limits) if n.isupper()}
+    documented = {n for key in rows for n in re.findall(r"`([A-Z_]+)`", key)}
+    assert documented == names
+    for key, value in rows.items():
+        numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value.replace("64 KiB", str(64 * 1024)))]
+        for name in re.findall(r"`([A-Z_]+)`", key):
+            assert float(getattr(limits, name)) in numbers, (name, value)
