@@ -12,11 +12,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--segment", type=float, default=5.0, help="length of each on/off segment (default 5)")
     parser.add_argument("--clients", type=int, default=3, help="pages connected while the view is on (default 3)")
     parser.add_argument("--load", action="store_true", help="also keep both cores busy with two processes")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="all pages are websocket readers (default: one is headless Chromium, when installed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     from liveai.bench.view import run
 
-    result = run(args.seconds, segment_s=args.segment, clients=args.clients, load=args.load)
+    result = run(args.seconds, segment_s=args.segment, clients=args.clients, load=args.load,
+                 browser=not args.no_browser)
     if args.json:
         print(json.dumps(result))
     else:
