@@ -3,9 +3,11 @@
 GET /?token=T serves the page; /ws?token=T is its websocket: frames out at
 UPDATE_HZ, param changes in (never code). A wrong or missing token gets HTTP
 403 (the page) or a websocket closed with 4403 (the socket). The clock thread
-only feeds the note ring (tap.py); building and sending frames happens here,
-and waits for a quiet moment between two sends (runtime/sendgate.py) so the
-clock does not have to take the GIL back from this thread at a send.
+only feeds the note ring (tap.py); building and sending frames happens here.
+This thread keeps out of the clock's way: each tick's wake-up is planned
+between the clock's queued sends (waking takes the GIL from the dispatcher
+spinning towards a send), and no frame is built or sent in the quiet window
+before a send (runtime/sendgate.py).
 """
 
 from __future__ import annotations
