@@ -47,6 +47,9 @@ def rig(tmp_path_factory):
     cap = session.capture()
     blend = InterpAgent("drums", session=session, name="blend", seed=1)
     blend.sample(n_corners=4)
+    from liveai.agents.duet.agent import DuetAgent
+
+    DuetAgent(session, name="duet", seed=1)          # listens to session.input; registers itself
     session.play("a", seq(60, 64, 67, 72))
     session.start()
     view = ViewServer(session).start()
@@ -144,3 +147,22 @@ def test_a_wrong_token_is_refused(rig, browser):
     assert "wrong or missing token" in browser.find_element("tag name", "body").text
     browser.get(view.url.split("?")[0])
     assert "wrong or missing token" in browser.find_element("tag name", "body").text
+
+
+def test_human_input_is_drawn_apart_and_duet_shows_the_phrase_it_heard(rig, browser):
+    from liveai.core.events import Note, NoteOff
+
+    session, _, _, view, _ = rig
+    if view.url not in browser.current_url:
+        browser.get(view.url)
+    wait_for(lambda: browser.find_elements("id", "live-duet"), "the duet agent's card")
+    for pitch in (62, 65, 69):                       # D4 F4 A4, as a MIDI keyboard would send them
+        session.input(Note(pitch, 80, 0.5), source="midi")
+        session.input(NoteOff(pitch), source="midi")
+    human = wait_for(lambda: page_state(browser, "window.liveaiView.human.filter(n => n.vel > 0).map(n => n.pitch)")
+                     if len(page_state(browser, "window.liveaiView.human") or []) >= 6 else None,
+                     "the human's notes in the page")
+    assert human[-3:] == [62, 65, 69]
+    assert not page_state(browser, "Array.from(window.liveaiView.notes.values()).some(n => n.voice === 'midi')")
+    wait_for(lambda: "heard  D4 F4 A4" in browser.find_element("id", "live-duet").text,
+             "duet's card showing the phrase it heard")
