@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "liveai"
 MODEL_PARTS = {"model", "data", "train", "finetune", "evaluate", "infer", "export", "morph", "engine", "loops",
-               "improviser", "learn"}
+               "improviser", "learn", "weights"}
 
 
 def module_name(path: Path) -> str:

@@ -46,3 +46,34 @@ def test_serve_reports_a_busy_port():
                               env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert f"cannot listen for OSC on 127.0.0.1:{busy}" in done.stderr
+
+
+def test_serve_records_a_take_and_writes_it_before_exiting(tmp_path):
+    """`liveai serve --record DIR`: on SIGTERM the take is stopped and written (and exported) before the process
+    exits, so no part of it dies in memory."""
+    port = free_udp_port()
+    proc = subprocess.Popen([sys.executable, "-m", "liveai", "serve", "--port", str(port), "--bpm", "240",
+                             "--rt-priority", "0", "--record", str(tmp_path)], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    try:
+        assert "recording to" in proc.stderr.readline()
+        assert f"OSC on 127.0.0.1:{port}" in proc.stderr.readline()
+        with OscClient(("127.0.0.1", port)) as c:
+            c.request("/liveai/voice/play", "bass", "c2", "g1", reply="/liveai/ok")
+            c.request("/liveai/subscribe", c.port, "bass", reply="/liveai/ok")
+            for _ in range(4):
+                assert c.expect("/liveai/out/note", timeout=5)[:2][0] == "bass"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == 0
+        rest = proc.stderr.read()
+        assert "take saved in" in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    from liveai.record.take import load_take
+
+    (take_dir,) = tmp_path.iterdir()
+    take = load_take(take_dir)
+    assert take.finished and take.loss.clean and len(take.notes(["bass"])) >= 4
+    assert (take_dir / "take.mid").is_file()

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveai.frontends.view.controls import ControlError, SetParams, TokenBucket, parse_control
-from liveai.frontends.view.limits import CONTROL_BURST, ERROR_BURST, MAX_CLIENTS, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
+from liveai.limits import (VIEW_CONTROL_BURST, VIEW_ERROR_BURST, VIEW_MAX_FRAME_BYTES, VIEW_MAX_MESSAGE_BYTES,
+                           VIEW_MAX_PAGES)
 from liveai.frontends.view.tap import NoteRing, since
 
 DEADLINE_S = 20.0
@@ -34,12 +35,12 @@ def test_any_message_is_a_control_or_a_control_error(text):
     except ControlError as exc:
         assert str(exc)
     else:
-        assert isinstance(got, SetParams) and len(text) <= MAX_MESSAGE_BYTES
+        assert isinstance(got, SetParams) and len(text) <= VIEW_MAX_MESSAGE_BYTES
 
 
 def test_parse_control_checks_the_length_before_parsing():
-    with pytest.raises(ControlError, match=f"at most {MAX_MESSAGE_BYTES}"):
-        parse_control('{"t": "set"' + " " * MAX_MESSAGE_BYTES + "}")
+    with pytest.raises(ControlError, match=f"at most {VIEW_MAX_MESSAGE_BYTES}"):
+        parse_control('{"t": "set"' + " " * VIEW_MAX_MESSAGE_BYTES + "}")
     assert parse_control('{"t":"set","agent":"d","values":{"amount":0.5}}') == SetParams("d", (("amount", 0.5),))
     for bad in ('{"t":"set","agent":"d","values":{"amount":true}}', '{"t":"set","agent":"d","values":{"a":NaN}}',
                 '{"t":"eval","code":"import os"}', '[1, 2]', '{"t":"set","agent":"d","values":{}}'):
@@ -149,7 +150,7 @@ def test_bad_messages_get_clear_errors_and_change_nothing(rig):
                      ('{"t":"set","agent":"drums","values":{"amount":9}}', "drums: amount must be in 0..2, got 9"),
                      ('{"t":"set","agent":"drums","values":{"bogus":1}}', "drums: unknown param 'bogus'"),
                      ('{"t":"set","agent":"drums","values":{"amount":"lots"}}', "drums: amount takes a number"),
-                     ("x" * (MAX_MESSAGE_BYTES + 1), f"at most {MAX_MESSAGE_BYTES}")]
+                     ("x" * (VIEW_MAX_MESSAGE_BYTES + 1), f"at most {VIEW_MAX_MESSAGE_BYTES}")]
             for text, words in cases:
                 await ws.send_str(text)
                 err = await next_of(ws, "error")
@@ -158,7 +159,7 @@ def test_bad_messages_get_clear_errors_and_change_nothing(rig):
             assert "binary message refused" in (await next_of(ws, "error"))["message"]
             await ws.send_str('{"t":"set","agent":"drums","values":{"amount":0.5}}')
             assert (await next_of(ws, "ok"))["values"] == {"amount": 0.5}
-            await ws.send_str("y" * (MAX_FRAME_BYTES + 10))      # huge: the socket is closed before it is read
+            await ws.send_str("y" * (VIEW_MAX_FRAME_BYTES + 10))      # huge: the socket is closed before it is read
             async with asyncio.timeout(DEADLINE_S):
                 while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
                     pass
@@ -194,9 +195,9 @@ def test_a_flood_of_control_changes_is_rate_limited(rig):
                         break
             return oks, errors
     oks, errors = run(go())
-    assert CONTROL_BURST <= oks < 400                       # the burst, and what refilled while the flood arrived
+    assert VIEW_CONTROL_BURST <= oks < 400                       # the burst, and what refilled while the flood arrived
     assert errors and "too many control changes" in errors[0]
-    assert len(errors) <= ERROR_BURST + 8 and oks + len(errors) < 400   # the errors themselves are rate limited
+    assert len(errors) <= VIEW_ERROR_BURST + 8 and oks + len(errors) < 400   # the errors themselves are rate limited
     assert 0 <= drums.get("amount") < 1
     assert clock_sends(session)
 
@@ -240,7 +241,7 @@ def test_pages_beyond_the_limit_are_refused(rig):
         async with aiohttp.ClientSession() as c:
             open_ = []
             async with asyncio.timeout(DEADLINE_S):
-                while len(view.clients) < MAX_CLIENTS:          # earlier tests' pages may still be closing
+                while len(view.clients) < VIEW_MAX_PAGES:          # earlier tests' pages may still be closing
                     open_.append(await c.ws_connect(ws_url))
                     await next_of(open_[-1], "frame")
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -322,20 +323,3 @@ def test_repl_and_serve_print_the_view_url_with_its_token(command):
             proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=DEADLINE_S) == 0
 
-
-def test_every_view_limit_is_in_the_docs_limits_table_with_its_value():
-    import re
-    from pathlib import Path
-
-    from liveai.frontends.view import limits
-
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "osc.md").read_text()
-    table = doc[doc.index("### The live view"):]
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (`[^|]+`) \| ([^|]+) \|", table, re.M)}
-    names = {n for n in vars(limits) if n.isupper()}
-    documented = {n for key in rows for n in re.findall(r"`([A-Z_]+)`", key)}
-    assert documented == names
-    for key, value in rows.items():
-        numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value.replace("64 KiB", str(64 * 1024)))]
-        for name in re.findall(r"`([A-Z_]+)`", key):
-            assert float(getattr(limits, name)) in numbers, (name, value)

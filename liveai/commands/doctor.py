@@ -51,7 +51,7 @@ def _fifo_allowed() -> bool:
         return False
 
 
-def checks() -> dict:
+def checks(weights_dir: Path | None = None) -> dict:
     out: dict = {"python": sys.version.split()[0]}
     for name in PACKAGES:
         ok, detail = _check_import(name)
@@ -66,20 +66,29 @@ def checks() -> dict:
         out["midi_apis"] = [rtmidi.get_api_name(a) for a in rtmidi.get_compiled_api()]
     except Exception as exc:
         out["midi_apis"] = f"unavailable: {exc}"
-    weights = Path(__file__).resolve().parents[1] / "weights"
-    out["weights"] = sorted(p.name for p in weights.glob("*.pt")) if weights.is_dir() else []
+    from liveai.agents.weights import check_folder
+
+    weights = weights_dir or Path(__file__).resolve().parents[1] / "weights"
+    found = check_folder(weights) if weights.is_dir() else {}
+    out["weights"] = str(weights) if found else f"MISSING (no .pt files in {weights})"
+    for name, state in found.items():    # size and sha256 against each file's JSON
+        out[f"weights:{name}"] = state
     return out
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="liveai doctor", description=__doc__)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="check the .pt files of this folder (default: the installed liveai/weights)")
     args = parser.parse_args(argv)
-    result = checks()
+    result = checks(args.weights)
     if args.json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k:>22}: {v}")
-    missing = [k for k, v in result.items() if isinstance(v, str) and v.startswith("MISSING")]
+    missing = [k for k, v in result.items() if isinstance(v, str) and v.startswith(("MISSING", "DAMAGED"))]
+    if missing and not args.json:
+        print(f"liveai doctor: {len(missing)} problem(s): {', '.join(missing)}", file=sys.stderr)
     return 1 if missing else 0

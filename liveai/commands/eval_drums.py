@@ -37,10 +37,11 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     root = Path(args.data) if args.data else default_root()
     weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
+    info_problems: list[str] = []
     try:
         model = load(weights)
         table = load_baseline(weights)
-        rows = read_info(root, args.split)
+        rows = read_info(root, args.split, problems=info_problems)
     except (FileNotFoundError, ValueError) as exc:
         print(f"liveai eval drums: {exc}", file=sys.stderr)
         return 2
@@ -56,6 +57,12 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     files, problems = load_files(rows=rows)
+    problems = info_problems + problems
+    if not files:
+        print(f"liveai eval drums: no usable file among {len(rows)} row(s) under {root}"
+              + (f"; {len(problems)} skipped, first: {problems[0]}" if problems else " (none has drum hits)"),
+              file=sys.stderr)
+        return 2
     meters: dict[str, int] = defaultdict(int)
     for r in rows:
         meters[f"{r.time_signature[0]}-{r.time_signature[1]}"] += 1
@@ -85,7 +92,7 @@ def main(argv: list[str]) -> int:
         print(f"  {name:<20} timing {o['timing_mae_ms']:.2f} ms ({o['timing_mae_16th']:.3f} of a 16th), "
               f"velocity {o['velocity_mae']:.2f}, spread {o['spread_ratio']}{extra}")
     if problems:
-        print("skipped: " + "; ".join(problems))
+        print(f"skipped {len(problems)}: " + "; ".join(problems))
     if args.finetune:
         print("fine-tune: " + json.dumps(result["finetune"]["summary"]))
     return 0

@@ -34,6 +34,8 @@ def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     weights = args.weights or DEFAULT_WEIGHTS
     try:
+        if args.data not in ("heldout", "unseen"):   # the user's data first: its faults before minutes of corpus
+            data = melodies.read_data(args.data)
         model = load_model(weights)
         corpus = melodies.load_cache()
         if args.data == "heldout":
@@ -41,7 +43,6 @@ def main(argv: list[str]) -> int:
         elif args.data == "unseen":
             data, what = corpus.select("unseen"), f"{melodies.UNSEEN_COLLECTION}: a collection never trained on"
         else:
-            data = melodies.read_data(args.data)
             what = args.data
             if args.data in melodies.FOLK_COLLECTIONS:
                 keep = [i for i, n in enumerate(data.names) if melodies.split_of(n, args.data) == "test"]
@@ -63,7 +64,8 @@ def main(argv: list[str]) -> int:
     markov = train_markov(train, order=args.order, progress=prog)
     figures = evaluate(model, markov, unigram(train), mels, progress=prog)
     result = {"data": what, "tunes": len(mels), "weights": Path(weights).name,
-              "model_version": weights_version(weights), "markov_order": args.order, **figures,
+              "model_version": weights_version(weights), "markov_order": args.order,
+              "skipped": data.problems or ([f"{data.skipped} damaged tune(s)"] if data.skipped else []), **figures,
               "seconds": round(time.monotonic() - t0, 1)}
     if args.record:
         meta_path = Path(weights).with_suffix(".json")

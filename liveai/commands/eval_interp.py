@@ -32,9 +32,9 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     try:
-        loops = load_split(args.data, args.split, progress=not args.json)
         path = args.weights or m.weights_path("drums")
-        model = m.load(path)
+        model = m.load(path)        # first: damaged weights are said before minutes of reading data
+        loops = load_split(args.data, args.split, progress=not args.json)
     except (FileNotFoundError, ValueError) as exc:
         print(f"liveai eval interp: {exc}", file=sys.stderr)
         return 1

@@ -22,15 +22,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.background:
         _lower_priority()
-    from liveai.record.export import export_take
+    from liveai.record.export import ExportError, export_take
+    from liveai.record.lock import TakeBusy
     from liveai.record.take import find_takes
 
     try:
         takes = find_takes(args.path)
         summaries = [export_take(t, Path(args.out) / t.name if args.out else None, picture=not args.no_picture)
                      for t in takes]
-    except TakeError as exc:
+    except (TakeError, ExportError, TakeBusy) as exc:
         print(f"liveai export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:   # the folder itself cannot be read, --out cannot be made
+        print(f"liveai export: {exc.filename or args.path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if not takes:
         print(f"liveai export: no takes in {args.path}", file=sys.stderr)
@@ -41,6 +45,8 @@ def main(argv: list[str]) -> int:
         for t, s in zip(takes, summaries):
             where = Path(args.out) / t.name if args.out else t
             print(f"{t.name}: {', '.join(s['files'].values())}, take.json in {where}")
+            if s["journal"]["lost"]:
+                print(f"{t.name}: {s['journal']['lost']}", file=sys.stderr)
     return 0
 
 

@@ -31,6 +31,9 @@ def main(argv: list[str]) -> int:
     except TakeError as exc:
         print(f"liveai replay: {exc}", file=sys.stderr)
         return 1
+    if not take.loss.clean:   # damaged or impossible records are skipped: say so before playing the rest
+        print(f"liveai replay: {take.dir}: {take.loss.loss_message()}", file=sys.stderr)
+
     players = args.players.split(",") if args.players else None
     if args.rerender:
         result = _rerender(take, Path(args.rerender))

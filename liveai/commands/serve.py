@@ -73,6 +73,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--view", action="store_true",
                    help="serve the live view on 127.0.0.1 (agents' params only, never code); prints its URL with a token")
     p.add_argument("--view-port", type=int, default=0, help="port for --view (default: any free one)")
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record a take into a new folder under DIR until stopped (crash-safe: `liveai recover DIR`); "
+                        "on the way out the take is written whole (or its end put elsewhere, and said) before exiting")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -88,12 +91,15 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     if not args.no_start:
         session.start()
-    print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
-          f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
-    for thing in opened:
-        if hasattr(thing, "token"):
-            print(f"liveai serve: live view at {thing.url}", file=sys.stderr, flush=True)
-    stop.wait()
+    from liveai.record.frontends import recording
+
+    with recording(session, args.record):   # stopped (and written, or rescued and said) before anything closes
+        print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
+              f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
+        for thing in opened:
+            if hasattr(thing, "token"):
+                print(f"liveai serve: live view at {thing.url}", file=sys.stderr, flush=True)
+        stop.wait()
     for thing in reversed(opened):
         try:
             thing.close()

@@ -51,12 +51,17 @@ def main(argv: list[str]) -> int:
     try:
         train_files, problems = load_files(root, "train")
         val_files, problems_v = load_files(root, "validation")
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:   # no info.csv, missing columns
         print(f"liveai train drums: {exc}", file=sys.stderr)
         return 2
     if not train_files:
-        print(f"liveai train drums: no train rows with drum hits under {root}", file=sys.stderr)
+        print(f"liveai train drums: no usable train file under {root}"
+              + (f"; {len(problems)} skipped, first: {problems[0]}" if problems else " (no train rows with drum hits)"),
+              file=sys.stderr)
         return 2
+    if problems or problems_v:
+        print(f"liveai train drums: skipping {len(problems) + len(problems_v)} file(s); first: "
+              f"{(problems + problems_v)[0]}", file=sys.stderr)
     cfg = DrumsConfig(window=args.window, channels=args.channels, dropout=args.dropout)
     data = windows(train_files, hop=args.hop, window=cfg.window)
     bar = tqdm(total=args.steps, desc="train drums", unit="step", file=sys.stderr)
@@ -130,12 +135,16 @@ def _from_takes(args: argparse.Namespace, argv: list[str]) -> int:
                   file=sys.stderr)
             return 2
         paths = [folder]
-    base = load(DEFAULT_WEIGHTS)
     try:
+        base = load(DEFAULT_WEIGHTS)
         model, emb, report = finetune(takes, base, seconds=args.seconds, seed=args.seed)
-    except ValueError as exc:
-        print(f"liveai train drums: {exc}", file=sys.stderr)
+    except (FileNotFoundError, ValueError) as exc:   # damaged weights too: one line with the fix
+        why = f" ({len(skipped)} of {len(paths)} file(s) skipped; first: {skipped[0]})" if skipped else ""
+        print(f"liveai train drums: {exc}{why}", file=sys.stderr)
         return 2
+    if skipped:
+        print(f"liveai train drums: skipped {len(skipped)} of {len(paths)} file(s); first: {skipped[0]}",
+              file=sys.stderr)
     out = Path(args.out) if args.out else WEIGHTS_DIR / f"drums_feel_{folder.name}.pt"
     meta = {"command": "liveai train drums " + " ".join(shlex.quote(a) for a in argv),
             "base": DEFAULT_WEIGHTS.name, "takes": [str(p) for p in paths], "skipped": skipped, "finetune": report}

@@ -69,7 +69,12 @@ def _from_takes(takes: Path, out: Path | None) -> int:
         print(f"liveai train duet: no human phrases (3+ notes) in the takes at {takes}", file=sys.stderr)
         return 1
     target = out or (takes / "duet_gru.pt")
-    result = learn_from_phrases(load_model(), phrases, out=target)
+    try:
+        base = load_model()
+    except (FileNotFoundError, ValueError) as exc:   # missing or damaged weights: the message says the fix
+        print(f"liveai train duet: {exc}", file=sys.stderr)
+        return 1
+    result = learn_from_phrases(base, phrases, out=target)
     where = "held-out phrases" if not result["in_sample"] else "the phrases themselves (fewer than 5)"
     print(f"duet fine-tuned on {result['phrases']} phrases: pitch {result['before']:.3f} -> "
           f"{result['after']:.3f} bits/note on {where}; weights: {target} "

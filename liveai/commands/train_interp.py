@@ -126,11 +126,14 @@ def main(argv: list[str]) -> int:
     kinds = ("drums", "melody") if args.kind == "both" else (args.kind,)
     if args.from_takes is not None:
         return _from_takes(args.from_takes, kinds, args.out, args.seed)
+    from liveai.agents.weights import WeightsError
+    from liveai.data import DataError
+
     results = {}
     for kind in kinds:
         try:
             results[kind] = train_kind(kind, args, argv)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, DataError, WeightsError) as exc:   # no data, bad data, damaged --init weights
             print(f"liveai train interp: {exc}", file=sys.stderr)
             return 1
     print(json.dumps(results, indent=2))

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liveai.data import DataError
 from liveai.core.drums import N_CLASSES
 from liveai.data.gmd import Performance
+from liveai.limits import MAX_MIDI_BEATS
 
 STEPS_PER_BEAT = 4
 
@@ -45,6 +47,8 @@ def to_grid(perf: Performance, steps_per_bar: int | None = None) -> DrumGrid:
     """Quantize a performance to 16ths, keeping each hit's offset and velocity.
 
     `steps_per_bar` defaults to the file's meter (4/4 -> 16, 3/4 -> 12, 6/8 -> 12).
+    A hit past MAX_MIDI_BEATS (or not finite) is a ValueError, checked before
+    the grid is allocated: its size follows the latest hit.
     """
     if steps_per_bar is None:
         num, den = perf.time_signature
@@ -52,7 +56,11 @@ def to_grid(perf: Performance, steps_per_bar: int | None = None) -> DrumGrid:
     if not perf.hits:
         z = np.zeros((steps_per_bar, N_CLASSES), np.float32)
         return DrumGrid(z, z.copy(), z.copy(), perf.bpm, steps_per_bar)
-    last = max(h.beat for h in perf.hits) * STEPS_PER_BEAT
+    last_beat = max(h.beat for h in perf.hits)
+    if not np.isfinite(last_beat) or last_beat > MAX_MIDI_BEATS:
+        raise DataError(f"a hit at beat {last_beat:g} is past the limit of {MAX_MIDI_BEATS:g} beats "
+                         f"(liveai.limits.MAX_MIDI_BEATS)")
+    last = last_beat * STEPS_PER_BEAT
     n_steps = (int(np.floor(last + 0.5)) // steps_per_bar + 1) * steps_per_bar
     hits = np.zeros((n_steps, N_CLASSES), np.float32)
     vel = np.zeros_like(hits)

@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from liveai.data import DataError
+
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
 LOOP_STEPS = 32
@@ -123,15 +125,35 @@ def parse_corpus(progress: bool = True) -> dict[str, np.ndarray]:
 
 
 def load_loops(progress: bool = True, cache: Path | None = None) -> dict[str, np.ndarray]:
-    """The chorale loops, parsed once and cached as .npz (deduplicated per split)."""
+    """The chorale loops, parsed once and cached as .npz (deduplicated per split).
+
+    A damaged cache is derived data: it is named on stderr and built again.
+    """
     path = cache or cache_dir() / f"melodic_loops_v{CACHE_VERSION}.npz"
     if path.exists():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        try:
+            return read_loops_cache(path)
+        except ValueError as exc:
+            import sys
+
+            print(f"liveai: {exc}; parsing the corpus again", file=sys.stderr)
     data = parse_corpus(progress)
     data = {k: np.unique(v, axis=0) if len(v) else v for k, v in data.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **data)
     os.replace(tmp, path)
+    return data
+
+
+def read_loops_cache(path: Path) -> dict[str, np.ndarray]:
+    """A cache written by `load_loops`, checked: (N, 32) tokens in the vocabulary, or a ValueError naming it."""
+    from liveai.data.npzcheck import load_arrays
+
+    data = load_arrays(path, {"train": 2, "validation": 2})
+    for name, arr in data.items():
+        if arr.shape[1] != LOOP_STEPS or not np.issubdtype(arr.dtype, np.integer) \
+                or (arr.size and (arr.min() < 0 or arr.max() >= VOCAB)):
+            raise DataError(f"{path}: {name} is not (N, {LOOP_STEPS}) tokens 0..{VOCAB - 1} "
+                             f"(shape {arr.shape}, {arr.dtype})")
     return data

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from liveai.data import DataError
+from liveai.limits import MAX_MELODY_NOTES, MAX_MIDI_BEATS
+
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "miscFolk")
 UNSEEN_COLLECTION = "airdsAirs"   # never trained on: scored as "melodies it has never seen"
 COLS = ("pitch", "ioi", "dur", "pos")
@@ -35,6 +38,8 @@ class MelodySet:
     melodies: list[np.ndarray] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)
+    skipped: int = 0                                   # tunes or files that could not be used
+    problems: list[str] = field(default_factory=list)  # one line per file skipped: which, and why
 
     def select(self, split: str) -> "MelodySet":
         keep = [i for i, s in enumerate(self.splits) if s == split]
@@ -58,12 +63,39 @@ class MelodySet:
 
     @classmethod
     def load(cls, path: Path) -> "MelodySet":
-        with np.load(Path(path), allow_pickle=False) as z:
-            notes, lengths = z["notes"], z["lengths"]
-            names, splits = [str(s) for s in z["names"]], [str(s) for s in z["splits"]]
+        """Read a file written by `save`; anything else is one ValueError naming the file and the fault.
+
+        Melodies holding non-finite or out-of-range values are skipped and
+        counted in `skipped` (a cache is derived data: a damaged tune must
+        not cost the others).
+        """
+        from liveai.data.npzcheck import load_arrays
+
+        z = load_arrays(path, {"notes": 2, "lengths": 1, "names": 1, "splits": 1})
+        notes, lengths = z["notes"], z["lengths"]
+        if notes.shape[1:] != (4,) or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 0).any() \
+                or int(lengths.sum()) != len(notes) or not len(z["names"]) == len(z["splits"]) == len(lengths):
+            raise DataError(f"{path}: not a melody file (notes {notes.shape}, {len(lengths)} lengths summing to "
+                             f"{int(lengths.sum()) if lengths.size else 0}, {len(z['names'])} names)")
         bounds = np.concatenate([[0], np.cumsum(lengths)])
-        mels = [notes[bounds[i]:bounds[i + 1]] for i in range(len(lengths))]
-        return cls(mels, names, splits)
+        out = cls()
+        for i in range(len(lengths)):
+            mel = notes[bounds[i]:bounds[i + 1]]
+            if len(mel) > MAX_MELODY_NOTES or not _melody_ok(mel):
+                out.skipped += 1
+                continue
+            out.melodies.append(mel)
+            out.names.append(str(z["names"][i]))
+            out.splits.append(str(z["splits"][i]))
+        return out
+
+
+def _melody_ok(mel: np.ndarray) -> bool:
+    """Finite values, MIDI pitches, positive times no longer than the reader allows."""
+    if not np.isfinite(mel).all():
+        return False
+    return bool(((mel[:, 0] >= 0) & (mel[:, 0] <= 127) & (mel[:, 1:3] > 0).all(axis=1)
+                 & (mel[:, 1:3] <= 16.0).all(axis=1) & (mel[:, 3] >= 0) & (mel[:, 3] <= MAX_MIDI_BEATS)).all())
 
 
 def split_of(name: str, collection: str) -> str:
@@ -210,23 +242,39 @@ def build_cache(path: Path = DEFAULT_CACHE, collections: tuple[str, ...] = FOLK_
 
 
 def load_cache(path: Path = DEFAULT_CACHE, build: bool = True) -> MelodySet:
-    """The cached corpus, built on first use (a minute or two) when `build` is True."""
+    """The cached corpus, built on first use (a minute or two) when `build` is True.
+
+    A damaged cache is derived data: with `build` it is named on stderr and built again; without, it is
+    a ValueError naming it.
+    """
     path = Path(path)
     if not path.exists():
         if not build:
             raise FileNotFoundError(f"no melody cache at {path}: run `liveai train duet` (it builds it) first")
         return build_cache(path)
-    return MelodySet.load(path)
+    try:
+        return MelodySet.load(path)
+    except ValueError as exc:
+        if not build:
+            raise
+        import sys
+
+        print(f"liveai: {exc}; building the melody cache again", file=sys.stderr)
+        return build_cache(path)
 
 
 # -- MIDI files --------------------------------------------------------------------
 
 def read_midi_file(path: Path) -> np.ndarray | None:
-    """The top line of a MIDI file (highest sounding note at each onset) as a melody."""
-    import mido
+    """The top line of a MIDI file (highest sounding note at each onset) as a melody.
 
-    mid = mido.MidiFile(str(path))
-    tpq = mid.ticks_per_beat or 480
+    A file that cannot be used is a CorruptFile naming it (see liveai.limits:
+    size, ticks per beat, a note past MAX_MIDI_BEATS, too many notes).
+    """
+    from liveai.data.gmd import CorruptFile, open_midi
+
+    mid = open_midi(path)
+    tpq = mid.ticks_per_beat
     bar_len = 4.0
     starts: dict[tuple[int, int], float] = {}
     notes: list[tuple[float, float, int]] = []
@@ -235,9 +283,15 @@ def read_midi_file(path: Path) -> np.ndarray | None:
         for msg in track:
             t += msg.time
             q = t / tpq
-            if msg.type == "time_signature" and q == 0:
+            if msg.type == "time_signature" and q == 0 and msg.numerator > 0 and 0 < msg.denominator <= 64:
                 bar_len = 4.0 * msg.numerator / msg.denominator
             if msg.type == "note_on" and msg.velocity > 0 and getattr(msg, "channel", 0) != 9:
+                if q > MAX_MIDI_BEATS:
+                    raise CorruptFile(f"cannot read MIDI file {path}: a note at beat {q:.0f}, past the limit of "
+                                      f"{MAX_MIDI_BEATS:.0f} (liveai.limits.MAX_MIDI_BEATS; a damaged delta time?)")
+                if len(notes) >= MAX_MELODY_NOTES:
+                    raise CorruptFile(f"cannot read MIDI file {path}: more than {MAX_MELODY_NOTES} notes "
+                                      f"(liveai.limits.MAX_MELODY_NOTES)")
                 starts[(msg.channel, msg.note)] = q
             elif msg.type in ("note_off", "note_on") and (msg.channel, msg.note) in starts:
                 s = starts.pop((msg.channel, msg.note))
@@ -260,20 +314,31 @@ def read_midi_file(path: Path) -> np.ndarray | None:
 
 
 def read_midi_folder(folder: Path) -> MelodySet:
+    """Every usable MIDI file under `folder` as a melody; the others are counted in `skipped`, each
+    named with its reason in `problems`. A folder with nothing usable is a ValueError saying why."""
+    from liveai.data.gmd import CorruptFile
+
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi"))
     if not files:
-        raise ValueError(f"no .mid files under {folder}")
+        raise DataError(f"no .mid files under {folder}")
     out = MelodySet()
     for f in files:
         try:
             mel = read_midi_file(f)
-        except Exception as exc:  # a broken file is reported, not fatal
-            print(f"skipping {f}: {exc}")
+        except CorruptFile as exc:  # a broken file is reported, not fatal
+            out.skipped += 1
+            out.problems.append(str(exc))
             continue
-        if mel is not None:
-            out.melodies.append(mel)
-            out.names.append(str(f))
-            out.splits.append("test")
+        if mel is None:
+            out.skipped += 1
+            out.problems.append(f"{f}: fewer than 8 notes outside channel 10")
+            continue
+        out.melodies.append(mel)
+        out.names.append(str(f))
+        out.splits.append("test")
+    if not out.melodies:
+        first = out.problems[0] if out.problems else ""
+        raise DataError(f"no usable melody in {len(files)} MIDI file(s) under {folder}; first: {first}")
     return out
 
 

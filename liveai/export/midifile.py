@@ -52,7 +52,9 @@ def write_midi(path: Path | str, events: Iterable[Scheduled], tempo_map: TempoMa
     mid.tracks.append(meta)
     for name in sorted(tracks):
         track = mido.MidiTrack()
-        track.append(mido.MetaMessage("track_name", name=name, time=0))
+        # a MIDI track name is latin-1 (mido's charset): other characters become '?', the notes are unaffected
+        track.append(mido.MetaMessage("track_name", name=str(name).encode("latin-1", "replace").decode("latin-1"),
+                                      time=0))
         msgs = sorted(tracks[name], key=lambda x: (x[0], x[1], x[2]))  # note-offs before note-ons at a tick
         _append_sorted(track, [(t, m) for t, _, _, m in msgs])
         mid.tracks.append(track)

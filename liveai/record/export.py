@@ -6,6 +6,7 @@ The MIDI and piano-roll writers are the project's shared ones
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from liveai.core.events import Scheduled
+from liveai.limits import EXPORT_CHUNK_FRAMES, MAX_RERENDER_SECONDS
+from liveai.record.lock import take_lock
 from liveai.record.take import Take, load_take
 
 WAV_NAME = "take.wav"
@@ -66,7 +69,9 @@ def write_take_wav(take: Take, path: str | os.PathLike[str]) -> dict[str, Any] |
     """The recorded audio output as WAV (32-bit float); None when the take has no audio.
 
     The raw file is append-only float32 frames; a crash can cut its last
-    frame, which is dropped here.
+    frame, which is dropped here. It is converted EXPORT_CHUNK_FRAMES at a
+    time, so memory stays bounded however long the take; non-finite samples
+    (damage) are written as silence and counted.
     """
     raw = audio_raw_path(take)
     if raw is None or take.audio is None:
@@ -75,12 +80,25 @@ def write_take_wav(take: Take, path: str | os.PathLike[str]) -> dict[str, Any] |
 
     channels = int(take.audio["ch"])
     sr = int(take.audio["sr"])
-    data = np.fromfile(raw, dtype="<f4")
-    frames = data.size // channels
-    data = data[: frames * channels].reshape(frames, channels)
-    sf.write(str(path), data, sr, subtype="FLOAT")
+    frames = raw.stat().st_size // (4 * channels)
+    need = frames * channels * 4 + 4096
+    free = _free_bytes(Path(path).parent)
+    if free is not None and free < need:    # libsndfile would only say "System error." half way through
+        raise OSError(errno.ENOSPC, f"no space for {Path(path).name}: it needs {need} bytes, {free} are free")
+    data = np.memmap(raw, dtype="<f4", mode="r", shape=(frames, channels)) if frames else np.zeros((0, channels), "<f4")
+    peak, bad = 0.0, 0
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=channels, subtype="FLOAT", format="WAV") as f:
+        for start in range(0, frames, EXPORT_CHUNK_FRAMES):
+            block = np.array(data[start:start + EXPORT_CHUNK_FRAMES], dtype=np.float32)
+            finite = np.isfinite(block)
+            if not finite.all():
+                bad += int(block.size - finite.sum())
+                block[~finite] = 0.0
+            peak = max(peak, float(np.abs(block).max()))
+            f.write(block)
+    del data
     return {"file": Path(path).name, "samplerate": sr, "channels": channels, "frames": frames,
-            "seconds": frames / sr, "peak": float(np.abs(data).max()) if frames else 0.0,
+            "seconds": frames / sr, "peak": peak, "nonfinite_samples_silenced": bad,
             "source": "the audio engine's output, recorded during the take"}
 
 
@@ -102,7 +120,14 @@ def write_rerendered_wav(take: Take, path: str | os.PathLike[str], sr: int = 480
         ev.due_s -= origin_s
     if not events:
         return None
+    span = max(ev.due_s + ev.dur_s for ev in events)
+    if span > MAX_RERENDER_SECONDS:   # checked before the renderer allocates the whole take's audio
+        return {"file": None, "seconds": span, "source": f"not re-rendered: the notes span {span:.0f} s, over "
+                f"{MAX_RERENDER_SECONDS:g} s (liveai.limits.MAX_RERENDER_SECONDS); the MIDI file holds them"}
     audio = render(events, sr=sr)
+    need, free = audio.nbytes + 4096, _free_bytes(Path(path).parent)
+    if free is not None and free < need:
+        raise OSError(errno.ENOSPC, f"no space for {Path(path).name}: it needs {need} bytes, {free} are free")
     write_wav(path, audio, sr)
     return {"file": Path(path).name, "samplerate": sr, "channels": int(audio.shape[1]), "frames": len(audio),
             "seconds": len(audio) / sr, "peak": float(np.abs(audio).max()) if len(audio) else 0.0,
@@ -136,11 +161,17 @@ def summarize(take: Take) -> dict[str, Any]:
         "lateness_ms": take.lateness_ms(),
         "recorder": (take.end or {}).get("stats"),
         "journal": {"bytes": take.loss.size, "records": len(take.loss.records),
-                    "lost": take.loss.loss_message() or None},
+                    "lost": take.loss.loss_message() or None, "skipped_values": dict(take.loss.rejected),
+                    "header_rebuilt": take.loss.head_lost},
     }
 
 
 PARTIAL_WAV = "take.partial.wav"
+
+
+class ExportError(RuntimeError):
+    """An export that could not finish (a full disk, a folder gone): one line naming the take, the cause and
+    how to finish it later. The journal and raw audio are never touched, and no partial file is left."""
 
 
 def _replace(write: Any, final: Path) -> str:
@@ -151,16 +182,61 @@ def _replace(write: Any, final: Path) -> str:
     return final.name
 
 
+def _remove_partials(out: Path) -> list[str]:
+    removed = []
+    for p in [out / PARTIAL_WAV, out / (SUMMARY_NAME + ".tmp")] + list(out.glob("take.partial.*")):
+        try:
+            p.unlink()
+            removed.append(p.name)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass   # nothing more can be done; the message names the folder
+    return removed
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):   # AttributeError: no statvfs (Windows)
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def export_take(path: str | os.PathLike[str] | Take, out_dir: str | os.PathLike[str] | None = None,
-                *, picture: bool = True) -> dict[str, Any]:
-    """Write take.mid, take.wav (if audio was recorded), take.png and take.json; return the summary."""
+                *, picture: bool = True, lock: bool = True) -> dict[str, Any]:
+    """Write take.mid, take.wav (if audio was recorded), take.png and take.json; return the summary.
+
+    Holds the take's lock (liveai.record.lock) unless the caller does
+    (`lock=False`). A write that fails (disk full...) removes every partial
+    file and raises ExportError; the journal is never changed.
+    """
     take = path if isinstance(path, Take) else load_take(path)
+    if not lock:
+        return _export(take, out_dir, picture)
+    with take_lock(take.dir):
+        return _export(take, out_dir, picture)
+
+
+def _export(take: Take, out_dir: str | os.PathLike[str] | None, picture: bool) -> dict[str, Any]:
     out = Path(out_dir) if out_dir is not None else take.dir
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _write_all(take, out, picture)
+    except (OSError, RuntimeError) as exc:   # soundfile's LibsndfileError is a RuntimeError ("System error.")
+        _remove_partials(out)
+        free = _free_bytes(out)
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        disk = f"; {free} bytes free on that disk" if free is not None and "free" not in cause else ""
+        raise ExportError(f"cannot export {take.dir}: {cause}{disk}. The journal is intact and no partial file is "
+                          f"left: free some space, then run `liveai recover {take.dir}`") from exc
+
+
+def _write_all(take: Take, out: Path, picture: bool) -> dict[str, Any]:
     summary = summarize(take)
     files = {"midi": _replace(lambda p: write_take_midi(take, p), out / MIDI_NAME)}
     wav = write_take_wav(take, out / PARTIAL_WAV) or write_rerendered_wav(take, out / PARTIAL_WAV)
-    if wav:
+    if wav and wav.get("file"):
         os.replace(out / PARTIAL_WAV, out / WAV_NAME)
         wav["file"] = files["wav"] = WAV_NAME
     summary["audio"] = wav

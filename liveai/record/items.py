@@ -41,14 +41,22 @@ class UnknownItem:
         return isinstance(other, UnknownItem) and (self.type, self.data) == (other.type, other.data)
 
 
-def item_from_json(data: dict[str, Any]) -> Item | UnknownItem:
-    """Rebuild an item written by item_to_json; anything else comes back as UnknownItem."""
+def item_from_json(data: dict[str, Any], *, strict: bool = False) -> Item | UnknownItem:
+    """Rebuild an item written by item_to_json; anything else comes back as UnknownItem.
+
+    With `strict`, a known type whose values are impossible (pitch 300, a
+    NaN duration: damage, not a newer version) is a ValueError instead, so
+    a take reader can skip and count it; unknown fields still give UnknownItem.
+    """
     fields = dict(data)
     name = fields.pop("type", "?")
     cls = KNOWN.get(name)
     if cls is not None and "repr" not in fields:
         try:
             return cls(**fields)
-        except (TypeError, ValueError):
+        except TypeError:
             pass
+        except ValueError:
+            if strict:
+                raise
     return UnknownItem(str(name), fields)

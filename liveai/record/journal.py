@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from liveai.limits import MAX_JOURNAL_LINE_BYTES
+
 JOURNAL_NAME = "journal.jsonl"
 FORMAT_VERSION = 1
 
@@ -58,10 +60,13 @@ class JournalRead:
     bad_bytes: int = 0          # bytes in damaged lines
     truncated_tail: int = 0     # bytes after the last newline (a cut final line)
     size: int = 0
+    # Filled by load_take: valid lines whose values cannot be used (non-finite, out of range), per reason.
+    rejected: dict[str, int] = field(default_factory=dict)
+    head_lost: bool = False     # no usable header: the take was rebuilt from its other records
 
     @property
     def clean(self) -> bool:
-        return not self.bad_lines and not self.truncated_tail
+        return not self.bad_lines and not self.truncated_tail and not self.rejected and not self.head_lost
 
     def loss_message(self) -> str:
         """What was lost, in words a performer can act on ('' when nothing was)."""
@@ -71,6 +76,11 @@ class JournalRead:
             parts.append(f"{len(self.bad_lines)} damaged record(s) skipped ({self.bad_bytes} bytes; lines {shown})")
         if self.truncated_tail:
             parts.append(f"a cut final record ({self.truncated_tail} bytes) dropped")
+        if self.rejected:
+            reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.rejected.items()))
+            parts.append(f"{sum(self.rejected.values())} record(s) with unusable values skipped ({reasons})")
+        if self.head_lost:
+            parts.append("the header record was damaged: start, tempo and outputs taken from the other records")
         return "; ".join(parts)
 
 
@@ -87,26 +97,50 @@ def decode_line(line: bytes) -> dict[str, Any] | None:
         return None
     try:
         record = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):   # RecursionError: a deeply nested value with a valid checksum
         return None
-    if not isinstance(record, dict) or "k" not in record:
+    if not isinstance(record, dict) or not isinstance(record.get("k"), str):
         return None
     return record
 
 
-def read_journal(path: str | os.PathLike[str]) -> JournalRead:
-    """Every valid record of a journal, in order, and what could not be read."""
-    raw = Path(path).read_bytes()
-    out = JournalRead(size=len(raw))
-    end = raw.rfind(b"\n") + 1
-    out.truncated_tail = len(raw) - end
-    for number, line in enumerate(raw[:end].split(b"\n")[:-1], start=1):
-        record = decode_line(line)
+def read_journal(path: str | os.PathLike[str], chunk: int = 1 << 20) -> JournalRead:
+    """Every valid record of a journal, in order, and what could not be read.
+
+    Read in chunks, so memory holds the records and at most one line of
+    MAX_JOURNAL_LINE_BYTES: a longer line is damaged and skipped unread.
+    """
+    out = JournalRead()
+    number = 0
+    carry = b""                 # the start of a line that continues in the next chunk
+    overlong = 0                # bytes of the current line past the limit (it is being skipped, not kept)
+
+    def finish(line: bytes, skipped: int) -> None:
+        nonlocal number
+        number += 1
+        record = None if skipped or len(line) > MAX_JOURNAL_LINE_BYTES else decode_line(line)
         if record is None:
             out.bad_lines.append(number)
-            out.bad_bytes += len(line) + 1
+            out.bad_bytes += (skipped + len(line) if skipped else len(line)) + 1
         else:
             out.records.append(record)
+
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            out.size += len(block)
+            parts = block.split(b"\n")
+            if len(parts) > 1:
+                finish(carry + parts[0], overlong)
+                for line in parts[1:-1]:
+                    finish(line, 0)
+                carry, overlong = b"", 0
+            tail = parts[-1] if len(parts) > 1 else parts[0]
+            if overlong or len(carry) + len(tail) > MAX_JOURNAL_LINE_BYTES:
+                overlong += len(carry) + len(tail)
+                carry = b""
+            else:
+                carry += tail
+    out.truncated_tail = overlong or len(carry)
     return out
 
 

@@ -123,7 +123,7 @@ class Recorder:
         self._eval_hooks().append(self.note_eval)
         self._attach_audio()
         self.running = True
-        atexit.register(self.stop)   # a performer who quits without stopping still gets a finished take
+        atexit.register(self._stop_at_exit)   # a performer who quits without stopping still gets a finished take
         return self
 
     def _attach_audio(self) -> None:
@@ -157,7 +157,7 @@ class Recorder:
                 hooks.remove(fn)
             except ValueError:
                 pass
-        atexit.unregister(self.stop)
+        atexit.unregister(self._stop_at_exit)
         self._stop.set()
         assert self._thread is not None
         self._thread.join()
@@ -214,6 +214,28 @@ class Recorder:
             if self.export:
                 self._export_in_background()
         return writer.failing_since is None
+
+    def holds_anything(self) -> bool:
+        """True when stop() could not write everything: part of the take is only in memory."""
+        return self._writer is not None and self._writer.holds_anything()
+
+    def held(self) -> tuple[int, int]:
+        """(journal bytes, audio frames) held in memory, not yet on disk."""
+        w = self._writer
+        return (w.pending_bytes, w.pending_audio_frames) if w is not None else (0, 0)
+
+    def rescue(self) -> str:
+        """After stop(), with the disk still full: write what is held elsewhere (TakeWriter.rescue_anywhere)
+        and return the one line that says where, and how to join it back."""
+        if self.running or self._writer is None:
+            return ""
+        return self._writer.rescue_message(*self._writer.rescue_anywhere())
+
+    def _stop_at_exit(self) -> None:
+        """At interpreter exit: stop, and never let the end of a take die with the process."""
+        self.stop()
+        if self.holds_anything():
+            print(f"liveai: {self.rescue()}", file=sys.stderr)
 
     def _take(self) -> Path:
         if self.take_dir is None:

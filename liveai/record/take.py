@@ -18,7 +18,9 @@ import numpy as np
 
 from liveai.core.events import Note
 from liveai.core.tempo import Segment, TempoMap
-from liveai.record.items import UnknownItem, item_from_json
+from liveai.record import checks
+from liveai.limits import MAX_TAKE_BEATS, MAX_TAKE_SECONDS
+from liveai.record.items import UnknownItem
 from liveai.record.journal import JOURNAL_NAME, JournalRead, read_journal
 
 HUMAN = "human"
@@ -232,50 +234,70 @@ def find_takes(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and is_take_dir(p))
 
 
-def _tempo_from(record: dict[str, Any]) -> TempoMap:
-    segs = tuple(Segment(float(b), float(s), float(bpm)) for b, s, bpm in record["segs"])
-    meters = tuple((float(b), int(n)) for b, n in record.get("meters") or [(0.0, 4)])
-    return TempoMap(_segments=segs, _meters=meters)
-
-
 def load_take(path: str | os.PathLike[str]) -> Take:
-    """Read a take folder's journal; damaged records are skipped and accounted in `take.loss`."""
+    """Read a take folder's journal; damaged records are skipped and accounted in `take.loss`.
+
+    Every record is checked: values that are not finite, or times further
+    than MAX_TAKE_SECONDS / MAX_TAKE_BEATS from the take's start (see
+    liveai.limits), make a record unusable: it is skipped and counted by
+    reason in `take.loss.rejected`, and the loss message says so. A damaged
+    header loses only itself: the take is rebuilt from its other records.
+    """
     folder = Path(path)
     journal = folder / JOURNAL_NAME
     if not journal.is_file():
         raise TakeError(f"{folder} is not a take: it has no {JOURNAL_NAME}")
-    read = read_journal(journal)
-    heads = [r for r in read.records if r["k"] == "head"]
-    if not heads:
-        raise TakeError(f"{journal}: no readable header record; {read.loss_message() or 'the file is empty'}")
-    take = Take(dir=folder, head=heads[0], loss=read)
-    skipped = 0
+    try:
+        read = read_journal(journal)
+    except OSError as exc:
+        raise TakeError(f"{journal}: cannot be read ({exc.strerror or exc})") from exc
+    heads = [r for r in read.records if r["k"] == "head" and checks.good_head(r)]
+    if heads:
+        head = heads[0]
+    elif any(r["k"] != "head" for r in read.records):
+        head = checks.rebuilt_head([r for r in read.records if r["k"] != "head"])
+        read.head_lost = True
+    else:
+        raise TakeError(f"{journal}: no readable record; {read.loss_message() or 'the file is empty'}")
+    take = Take(dir=folder, head=head, loss=read)
+    b0, s0 = take.start_beat, take.start_s
+    beats = lambda v: checks.number(v, b0, MAX_TAKE_BEATS)      # noqa: E731 - two short local checks
+    secs = lambda v: checks.number(v, s0, MAX_TAKE_SECONDS)     # noqa: E731
     for r in read.records:
         try:
             k = r["k"]
             if k == "out":
-                take.sends.append(Send(float(r["b"]), float(r["g"]), str(r["v"]), str(r["p"]), int(r["e"]),
-                                       item_from_json(r["i"]), float(r["due"]), float(r["dur"]), float(r["sent"]),
-                                       float(r["late"])))
+                take.sends.append(Send(beats(r["b"]), beats(r["g"]), str(r["v"]), str(r["p"]),
+                                       int(checks.number(r["e"], 0.0, 2.0 ** 53)), checks.item(r["i"]),
+                                       secs(r["due"]), checks.number(r["dur"], 0.0, MAX_TAKE_SECONDS),
+                                       secs(r["sent"]), checks.number(r["late"], 0.0, MAX_TAKE_SECONDS)))
             elif k == "in":
-                take.inputs.append(Input(float(r["b"]), float(r["s"]), str(r["src"]), item_from_json(r["i"])))
+                take.inputs.append(Input(beats(r["b"]), secs(r["s"]), str(r["src"]), checks.item(r["i"])))
             elif k == "eval":
-                take.evals.append(Evaluation(float(r["b"]), float(r["s"]), str(r["code"]), r.get("error"), r.get("clock")))
+                take.evals.append(Evaluation(beats(r["b"]), secs(r["s"]), str(r["code"]), r.get("error"),
+                                             r.get("clock")))
             elif k == "tempo":
-                take.tempo_maps.append((float(r["s"]), _tempo_from(r)))
+                take.tempo_maps.append((secs(r["s"]), checks.tempo_map(r)))
             elif k == "agents":
-                take.agents.append((float(r["b"]), dict(r["agents"])))
+                take.agents.append((beats(r["b"]), dict(r["agents"])))
             elif k == "voices":
-                take.voice_changes.append((float(r["s"]), dict(r["voices"])))
+                take.voice_changes.append((secs(r["s"]), dict(r["voices"])))
             elif k == "audio":
-                take.audio = r
-            elif k == "tick":
-                take.last_tick = r
-            elif k == "end":
-                take.end = r
+                take.audio = checks.audio(r)
+            elif k in ("tick", "end"):
+                secs(r["s"])
+                if "b" in r:
+                    beats(r["b"])
+                if k == "tick":
+                    take.last_tick = r
+                else:
+                    take.end = r
+        except checks.Unusable as exc:
+            read.rejected[exc.reason] = read.rejected.get(exc.reason, 0) + 1
         except (KeyError, TypeError, ValueError):
-            skipped += 1   # a valid line with fields this version cannot use: counted, not fatal
-    take.head = dict(take.head, unreadable_records=skipped)
+            # a valid line with fields this version cannot use: counted, not fatal
+            read.rejected["unusable fields"] = read.rejected.get("unusable fields", 0) + 1
+    take.head = dict(take.head, unreadable_records=sum(read.rejected.values()))
     return take
 
 

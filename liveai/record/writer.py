@@ -24,6 +24,8 @@ AUDIO_RAW_NAME = "audio.f32"
 MAX_PENDING_BYTES = 64 << 20          # journal bytes kept in memory while the disk refuses them
 MAX_PENDING_AUDIO_S = 120.0           # audio kept in memory while the disk refuses it
 RETRY_S = 1.0                         # how often a failing disk is tried again
+RESCUED_JOURNAL = "journal.rest"      # the end of a take written elsewhere when its disk stayed full
+RESCUED_AUDIO = "audio.rest"
 
 Report = Callable[[str, str], None]
 
@@ -163,7 +165,73 @@ class TakeWriter:
                     self.report("sync", f"recording to {self.take_dir}: the disk refused to sync "
                                         f"({exc.strerror or exc}); a power cut could lose recent seconds")
 
+    def rescue(self, folder: Path) -> list[tuple[str, str]]:
+        """Write what is held to `folder` (journal.rest, audio.rest) when the take's own disk stays full.
+
+        The rest continues the take's files exactly (they end on a whole line
+        and a whole frame), so `cat journal.rest >> journal.jsonl` restores the
+        take. Returns (rescue file, take file) pairs; raises OSError with no
+        rescue file left behind; what is held is let go only once it is written.
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        parts: list[tuple[str, str, bytes]] = []
+        if self._pending:
+            parts.append((RESCUED_JOURNAL, JOURNAL_NAME, bytes(self._pending)))
+        if self._pending_audio:
+            parts.append((RESCUED_AUDIO, AUDIO_RAW_NAME,
+                          np.concatenate(self._pending_audio).astype("<f4", copy=False).tobytes()))
+        written: list[Path] = []
+        try:
+            for name, _, data in parts:
+                path = folder / name
+                f = AppendFile(path)          # O_EXCL: an earlier rescue is never overwritten
+                written.append(path)
+                try:
+                    f.append(data)
+                    f.sync()
+                finally:
+                    f.close()
+        except OSError:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        self._pending = bytearray()
+        self._pending_audio = []
+        return [(name, target) for name, target, _ in parts]
+
+    def rescue_anywhere(self) -> tuple[Path | None, list[tuple[str, str]], list[str]]:
+        """`rescue` into the first of rescue_dirs() that takes it: (folder or None, files, problems)."""
+        problems: list[str] = []
+        nbytes, frames = self.pending_bytes, self.pending_audio_frames
+        for base in rescue_dirs():
+            where = base / self.take_dir.name
+            try:
+                return where, self.rescue(where), problems
+            except OSError as exc:
+                problems.append(f"{base}: {exc.strerror or exc}")
+        problems.append(f"{nbytes} journal bytes and {frames} audio frames are lost")
+        return None, [], problems
+
+    def rescue_message(self, where: Path | None, files: list[tuple[str, str]], problems: list[str]) -> str:
+        """What the performer does next, in one line."""
+        if where is None:
+            return (f"the end of take {self.take_dir} could not be written anywhere ({'; '.join(problems)}); "
+                    f"the rest is intact (`liveai recover {self.take_dir}`)")
+        joins = " && ".join(f"cat {where / rest} >> {self.take_dir / raw}" for rest, raw in files)
+        return (f"the disk under {self.take_dir} stayed full; the end of the take is in {where}. To finish it once "
+                f"there is space: {joins} && liveai recover {self.take_dir}")
+
     def close(self) -> None:
         for f in (self._journal, self._audio_file):
             if f is not None:
                 f.close()
+
+
+def rescue_dirs() -> list[Path]:
+    """Where the end of a take goes when its own disk stays full, in order: $LIVEAI_RESCUE_DIR, the cache
+    folder, the temp folder, /dev/shm (memory: survives the process, not a reboot)."""
+    import tempfile
+
+    dirs = [Path(os.environ["LIVEAI_RESCUE_DIR"])] if os.environ.get("LIVEAI_RESCUE_DIR") else []
+    cache = Path(os.environ.get("LIVEAI_CACHE", Path.home() / ".cache" / "liveai"))
+    return dirs + [cache / "rescued", Path(tempfile.gettempdir()) / "liveai-rescued", Path("/dev/shm/liveai-rescued")]

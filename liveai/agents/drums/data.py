@@ -105,9 +105,11 @@ class Windows:
 
 def load_files(root: Path | str | None = None, split: str | None = None,
                rows: list[Row] | None = None) -> tuple[list[FileGrid], list[str]]:
-    """Read and quantize GMD files; corrupt files are skipped and named in the second list."""
-    rows = read_info(root, split) if rows is None else rows
-    out, problems = [], []
+    """Read and quantize GMD files; files (and info.csv rows) that cannot be used are skipped and named, one
+    line each with the reason, in the second list."""
+    problems: list[str] = []
+    rows = read_info(root, split, problems=problems) if rows is None else rows
+    out = []
     for r in rows:
         try:
             perf = read_performance(r.path)
@@ -115,6 +117,7 @@ def load_files(root: Path | str | None = None, split: str | None = None,
             problems.append(str(exc))
             continue
         if not perf.hits:
+            problems.append(f"{r.path}: no drum hits (of the 9 classes)")
             continue
         out.append(file_grid(perf, r.id, r.drummer, bpm=r.bpm))
     return out, problems

@@ -155,25 +155,30 @@ def save(model: DrumsNet, path: Path | str, meta: dict, baseline: dict | None = 
 
 def load(path: Path | str | None = None) -> DrumsNet:
     """Load weights safely (weights_only=True); a clear error if they are missing or do not fit."""
+    from liveai.agents.weights import load_weights
+
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.exists():
         raise FileNotFoundError(f"drums weights {path} not found; train them with `liveai train drums`")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_weights(path)     # size and sha256 checked, then torch.load(weights_only=True)
     try:
         cfg = dict(blob["config"])
         cfg["dilations"] = tuple(cfg.get("dilations", DrumsConfig.dilations))
         model = DrumsNet(DrumsConfig(**cfg))
         model.load_state_dict(blob["state"])
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"{path} is not a drums model this code can load: {exc}") from exc
+        raise ValueError(f"{path} is not a drums model this code can load ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     model.eval()
     return model
 
 
 def load_feel(path: Path | str) -> tuple[DrumsNet, torch.Tensor]:
     """A feel saved by `liveai train drums --from-takes`: its model and embedding."""
+    from liveai.agents.weights import load_weights
+
     model = load(path)
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_weights(path)
     if "feel" not in blob:
         raise ValueError(f"{path} holds a drums model but no learned feel")
     return model, blob["feel"]
@@ -181,8 +186,10 @@ def load_feel(path: Path | str) -> tuple[DrumsNet, torch.Tensor]:
 
 def load_baseline(path: Path | str | None = None) -> dict[str, np.ndarray]:
     """The train-mean (class, 16th position) table stored with the weights."""
+    from liveai.agents.weights import load_weights
+
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_weights(path)
     if not blob.get("baseline"):
         raise ValueError(f"{path} holds no baseline table; retrain with `liveai train drums`")
     return {k: v.numpy() for k, v in blob["baseline"].items()}

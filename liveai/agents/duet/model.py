@@ -183,8 +183,14 @@ def load_model(path: Path = DEFAULT_WEIGHTS) -> DuetNet:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no duet weights at {path}: run `liveai train duet`")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = DuetNet(DuetConfig(**{"intervals": False, **blob["config"]}))
-    model.load_state_dict(blob["state"])
+    from liveai.agents.weights import load_weights
+
+    blob = load_weights(path)     # size and sha256 checked, then torch.load(weights_only=True)
+    try:
+        model = DuetNet(DuetConfig(**{"intervals": False, **blob["config"]}))
+        model.load_state_dict(blob["state"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"{path} is not a duet model this code can load ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     model.eval()
     return model

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from liveai.data import DataError
 from liveai.data.drumgrid import DrumGrid, to_grid
 from liveai.data.gmd import CorruptFile, default_root, read_info, read_performance
 from liveai.data.melodic_loops import cache_dir
+from liveai.data.npzcheck import load_arrays
 
 LOOP_STEPS = 32
 CACHE_VERSION = 1
@@ -48,15 +51,20 @@ class DrumLoops:
 
 
 def loops_from_files(paths: list[Path], hop_bars: int = 1, min_hits: int = 4, progress: bool = False,
-                     desc: str = "reading MIDI") -> DrumLoops:
-    """2-bar windows of 4/4 MIDI drum files (others skipped), every `hop_bars` bars."""
+                     desc: str = "reading MIDI", problems: list[str] | None = None) -> DrumLoops:
+    """2-bar windows of 4/4 MIDI drum files (others skipped), every `hop_bars` bars.
+
+    Files that cannot be read are skipped; each is named with its reason in `problems` when given.
+    """
     from tqdm import tqdm
 
     grids: list[DrumGrid] = []
     for path in tqdm(paths, desc=desc, disable=not progress):
         try:
             perf = read_performance(path)
-        except CorruptFile:
+        except CorruptFile as exc:
+            if problems is not None:
+                problems.append(str(exc))
             continue
         if perf.time_signature != (4, 4):
             continue
@@ -65,23 +73,47 @@ def loops_from_files(paths: list[Path], hop_bars: int = 1, min_hits: int = 4, pr
 
 
 def load_split(root: Path | str | None, split: str, progress: bool = True, cache: bool = True) -> DrumLoops:
-    """All 2-bar loops of one GMD split (4/4 files), cached per folder and split."""
-    rows = [r for r in read_info(root, split) if r.time_signature == (4, 4)]
+    """All 2-bar loops of one GMD split (4/4 files), cached per folder and split.
+
+    Unreadable files are skipped and said on stderr (one line with the count and the first); a split
+    with no usable loop is a DataError. A damaged cache is named and built again.
+    """
+    info_problems: list[str] = []
+    rows = [r for r in read_info(root, split, problems=info_problems) if r.time_signature == (4, 4)]
     if not rows:
-        raise FileNotFoundError(f"no 4/4 files in split {split!r} under {root}")
+        raise FileNotFoundError(f"no 4/4 files in split {split!r} under {root}"
+                                + (f" ({info_problems[0]})" if info_problems else ""))
     root = Path(root) if root is not None else default_root()
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
     path = cache_dir() / f"interp_drums_{split}_{key}_v{CACHE_VERSION}.npz"
     if cache and path.exists():
-        with np.load(path) as z:
-            return DrumLoops(z["hits"], z["velocity"], z["offset"], z["bpm"])
-    loops = loops_from_files([r.path for r in rows], progress=progress, desc=f"reading {split}")
+        try:
+            return _read_cache(path)
+        except ValueError as exc:
+            print(f"liveai: {exc}; reading the MIDI files again", file=sys.stderr)
+    problems = info_problems
+    loops = loops_from_files([r.path for r in rows], progress=progress, desc=f"reading {split}", problems=problems)
+    if problems:
+        print(f"liveai: {split}: skipped {len(problems)} file(s) or row(s); first: {problems[0]}", file=sys.stderr)
+    if not len(loops):
+        raise DataError(f"no usable 2-bar loop in split {split!r} under {root} ({len(rows)} 4/4 file(s)"
+                        + (f", {len(problems)} skipped; first: {problems[0]})" if problems else ")"))
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, hits=loops.hits, velocity=loops.velocity, offset=loops.offset, bpm=loops.bpm)
         os.replace(tmp, path)
     return loops
+
+
+def _read_cache(path: Path) -> DrumLoops:
+    """A cache written by `load_split`, checked (shapes, finite values), or a ValueError naming it."""
+    z = load_arrays(path, {"hits": 3, "velocity": 3, "offset": 3, "bpm": 1})
+    n = len(z["bpm"])
+    if any(z[k].shape != (n, LOOP_STEPS, 9) for k in ("hits", "velocity", "offset")) \
+            or not all(np.isfinite(v).all() for v in z.values()):
+        raise DataError(f"{path}: not a drum-loop cache (shapes {[z[k].shape for k in z]}, or non-finite values)")
+    return DrumLoops(z["hits"], z["velocity"], z["offset"], z["bpm"])
 
 
 def loops_from_notes(notes: list[tuple[float, float, int, int]], kind: str = "drums", hop_bars: int = 1,

@@ -48,20 +48,22 @@ def _notes_from_haps(haps: Iterable[Hap], start: float = 0.0) -> list[tuple[floa
 
 
 def notes_from_midi(path: str | Path, start_beat: float = 0.0) -> list[tuple[float, float, int, int]]:
-    """Notes of a MIDI file (all tracks), in beats of the file's resolution, from `start_beat` on, 8 beats."""
-    import mido
+    """Notes of a MIDI file (all tracks), in beats of the file's resolution, from `start_beat` on, 8 beats.
 
-    try:
-        mid = mido.MidiFile(str(path))
-    except Exception as exc:
-        raise ValueError(f"cannot read MIDI file {path}: {exc}") from exc
+    A file that cannot be used (see liveai.data.gmd.open_midi: size, ticks per beat) is a ValueError naming it;
+    notes past the window are not kept, so a huge file or delta time costs no memory.
+    """
+    from liveai.data.gmd import open_midi
+
+    mid = open_midi(path)      # CorruptFile (a ValueError) with the file and the reason
     tpb = mid.ticks_per_beat
     out = []
+    end_tick = (start_beat + LOOP_BEATS) * tpb
     for track in mid.tracks:
         tick, open_notes = 0, {}
         for msg in track:
             tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
+            if msg.type == "note_on" and msg.velocity > 0 and tick < end_tick:
                 open_notes[(msg.channel, msg.note)] = (tick, msg.velocity)
                 out.append([tick / tpb, 0.25, msg.note, msg.velocity, msg.channel])
             elif msg.type in ("note_off", "note_on"):

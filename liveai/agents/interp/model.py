@@ -191,9 +191,15 @@ def load(kind_or_path: str | Path = "drums") -> LoopVAE:
     path = Path(kind_or_path) if str(kind_or_path) not in KINDS else weights_path(str(kind_or_path))
     if not path.exists():
         raise FileNotFoundError(f"interp weights not found: {path} (train with `liveai train interp`)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = LoopVAE(VAEConfig(**blob["config"]))
-    model.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+    from liveai.agents.weights import load_weights
+
+    blob = load_weights(path)     # size and sha256 checked, then torch.load(weights_only=True)
+    try:
+        model = LoopVAE(VAEConfig(**blob["config"]))
+        model.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+    except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not an interp model this code can load ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     return model.eval()
 
 

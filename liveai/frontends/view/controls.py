@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from liveai.frontends.view.limits import CONTROL_BURST, CONTROL_RATE_HZ, MAX_MESSAGE_BYTES, MAX_VALUES_PER_MESSAGE
+from liveai.limits import (VIEW_CONTROL_BURST, VIEW_CONTROL_RATE_HZ, VIEW_MAX_MESSAGE_BYTES,
+                           VIEW_MAX_VALUES_PER_MESSAGE)
 
 
 class ControlError(ValueError):
@@ -27,8 +28,8 @@ class SetParams:
 
 def parse_control(text: str | bytes) -> SetParams:
     """The control in `text`, or a ControlError saying what is wrong with it (length checked first)."""
-    if len(text) > MAX_MESSAGE_BYTES:
-        raise ControlError(f"message of {len(text)} bytes refused: at most {MAX_MESSAGE_BYTES}")
+    if len(text) > VIEW_MAX_MESSAGE_BYTES:
+        raise ControlError(f"message of {len(text)} bytes refused: at most {VIEW_MAX_MESSAGE_BYTES}")
     try:
         msg = json.loads(text)
     except (ValueError, RecursionError):
@@ -40,8 +41,8 @@ def parse_control(text: str | bytes) -> SetParams:
         raise ControlError("message refused: 'agent' must be an agent's name")
     if not isinstance(values, dict) or not values:
         raise ControlError("message refused: 'values' must map params to numbers")
-    if len(values) > MAX_VALUES_PER_MESSAGE:
-        raise ControlError(f"message refused: at most {MAX_VALUES_PER_MESSAGE} params at once, got {len(values)}")
+    if len(values) > VIEW_MAX_VALUES_PER_MESSAGE:
+        raise ControlError(f"message refused: at most {VIEW_MAX_VALUES_PER_MESSAGE} params at once, got {len(values)}")
     out: list[tuple[str, float | str]] = []
     for param, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -70,7 +71,7 @@ def apply_control(agents: dict[str, Any], control: SetParams) -> dict[str, float
 class TokenBucket:
     """Rate limit for one page's control changes: `allow(now)` takes a token if one is left."""
 
-    def __init__(self, rate_hz: float = CONTROL_RATE_HZ, burst: int = CONTROL_BURST) -> None:
+    def __init__(self, rate_hz: float = VIEW_CONTROL_RATE_HZ, burst: int = VIEW_CONTROL_BURST) -> None:
         self.rate_hz, self.burst = rate_hz, burst
         self._tokens = float(burst)
         self._t: float | None = None

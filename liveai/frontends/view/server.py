@@ -25,8 +25,9 @@ from aiohttp import WSMsgType, web
 
 from liveai.frontends.view import snapshot
 from liveai.frontends.view.controls import ControlError, TokenBucket, apply_control, parse_control
-from liveai.frontends.view.limits import (ERROR_BURST, ERRORS_PER_S, HISTORY_BEATS, MAX_CLIENTS, MAX_FRAME_BYTES,
-                                          MAX_NOTES_PER_FRAME, TOKEN_BYTES, UPDATE_HZ)
+from liveai.frontends.view.settings import HISTORY_BEATS, TOKEN_BYTES, UPDATE_HZ
+from liveai.limits import (VIEW_ERROR_BURST, VIEW_ERRORS_PER_S, VIEW_MAX_FRAME_BYTES, VIEW_MAX_NOTES_PER_FRAME,
+                           VIEW_MAX_PAGES)
 from liveai.frontends.view.tap import NoteRing, since
 from liveai.runtime import priority
 from liveai.runtime.sendgate import quiet_wait
@@ -49,7 +50,7 @@ class Client:
         self.cursor = cursor
         self.schema_version = -1
         self.bucket = TokenBucket()
-        self.errors = TokenBucket(ERRORS_PER_S, ERROR_BURST)
+        self.errors = TokenBucket(VIEW_ERRORS_PER_S, VIEW_ERROR_BURST)
         self.errors_dropped = 0
         self.notes_dropped = 0
         self.outbox: deque[str] = deque(maxlen=64)   # replies, sent before the next frame
@@ -136,7 +137,7 @@ class ViewServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         self._has_clients = asyncio.Event()
-        app = web.Application(client_max_size=MAX_FRAME_BYTES)
+        app = web.Application(client_max_size=VIEW_MAX_FRAME_BYTES)
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._websocket)
         app.router.add_static("/static/", STATIC, show_index=False, follow_symlinks=False)
@@ -164,13 +165,13 @@ class ViewServer:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, heartbeat=None)
+        ws = web.WebSocketResponse(max_msg_size=VIEW_MAX_FRAME_BYTES, compress=False, heartbeat=None)
         if not self._token_ok(request):
             await ws.prepare(request)
             await ws.close(code=CLOSE_TOKEN, message=b"wrong or missing token")
             return ws
-        if len(self.clients) >= MAX_CLIENTS:
-            return web.Response(status=503, text=f"liveai view: at most {MAX_CLIENTS} pages at once\n")
+        if len(self.clients) >= VIEW_MAX_PAGES:
+            return web.Response(status=503, text=f"liveai view: at most {VIEW_MAX_PAGES} pages at once\n")
         await ws.prepare(request)
         client = Client(ws, self._history_cursor())
         self.clients.add(client)
@@ -303,9 +304,9 @@ class ViewServer:
                 new = since(entries, client.cursor)
                 if new:
                     client.cursor = max(e[0] for e in new)
-                if len(new) > MAX_NOTES_PER_FRAME:
-                    client.notes_dropped += len(new) - MAX_NOTES_PER_FRAME
-                    new = new[-MAX_NOTES_PER_FRAME:]
+                if len(new) > VIEW_MAX_NOTES_PER_FRAME:
+                    client.notes_dropped += len(new) - VIEW_MAX_NOTES_PER_FRAME
+                    new = new[-VIEW_MAX_NOTES_PER_FRAME:]
                 extra = {"notes": snapshot.notes(new), "notes_dropped": client.notes_dropped}
                 if client.schema_version != self._schema_version:
                     extra["schema"] = self._schema

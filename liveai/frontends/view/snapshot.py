@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from liveai.core.events import Note
-from liveai.frontends.view.limits import UPCOMING_BEATS
+from liveai.frontends.view.settings import UPCOMING_BEATS
 from liveai.frontends.view.tap import Entry
 
 

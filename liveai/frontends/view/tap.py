@@ -12,14 +12,14 @@ from collections import deque
 from typing import Any
 
 from liveai.core.events import Note, NoteOff, Scheduled
-from liveai.frontends.view.limits import RING_NOTES
+from liveai.limits import VIEW_RING_NOTES
 
 # A ring entry: (seq, beat, pitch, velocity, duration_beats, voice, port). port "" = human input; velocity 0 = its note off.
 Entry = tuple[int, float, int, int, float, str, str]
 
 
 class NoteRing:
-    def __init__(self, capacity: int = RING_NOTES) -> None:
+    def __init__(self, capacity: int = VIEW_RING_NOTES) -> None:
         self.ring: deque[Entry] = deque(maxlen=capacity)
         self._seq = itertools.count(1)     # next() is atomic: the clock and input threads both append
 

@@ -1,0 +1,52 @@
+"""Every limit on what liveai reads from outside, in one place (documented in docs/osc.md "Limits").
+
+Why one module: a limit is only useful if a user can find it, and a test or
+a fuzzer can reach it by name. Each one is checked *before* the work it
+bounds (sizes before allocating, lengths before reading), and what is over
+it is refused with a line that names the file, the value and the constant.
+No imports: the pure core may read these too.
+"""
+
+from __future__ import annotations
+
+# -- MIDI files (GMD drums, melody folders) --------------------------------------------------------------------
+MAX_MIDI_FILE_BYTES = 2 << 20       # GMD files are <= 0.16 MB; mido holds ~260 B per message (3 MB: 260 MB, 9 s)
+MAX_MIDI_BEATS = 20_000.0           # latest note, in beats (~2.8 h at 120 BPM); a huge delta time ends here
+MAX_MIDI_NOTES = 200_000            # notes kept from one file
+MIN_TICKS_PER_BEAT = 1              # 0 (or SMPTE timing read as <= 0) would divide by zero
+
+# -- the GMD index (info.csv) ---------------------------------------------------------------------------------
+MAX_INFO_CSV_BYTES = 32 << 20       # GMD's is 120 KB
+INFO_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature",
+                "midi_filename", "duration", "split")
+
+# -- derived arrays (.npz caches, melody files) ---------------------------------------------------------------
+MAX_NPZ_ARRAY_BYTES = 512 << 20     # one array of an .npz, uncompressed, checked from the zip header first
+MAX_MELODY_NOTES = 100_000          # notes of one melody (a folk tune has ~100)
+
+# -- weights --------------------------------------------------------------------------------------------------
+MAX_WEIGHTS_BYTES = 256 << 20       # a .pt file (ours are < 10 MB), checked before it is hashed or loaded
+
+# -- takes (journal records) ----------------------------------------------------------------------------------
+MAX_JOURNAL_LINE_BYTES = 4 << 20    # one record; a longer line is damaged (the reader never holds more of it)
+MAX_CLOCK_SECONDS = 1e8            # the clock time a take starts at (~3 years of a running session)
+MAX_CLOCK_BEATS = 1e10              # the beat a take starts at
+MAX_TAKE_SECONDS = 2 * 24 * 3600.0  # any time in a record, from the take's start (and any duration, lateness)
+MAX_TAKE_BEATS = 500_000.0          # any beat in a record, from the take's start (fits a MIDI delta at 480 tpb)
+MAX_NOTE_BEATS = 1e4                # a note's duration in beats
+MAX_RERENDER_SECONDS = 1800.0       # a take without recorded audio is re-rendered to WAV up to this long
+EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a take's WAV is written
+EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
+RECORD_EXIT_WAIT_S = 30.0           # `liveai run`/`repl` at exit: retry a full disk this long, then write elsewhere
+
+# -- the live view's websocket (liveai/frontends/view) ------------------------------------------------------
+VIEW_MAX_PAGES = 8                  # pages open at once; more are refused (HTTP 503)
+VIEW_MAX_MESSAGE_BYTES = 1024       # a control message longer than this is refused with an error, before parsing
+VIEW_MAX_FRAME_BYTES = 64 << 10     # a websocket message longer than this closes the socket (1009) before it is read
+VIEW_MAX_VALUES_PER_MESSAGE = 4     # params set by one message (the XY pad sends two)
+VIEW_CONTROL_RATE_HZ = 60.0         # control changes a second per page (token bucket refill)...
+VIEW_CONTROL_BURST = 30             # ...and how many may come at once; the rest are dropped with an error
+VIEW_ERRORS_PER_S = 4.0             # error replies a second per page, after a burst of...
+VIEW_ERROR_BURST = 10               # ...this many; the rest are counted and shown with the next
+VIEW_RING_NOTES = 4096              # notes kept for the piano roll (a bounded deque filled by a scheduler tap)
+VIEW_MAX_NOTES_PER_FRAME = 512      # notes in one frame; older ones are dropped (counted) for a page far behind
