@@ -9,7 +9,6 @@ deadline and polls a condition; nothing sleeps.
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -25,15 +24,14 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 def wait_for(check, what: str, deadline_s: float = DEADLINE_S):
-    """Poll `check()` until it returns something true; fail naming `what` after the deadline."""
-    end = time.monotonic() + deadline_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {deadline_s:g} s: {what}")
-        time.sleep(0.02)   # the poll's pace, not a synchronisation: the condition decides
+    """`check()`'s first true result, waited for with selenium's WebDriverWait; fails naming `what` at the deadline."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(None, deadline_s, poll_frequency=0.02).until(lambda _: check())
+    except TimeoutException:
+        raise AssertionError(f"not within {deadline_s:g} s: {what}") from None
 
 
 @pytest.fixture(scope="module")

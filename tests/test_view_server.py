@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from liveai.frontends.view.controls import ControlError, SetParams, TokenBucket, parse_control
 from liveai.limits import (VIEW_CONTROL_BURST, VIEW_ERROR_BURST, VIEW_MAX_FRAME_BYTES, VIEW_MAX_MESSAGE_BYTES,
-                           VIEW_MAX_PAGES)
-from liveai.frontends.view.tap import NoteRing, since
+                           VIEW_MAX_NOTES_PER_FRAME, VIEW_MAX_PAGES)
+from liveai.frontends.view.tap import NoteRing, for_page, since
 
 DEADLINE_S = 20.0
 
@@ -69,6 +69,27 @@ def test_note_ring_hands_each_entry_once_in_order():
     for i in range(10):                                                 # bounded: the oldest go
         ring.tap(Scheduled(10.0 + i, Note(40), "v", 10.0 + i, 0), "out")
     assert len(ring.copy()) == 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 3 * VIEW_MAX_NOTES_PER_FRAME), swaps=st.lists(st.integers(0, 10_000), max_size=8),
+       reads=st.lists(st.integers(1, 2 * VIEW_MAX_NOTES_PER_FRAME), min_size=1, max_size=6))
+def test_a_page_gets_each_note_once_and_never_more_than_a_frame_holds(n, swaps, reads):
+    entries = [(seq, float(seq), 60, 90, 0.25, "v", "out") for seq in range(1, n + 1)]
+    for i in swaps:                  # two writers racing: neighbouring entries out of order
+        if n >= 2:
+            j = i % (n - 1)
+            entries[j], entries[j + 1] = entries[j + 1], entries[j]
+    cursor, got, dropped_total, shown = 0, [], 0, 0
+    for k in reads:                  # the page reads as the ring grows
+        upto = min(n, shown + k)
+        batch, cursor, dropped = for_page(entries[:upto], cursor, VIEW_MAX_NOTES_PER_FRAME)
+        shown = upto
+        assert len(batch) <= VIEW_MAX_NOTES_PER_FRAME
+        got += [e[0] for e in batch]
+        dropped_total += dropped
+    assert len(got) == len(set(got))                              # never twice
+    assert len(got) + dropped_total <= shown                      # dropped ones are counted (a racing one may be missed)
 
 
 # ---- the server ------------------------------------------------------------------------------

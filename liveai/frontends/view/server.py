@@ -28,7 +28,7 @@ from liveai.frontends.view.controls import ControlError, TokenBucket, apply_cont
 from liveai.frontends.view.settings import HISTORY_BEATS, TOKEN_BYTES, UPDATE_HZ
 from liveai.limits import (VIEW_ERROR_BURST, VIEW_ERRORS_PER_S, VIEW_MAX_FRAME_BYTES, VIEW_MAX_NOTES_PER_FRAME,
                            VIEW_MAX_PAGES)
-from liveai.frontends.view.tap import NoteRing, since
+from liveai.frontends.view.tap import NoteRing, for_page
 from liveai.runtime import priority
 from liveai.runtime.sendgate import quiet_wait
 
@@ -301,12 +301,8 @@ class ViewServer:
                 base, entries = self._latest
                 if base == "{}":
                     continue
-                new = since(entries, client.cursor)
-                if new:
-                    client.cursor = max(e[0] for e in new)
-                if len(new) > VIEW_MAX_NOTES_PER_FRAME:
-                    client.notes_dropped += len(new) - VIEW_MAX_NOTES_PER_FRAME
-                    new = new[-VIEW_MAX_NOTES_PER_FRAME:]
+                new, client.cursor, dropped = for_page(entries, client.cursor, VIEW_MAX_NOTES_PER_FRAME)
+                client.notes_dropped += dropped
                 extra = {"notes": snapshot.notes(new), "notes_dropped": client.notes_dropped}
                 if client.schema_version != self._schema_version:
                     extra["schema"] = self._schema

@@ -70,3 +70,14 @@ def since(entries: list[Entry], seq: int) -> list[Entry]:
         else:
             hi = mid
     return [e for e in entries[max(0, lo - 16):] if e[0] > seq]
+
+
+def for_page(entries: list[Entry], cursor: int, most: int) -> tuple[list[Entry], int, int]:
+    """What one page gets next: (the entries after `cursor`, at most the newest `most`; its new cursor;
+    how many were dropped for it). The cursor moves past the dropped ones too: a page far behind skips ahead."""
+    new = since(entries, cursor)
+    if not new:
+        return [], cursor, 0
+    cursor = max(e[0] for e in new)
+    dropped = max(0, len(new) - most)
+    return new[dropped:], cursor, dropped
