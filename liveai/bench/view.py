@@ -169,8 +169,10 @@ def _summary(lat: np.ndarray) -> dict:
 
 
 def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: bool = False,
-        browser: bool = True) -> dict:
-    """`clients` pages while the view is on; with `browser`, one of them is a real headless Chromium."""
+        browser: bool = True, naive: bool = False) -> dict:
+    """`clients` pages while the view is on; with `browser`, one of them is a real headless Chromium.
+    With `naive`, a third arm interleaved with the others: the view with free-running ticks and no quiet
+    wait (ViewServer(keep_clear=False)), the design before its wake-ups were planned between sends."""
     from liveai.agents.drums.agent import DrumsAgent
     from liveai.frontends.view.server import ViewServer
 
@@ -189,10 +191,11 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
     for i in range(8):   # each voice a 32nd after the last: 64 separate send times a second, not 8 chords
         session.play(f"v{i}", seq(*range(60 + 2 * i, 76 + 2 * i)).shift(i / 32), quantum=1)
     busy = BusyCores(2) if load else None
-    arms: dict[str, list[np.ndarray]] = {"off": [], "on": [], "switch": []}
+    arms: dict[str, list[np.ndarray]] = {"off": [], "on": [], "naive": [], "switch": []}
+    cycle = ("off", "on", "naive") if naive else ("off", "on")
     rates: list[float] = []
     frame_bytes: list[float] = []
-    n_segments = max(2, int(round(seconds / segment_s)))
+    n_segments = max(len(cycle), int(round(seconds / segment_s)))
     try:
         if busy:
             busy.__enter__()
@@ -201,10 +204,10 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
         stats = session.scheduler.stats
         last_end = stats.count
         for k in range(n_segments):
-            arm = "off" if k % 2 == 0 else "on"
+            arm = cycle[k % len(cycle)]
             view = None
-            if arm == "on":
-                view = ViewServer(session).start()
+            if arm != "off":
+                view = ViewServer(session, keep_clear=arm == "on").start()
                 readers = clients - (1 if page is not None else 0)
                 pages.connect(f"ws://127.0.0.1:{view.port}/ws?token={view.token}", readers)
                 if page is not None:
@@ -216,9 +219,12 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
             arms["switch"].append(_slice(stats, last_end, start))   # from the last segment's end: its closing too
             if view is not None:
                 if page is not None:
-                    browser_rates.append(page.rate())
+                    rate = page.rate()
+                    if arm == "on":
+                        browser_rates.append(rate)
                 frames, elapsed, mean_bytes = pages.close()
-                rates.extend(f / elapsed for f in frames)
+                if arm == "on":
+                    rates.extend(f / elapsed for f in frames)
                 if frames:
                     frame_bytes.append(mean_bytes)
                 view.close()
@@ -234,11 +240,16 @@ def run(seconds: float = 60.0, segment_s: float = 5.0, clients: int = 3, load: b
         session.close()
     off, on = _summary(np.concatenate(arms["off"])), _summary(np.concatenate(arms["on"]))
     switch = _summary(np.concatenate(arms["switch"]))
+    extra = {}
+    if naive:
+        free = _summary(np.concatenate(arms["naive"]))
+        extra = {"with_view_free_running": free, "p99_ratio_free_running":
+                 round(free["p99_us"] / off["p99_us"], 3) if off["p99_us"] > 0 else None}
     ratio = round(on["p99_us"] / off["p99_us"], 3) if off["p99_us"] > 0 else None
     return {
         "seconds": round(n_segments * segment_s, 1), "segment_s": segment_s, "segments": n_segments,
         "clients": clients, "notes_per_s": 64, "load": "2 busy processes" if load else "none (the machine as it is)",
-        "priority": session.clock.priority, "without_view": off, "with_view": on, "p99_ratio": ratio,
+        "priority": session.clock.priority, "without_view": off, "with_view": on, "p99_ratio": ratio, **extra,
         "switching": {**switch, "settle_s": SETTLE_S, "what": "the view starting or closing, pages connecting"},
         "goal_p99_ratio": GOAL_P99_RATIO, "p99_ok": ratio is not None and ratio <= GOAL_P99_RATIO,
         "browser": browser_note,

@@ -14,12 +14,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--load", action="store_true", help="also keep both cores busy with two processes")
     parser.add_argument("--no-browser", action="store_true",
                         help="all pages are websocket readers (default: one is headless Chromium, when installed)")
+    parser.add_argument("--naive", action="store_true",
+                        help="add a third interleaved arm: the view with free-running ticks (the design before)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     from liveai.bench.view import run
 
     result = run(args.seconds, segment_s=args.segment, clients=args.clients, load=args.load,
-                 browser=not args.no_browser)
+                 browser=not args.no_browser, naive=args.naive)
     if args.json:
         print(json.dumps(result))
     else:

@@ -60,11 +60,12 @@ class Client:
 
 class ViewServer:
     def __init__(self, session: Any, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 update_hz: float = UPDATE_HZ) -> None:
+                 update_hz: float = UPDATE_HZ, keep_clear: bool = True) -> None:
         self.session = session
         self.host, self.port = host, port
         self.token = token or secrets.token_urlsafe(TOKEN_BYTES)
         self.update_hz = update_hz
+        self.keep_clear = keep_clear           # False: free-running ticks, no quiet wait (the bench's "naive" arm)
         self.ring = NoteRing()
         self.clients: set[Client] = set()
         self.frames_built = 0
@@ -231,7 +232,7 @@ class ViewServer:
         """Wait (without the GIL) while a send of the clock is near or under way: until the dispatcher
         has published its next send time, or the send is GRACE_S overdue (a stalled or stopped clock)."""
         gate = getattr(self.session.clock, "send_gate", None)
-        if gate is None:
+        if gate is None or not self.keep_clear:
             return
         while (wait := quiet_wait(time.perf_counter(), gate.read(), QUIET_S)) > 0:
             await asyncio.sleep(wait)
@@ -241,7 +242,7 @@ class ViewServer:
         frame read them, and the one the dispatcher published): waking takes the GIL from the dispatcher
         spinning towards a send, so a wake-up at a send would make it late. Moved by MAX_SHIFT_S at most."""
         gate = getattr(self.session.clock, "send_gate", None)
-        if gate is not None:
+        if gate is not None and self.keep_clear:
             now = time.perf_counter()
             wake = planned = now + delay
             for send in sorted({*self._sends, gate.read()}):
