@@ -16,12 +16,15 @@ def main(argv: list[str]) -> int:
                         help="all pages are websocket readers (default: one is headless Chromium, when installed)")
     parser.add_argument("--naive", action="store_true",
                         help="add a third interleaved arm: the view with free-running ticks (the design before)")
+    parser.add_argument("--pages-nice", type=int, default=None,
+                        help="run the pages' process at this nice value (default: inherited)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     from liveai.bench.view import run
 
     result = run(args.seconds, segment_s=args.segment, clients=args.clients, load=args.load,
-                 browser=not args.no_browser, naive=args.naive)
+                 browser=not args.no_browser, naive=args.naive,
+                 pages_nice=args.pages_nice)
     if args.json:
         print(json.dumps(result))
     else:
