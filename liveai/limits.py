@@ -39,6 +39,28 @@ EXPORT_CHUNK_FRAMES = 1 << 16       # audio frames converted per step when a tak
 EXPORT_LOCK_WAIT_S = 600.0          # how long recover waits for an export already running on the take
 RECORD_EXIT_WAIT_S = 30.0           # `liveai run`/`repl` at exit: retry a full disk this long, then write elsewhere
 
+# -- pattern text (the mini-notation: the prompt, scripts, OSC) ------------------------------------------------
+MAX_PATTERN_CHARS = 4096            # characters of one pattern text
+MAX_PATTERN_DEPTH = 8               # nested brackets ([ ], < >, ( ))
+MAX_PATTERN_COUNT = 64              # the largest n in *n, /n, !n, @n and (k,n,r)
+MAX_EVENTS_PER_CYCLE = 4096         # events one cycle may hold, computed from the parse tree before expanding
+MAX_EVENTS_PER_BEAT = 1024          # ... and one beat, once the cycle's length is known ([c4*16]*16 at 16ths: 1024)
+
+# -- samples and SoundFonts -----------------------------------------------------------------------------------
+MAX_SOUND_NAME = 64                 # characters in "bank:index"
+MAX_SOUND_INDEX = 1 << 20           # an index past a bank's end wraps; this only bounds the number written
+MIN_SAMPLE_SPEED = 1.0 / 64         # |speed| below this is refused (a note would last hours)
+MAX_SAMPLE_SECONDS = 60.0           # one file after decoding; a longer one is refused (play it as a track)
+MAX_SAMPLE_BANKS = 4096             # banks kept from all sample folders together
+MAX_FILES_PER_BANK = 1024           # files kept per bank (name order); more are left out and counted
+MIN_SAMPLE_RATE = 1000              # a file's sample rate, Hz ...
+MAX_SAMPLE_RATE = 384000            # ... accepted (others are resampled to the engine's)
+MAX_SAMPLES_LOADED = 4096           # distinct files (or SoundFont samples) in the pool at once
+MAX_SAMPLE_POOL_MB = 512            # decoded audio held, all files together (float32 at the engine's rate)
+MAX_SAMPLE_NOTE_SECONDS = 600.0     # one sampled note (slowed, looped or held) is cut here
+MAX_SF2_MB = 1024                   # an .sf2 file
+MAX_SF2_RECORDS = 1 << 20           # records in one of an .sf2's preset-data chunks
+
 # -- the live view's websocket (liveai/frontends/view) ------------------------------------------------------
 VIEW_MAX_PAGES = 8                  # pages open at once; more are refused (HTTP 503)
 VIEW_MAX_MESSAGE_BYTES = 1024       # a control message longer than this is refused with an error, before parsing

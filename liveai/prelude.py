@@ -49,8 +49,32 @@ def namespace(session: Session) -> dict[str, Any]:
         "voice": voice, "agents": session.agents, "status": session.status,
     })
     ns.update(_agent_helpers(session))
+    ns.update(_sample_helpers(session))
     ns.update(repl_helpers(session))      # record() / stop_record(): takes (liveai.record)
     return ns
+
+
+def _sample_helpers(session: Session) -> dict[str, Any]:
+    """samples('~/Dirt-Samples'): add a sample folder; s('bd sn') is the session called with text."""
+
+    def samples(folder: str | None = None) -> list[str]:
+        """Add a folder of banks (Dirt-Samples layout) and return its banks; samples() lists every bank."""
+        from liveai.audio.samples import default_library
+
+        lib = default_library()
+        return lib.banks() if folder is None else lib.add_folder(folder)
+
+    def soundfont(path: str) -> str:
+        """Play gm:<program> sounds from this .sf2 ('gm:0' a piano; Debian's fluid-soundfont-gm by default)."""
+        from liveai.audio.samples import default_library
+
+        return default_library().use_soundfont(path)
+
+    def sounds(text: str, **options: Any) -> Any:
+        """The same as s(text): a sample pattern."""
+        return session(text, **options)
+
+    return {"samples": samples, "sounds": sounds, "soundfont": soundfont}
 
 
 def _agent_helpers(session: Session) -> dict[str, Any]:

@@ -194,7 +194,7 @@ def test_bad_events_raise_clear_errors_and_offline_render_skips_them():
         r.events_for(Param("wobble", 1.0), 0.0)
     with pytest.raises(ValueError, match="16 non-negative numbers"):
         r.events_for(Param("harmonics", [1, 2], "hnoise"), 0.0)
-    assert len(r.events_for(Param("gain", 0.5), 0.0)) == 3            # no instrument named: all that know it
+    assert len(r.events_for(Param("gain", 0.5), 0.0)) == 4            # no instrument named: all that know it (sampler too)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         audio = render([ev(Note(60, instrument="tuba"), 0.0), ev(Note(60), 0.0)], tail_s=0.1)

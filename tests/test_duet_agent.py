@@ -184,3 +184,32 @@ def test_an_agent_error_never_stops_the_clock(phrase):
     echoed = [e.item.pitch for e in cap.sent if e.voice == "duet"]
     assert echoed == [int(p) for p in phrase[:len(echoed), 0]] and echoed   # it fell back to echoing the phrase
     assert agent.stats["fallbacks"] == 1
+
+
+def test_the_duet_answers_on_a_soundfont_piano(phrase, tmp_path):
+    """sound='gm:0': its notes name the SoundFont preset, and they render through the sampler (a tiny .sf2)."""
+    from liveai.audio.offline import render as render_audio
+    from liveai.audio.renderer import Renderer
+    from liveai.audio.sample_pool import SamplePool
+    from liveai.audio.sample_store import SampleStore
+    from liveai.audio.samples import SampleLibrary
+
+    from test_soundfont import build_sf2
+
+    s = Session(bpm=120, realtime=False)
+    cap = s.capture()
+    s.play("duet", DuetAgent(s, seed=0, sound="gm:0"), quantum=1)
+    play_phrase(s, phrase, at=4.0)
+    s.run_until(beat=40.0)
+    answer = [e for e in cap.sent if e.voice == "duet"]
+    assert answer and all(e.item.sound == "gm:0" for e in answer)
+    build_sf2(tmp_path / "tiny.sf2")
+    lib = SampleLibrary()
+    lib.use_soundfont(tmp_path / "tiny.sf2")
+    r = Renderer(48000)
+    pool = SamplePool.in_process()
+    r.instruments["sample"].attach(pool)
+    r.instruments["sample"].store = SampleStore(pool, lib, 48000, blocking=True)
+    audio = render_audio(answer, renderer=r)
+    first = int(round(answer[0].due_s * 48000))
+    assert np.abs(audio[first:first + 4800]).max() > 0.05 and r.started == len(answer)

@@ -19,6 +19,7 @@ VOICES = {  # the voices each example starts, and which of them must sound witho
     "drummer.py": {"drums", "bass"},
     "blend.py": {"blend", "bass"},
     "duet.py": {"drums", "keys"},
+    "samples.py": {"beat", "claps", "ride", "tune"},
 }
 
 

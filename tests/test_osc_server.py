@@ -164,6 +164,9 @@ BAD = [
     (encode_message("/liveai/voice/mute", "ghost"), "/liveai/voice/mute", "no voice named 'ghost'"),
     (encode_message("/liveai/voice/play", "x", "__import__('os').system('true')"), "/liveai/voice/play", ""),
     (encode_message("/liveai/voice/play", "bad name", "c4"), "/liveai/voice/play", "a voice name is an identifier"),
+    (encode_message("/liveai/voice/play", "x", "<c4,e4,g4>"), "/liveai/voice/play", "write the chord as [c4,e4,g4]"),
+    (encode_message("/liveai/voice/play", "x", "[[[c4*64]*64]*64]*64"), "/liveai/voice/play",
+     "would make 16777216 events per cycle; the limit is 4096"),                    # issue 20's 52-byte packet
     (b"/liveai/ping\0\0\0\0,x\0\0", "/liveai/ping", "malformed OSC"),                     # unknown type tag
     (encode_message("/liveai/replyto", 32.0)[:-3], "/liveai/replyto", "truncated"),  # python-osc would pad it: 32.0
     (b"/liveai/replyto\0,f\0\0", "/liveai/replyto", "arguments cut short"),          # python-osc would read 0.0

@@ -62,11 +62,11 @@ def test_cat_every_rev_and_hits():
 
 
 def test_mini_notation_parses_without_evaluating():
-    p = parse("c4 [e4 g4] ~ <c4,e4,g4> 62*2")
+    p = parse("c4 [e4 g4] ~ [c4,e4,g4] 62*2")
     assert pitches(p, 0, 1.25) == [(0.0, 60), (0.25, 64), (0.375, 67), (0.75, 60), (0.75, 64), (0.75, 67),
                                    (1.0, 62), (1.125, 62)]
     assert pitches(parse("[c4,e4] d4"), 0, 0.5) == [(0.0, 60), (0.0, 64), (0.25, 62)]
-    for bad in ["__import__('os')", "c4 [e4", "c4 ]", "c4 *", "c4*999", "h9", "200", ""]:
+    for bad in ["__import__('os')", "c4 [e4", "c4 ]", "c4 *", "c4*999", "h9", "200", "", "<c4,e4,g4>"]:
         with pytest.raises(ValueError):
             parse(bad)
 

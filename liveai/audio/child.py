@@ -106,6 +106,14 @@ class ChildEngine:
         max_block = max(4096, self.blocksize)
         self.renderer = Renderer(self.sr, max_block, instrument_factory(cfg.get("instruments"))(self.sr, max_block))
         self.names = param_names(self.renderer)
+        if int(cfg.get("pool_fd", -1)) >= 0:          # the parent's decoded samples, read-only here
+            from liveai.audio.sample_pool import SamplePool
+            from liveai.audio.sampler import Sampler
+
+            pool = SamplePool.attach(int(cfg["pool_fd"]))
+            for inst in self.renderer.instruments.values():
+                if isinstance(inst, Sampler):
+                    inst.attach(pool)
         self.anchor_blocks = int(cfg["anchor_blocks"])
         self.latency_compensation = bool(cfg["latency_compensation"])
         self.output_latency = 0.0
@@ -206,13 +214,15 @@ class ChildEngine:
             due, kind, inst, a, b, dur = (float(x) for x in rec[:6])
             k = int(kind)
             if k == NOTE:
-                inbox.append((due, self._seq, NOTE, int(inst), int(a), int(b), dur))
+                nv = int(rec[6])
+                inbox.append((due, self._seq, NOTE, int(inst), int(a), int(b), dur,
+                              rec[8:8 + nv].copy() if nv > 0 else None))
             elif k == PARAM:
                 nv = int(rec[6])
                 val: Any = b if nv == -1 else (None if nv == -2 else rec[8:8 + nv].copy())
-                inbox.append((due, self._seq, PARAM, int(inst), names[int(a)], val, 0.0))
+                inbox.append((due, self._seq, PARAM, int(inst), names[int(a)], val, 0.0, None))
             elif k == PANIC:
-                inbox.append((-1e18, self._seq, PANIC, -1, 0, 0, 0.0))
+                inbox.append((-1e18, self._seq, PANIC, -1, 0, 0, 0.0, None))
             self._seq += 1
             r += 1
         self._r = r

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -46,6 +47,10 @@ import numpy as np
 from liveai.audio import shm
 from liveai.audio.child import instrument_factory, param_names
 from liveai.audio.renderer import Renderer
+from liveai.audio.sample_pool import SamplePool
+from liveai.audio.sampler import Sampler
+from liveai.audio.sample_store import SampleStore
+from liveai.audio.samples import SampleLibrary, default_library
 from liveai.audio.shm import NOTE, PANIC, PARAM, Shared
 from liveai.runtime.processes import ask_to_stop
 
@@ -84,7 +89,7 @@ class AudioEngine:
     def __init__(self, *, backend: str = "jack", sr: int = 48000, blocksize: int = 128,
                  device: int | str | None = None, instruments: Callable[[int, int], dict] | str | None = None,
                  latency_compensation: bool = True, anchor_blocks: int = 64, start_timeout_s: float = 30.0,
-                 lock_memory: bool = False, gc_off: bool = False) -> None:
+                 lock_memory: bool = False, gc_off: bool = False, samples_library: SampleLibrary | None = None) -> None:
         if blocksize <= 0 or sr <= 0:
             raise ValueError(f"need sr > 0 and blocksize > 0, got sr={sr}, blocksize={blocksize}")
         self.backend = backend
@@ -97,6 +102,17 @@ class AudioEngine:
         # The same instruments as the child's, here only to validate events at send time.
         self.checker = Renderer(self.sr, max_block, instrument_factory(self._instruments_ref)(self.sr, max_block))
         self._names = {n: i for i, n in enumerate(param_names(self.checker))}
+        # Decoded samples live in shared memory the child maps; the loader thread here fills it (samples.py).
+        self.sample_pool: SamplePool | None = None
+        self.sample_store: SampleStore | None = None
+        sampler = next((x for x in self.checker.instruments.values() if isinstance(x, Sampler)), None)
+        if sampler is not None:
+            self.sample_pool = SamplePool.create_shared()
+            self.sample_store = SampleStore(self.sample_pool, samples_library or default_library(), self.sr)
+            self.sample_store.error_listeners.append(self._sample_error)
+            sampler.attach(self.sample_pool)
+            sampler.store = self.sample_store
+            weakref.finalize(self, self.sample_pool.close)      # its fd; the child maps its own copy
         self.latency_compensation = latency_compensation
         self.anchor_blocks = int(anchor_blocks)
         self.start_timeout_s = float(start_timeout_s)
@@ -133,10 +149,12 @@ class AudioEngine:
         cfg = {"fd": sh.fd, "backend": self.backend, "sr": self.sr, "blocksize": self.blocksize,
                "device": self.device, "instruments": self._instruments_ref, "anchor_blocks": self.anchor_blocks,
                "latency_compensation": self.latency_compensation, "timeout_s": min(10.0, timeout_s),
-               "lock_memory": self.lock_memory, "gc": "off" if self.gc_off else "freeze"}
+               "lock_memory": self.lock_memory, "gc": "off" if self.gc_off else "freeze",
+               "pool_fd": self.sample_pool.fd if self.sample_pool is not None else -1}
+        fds = (sh.fd,) if self.sample_pool is None else (sh.fd, self.sample_pool.fd)
         try:
             proc = subprocess.Popen([sys.executable, "-m", "liveai.audio.child", json.dumps(cfg)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(sh.fd,), env=_child_env())
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=fds, env=_child_env())
         finally:
             sh.close_fd()                          # the mapping stays; the child has its own descriptor
         self._sh, self._proc = sh, proc
@@ -258,6 +276,12 @@ class AudioEngine:
                 self._tell(e)
             del self.errors[:-32]
 
+    def _sample_error(self, message: str) -> None:
+        """A file the loader could not use (from the loader thread): kept and told, like the child's errors."""
+        self.errors.append(message)
+        del self.errors[:-32]
+        self._tell(message)
+
     def _tell(self, message: str) -> None:
         for listener in list(self.error_listeners):
             try:
@@ -294,6 +318,16 @@ class AudioEngine:
             while self._waiters and (blocks >= self._waiters[0][0] or not self.running):
                 self._waiters.pop(0)[1].set()
 
+    # -- samples ------------------------------------------------------------------------------------
+    def preload(self, banks: list[str], wait_s: float | None = None) -> int:
+        """Start loading these sample banks (off the clock thread); with wait_s, wait for them. Returns files queued."""
+        if self.sample_store is None:
+            raise ValueError("this engine has no sampler instrument")
+        n = self.sample_store.preload(banks)
+        if wait_s is not None:
+            self.sample_store.wait(wait_s)
+        return n
+
     # -- producer side ------------------------------------------------------------------------------
     def send(self, item: Any, due_s: float, dur_s: float = 0.0) -> int:
         """Validate one scheduled item (ValueError if bad) and hand it to the callback; never blocks.
@@ -314,11 +348,14 @@ class AudioEngine:
         self._write([rec])
 
     def _record(self, e: tuple) -> np.ndarray:
-        due_s, _, kind, i, a, b, dur_s = e
+        due_s, _, kind, i, a, b, dur_s, vals = e
         rec = np.zeros(shm.REC, np.float64)
         rec[0], rec[1], rec[2], rec[5] = self.origin + due_s, kind, i, dur_s
         if kind == NOTE:
             rec[3], rec[4] = a, b
+            if vals is not None:                  # the sampler's pool id and params
+                rec[6] = len(vals)
+                rec[8:8 + len(vals)] = vals
         elif kind == PARAM:
             if a not in self._names:
                 raise ValueError(f"param {a!r} is not in the instruments' param_names()")
@@ -419,12 +456,22 @@ class AudioEngine:
             "resyncs": cnt(shm.RESYNCS), "lost_frames": cnt(shm.LOST_FRAMES),
             "drift_us": round(drift * 1e6, 1) if np.isfinite(drift) and drift != 0.0 else None,
             "callback_priority": self.info.get("callback_priority", ""),
+            **self._sample_stats(),
         }
+
+    def _sample_stats(self) -> dict[str, Any]:
+        st = self.sample_store
+        if st is None:
+            return {}
+        return {"samples_loaded": st.pool.count, "samples_mb": round(st.pool.used_mb, 1),
+                "samples_loading": len(st._pending), "sample_errors": len(st.errors)}
 
     def summary(self) -> str:
         """One short line for a toolbar: 'audio jack 128@48000 xruns 0 load 12%/31% voices 16'."""
         s = self.stats()
         extra = f" silenced {','.join(s['silenced'])}" if s["silenced"] else ""
+        if s.get("samples_loading"):
+            extra += f" samples loading {s['samples_loading']}"
         return (f"audio {self.backend} {self.blocksize}@{self.sr} xruns {s['xruns']} "
                 f"load {s.get('load_p50', 0.0):.0%}/{s.get('load_p99', 0.0):.0%} voices {s.get('voices', 0)}{extra}")
 

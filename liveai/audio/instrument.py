@@ -77,6 +77,10 @@ class Instrument:
             return v
         raise ValueError(f"{self.name}: unknown param {name!r}; known: {', '.join(self.param_names())}")
 
+    def note_values(self, note: Any) -> Any:
+        """Extra per-note values the record carries to the callback (the sampler's); None for most."""
+        return None
+
     def param_names(self) -> list[str]:
         return sorted(self.scalar_params)
 

@@ -35,6 +35,11 @@ TONE_COEFS = 14
 (H_RAMP_FROM, H_NOISE_POS, H_NOISE, H_NOISE_PREV, H_PHASE, H_F_PREV, H_F, H_LOUD_PREV, H_LOUD, H_DRONE_BASE,
  H_SR, H_XFADE, H_GAIN, H_BANDS_XFADE) = range(14)
 H_SCALARS = 14
+# coef columns of `sample_block`: pool id, read rate (frames of the file per output frame, < 0 backwards),
+# first frame and length of the part played (begin..end), times through it, amplitude
+# and where a loop starts again (frames after the first; 0: the whole span loops; a SoundFont's sustain loop)
+S_ID, S_RATE, S_B0, S_SPAN, S_LOOPS, S_AMP, S_LS = range(7)
+SAMPLE_COEFS = 7
 
 _OPTS = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
 
@@ -201,6 +206,66 @@ def hnoise_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.nd
     return phase
 
 
+@njit("void(float32[:, ::1], int64, int64, int64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1], "
+      "float64[:, ::1], float64, float32[::1], int64[:, ::1])", **_OPTS)
+def sample_block(buf: np.ndarray, n: int, f0: int, start: np.ndarray, end: np.ndarray, attack: np.ndarray,
+                 fade: np.ndarray, coef: np.ndarray, pan: np.ndarray, gain: float, data: np.ndarray,
+                 table: np.ndarray) -> None:
+    """Add the sampler's sounding voices into buf[:, :n].
+
+    The read position at age a is a closed form, u = |rate| a wrapped into
+    the span when looping, so a voice sounds the same wherever blocks fall;
+    linear interpolation between frames; a stereo file keeps its channels.
+    """
+    n = min(n, buf.shape[1])
+    for v in range(start.size):
+        j0, j1 = _span(f0, n, start[v], end[v])
+        if j0 >= j1:
+            continue
+        c = coef[v]
+        sid = int(c[S_ID])
+        off, length, ch = table[sid, 0], table[sid, 1], table[sid, 2]
+        if length <= 0 or off < 0 or off + length * ch > data.size:
+            continue
+        rate, b0, span, amp, ls = c[S_RATE], c[S_B0], c[S_SPAN], c[S_AMP], c[S_LS]
+        looping = c[S_LOOPS] > 1.0
+        inner = span - ls
+        step = abs(rate)
+        last = length - 1
+        ia, ifd = 1.0 / attack[v], 1.0 / fade[v]
+        a = f0 + j0 - start[v]
+        left = float(end[v] - f0 - j0)
+        age = float(a)
+        gl, gr = pan[v, 0] * gain * amp, pan[v, 1] * gain * amp
+        for j in range(j0, j1):
+            u = step * age
+            if u >= span:
+                if not looping:
+                    break
+                u -= ls
+                u = ls + (u - inner * math.floor(u / inner))
+            p = b0 + u if rate > 0.0 else b0 + span - 1.0 - u
+            if p < 0.0:
+                p = 0.0
+            i = int(p)
+            f = p - i
+            i1 = i + 1 if i < last else last
+            e = _edge(age, left, ia, ifd)
+            if ch == 1:
+                x0 = data[off + i]
+                yl = x0 + f * (data[off + i1] - x0)
+                yr = yl
+            else:
+                x0 = data[off + 2 * i]
+                yl = x0 + f * (data[off + 2 * i1] - x0)
+                x0 = data[off + 2 * i + 1]
+                yr = x0 + f * (data[off + 2 * i1 + 1] - x0)
+            buf[0, j] += gl * yl * e
+            buf[1, j] += gr * yr * e
+            age += 1.0
+            left -= 1.0
+
+
 @njit("boolean(float32[:, ::1], float32[:, ::1], int64, float64)", **_OPTS)
 def mixdown(buf: np.ndarray, out: np.ndarray, n: int, gain: float) -> bool:
     """out[:n] = buf[:, :n].T * gain, clipped to [-1, 1] (returns whether it clipped); buf[:, :n] = 0 for the next block."""
@@ -224,6 +289,8 @@ def _first_call() -> None:
     hnoise_block(buf, 0, 0, i64, i64, f64, f64, np.zeros((1, 3)), SINE.astype(np.float32), SINE.astype(np.float32),
                  1, np.zeros((1, 2), np.float32), f64, f64, np.zeros(H_SCALARS), np.zeros(1))
     mixdown(buf, np.zeros((1, 2), np.float32), 0, 1.0)
+    sample_block(buf, 0, 0, i64, i64, f64, f64, np.zeros((1, SAMPLE_COEFS)), np.zeros((1, 2)), 1.0,
+                 np.zeros(1, np.float32), np.zeros((1, 4), np.int64))
 
 
 _first_call()

@@ -82,6 +82,10 @@ class AudioPort(OutputPort):
                 self.engine.set_origin(est)
         self.engine.send(event.item, event.due_s, event.dur_s)
 
+    def preload(self, banks: list[str]) -> int:
+        """Load these sample banks into the engine's pool on its loader thread (never on the clock's)."""
+        return self.engine.preload(list(banks))
+
     def _panic(self) -> None:
         if self.engine.running:
             self.engine.panic()

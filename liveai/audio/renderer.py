@@ -29,6 +29,7 @@ from liveai.audio.fm_synth import FMSynth
 from liveai.audio.hnoise import HarmonicNoise
 from liveai.audio.instrument import Instrument
 from liveai.audio.kernels import mixdown
+from liveai.audio.sampler import Sampler
 from liveai.core.events import Item, Note, Param
 
 NOTE, PARAM, PANIC = 0, 1, 2
@@ -37,7 +38,8 @@ DRUM_CHANNEL = 9
 
 def default_instruments(sr: int = 48000, max_block: int = 4096) -> dict[str, Instrument]:
     """The built-in instruments, by the names Note.instrument uses."""
-    return {"drums": DrumKit(sr, max_block), "synth": FMSynth(sr, max_block), "hnoise": HarmonicNoise(sr, max_block)}
+    return {"drums": DrumKit(sr, max_block), "synth": FMSynth(sr, max_block), "hnoise": HarmonicNoise(sr, max_block),
+            "sample": Sampler(sr, max_block)}
 
 
 class Renderer:
@@ -68,8 +70,10 @@ class Renderer:
 
     # -- producer side (clock thread): validate, then hand over ---------------------------
     def instrument_for(self, item: Note) -> str:
-        """Note.instrument, or drums on MIDI channel 10 (index 9), else the synth."""
-        name = item.instrument or ("drums" if item.channel == DRUM_CHANNEL else "synth")
+        """Note.instrument, or the sampler for a note naming a sound, drums on MIDI channel 10 (index 9), else
+        the synth."""
+        name = item.instrument or ("sample" if item.sound is not None else
+                                   "drums" if item.channel == DRUM_CHANNEL else "synth")
         if name not in self._index:
             raise ValueError(f"unknown instrument {name!r}; known: {', '.join(self.instruments)}")
         return name
@@ -81,8 +85,10 @@ class Renderer:
         engine (notes end by their duration), so they give none.
         """
         if isinstance(item, Note):
-            i = self._index[self.instrument_for(item)]
-            return [(float(due_s), next(self._seq), NOTE, i, item.pitch, item.velocity, float(dur_s))]
+            name = self.instrument_for(item)
+            vals = self.instruments[name].note_values(item)      # the sampler's id and params; else None
+            return [(float(due_s), next(self._seq), NOTE, self._index[name], item.pitch, item.velocity, float(dur_s),
+                     vals)]
         if isinstance(item, Param):
             if item.instrument is not None:
                 if item.instrument not in self._index:
@@ -94,7 +100,7 @@ class Renderer:
                 if not targets:
                     raise ValueError(f"no instrument has a param {item.name!r}")
             return [(float(due_s), next(self._seq), PARAM, self._index[n], item.name,
-                     self.instruments[n].check_param(item.name, item.value), 0.0) for n in targets]
+                     self.instruments[n].check_param(item.name, item.value), 0.0, None) for n in targets]
         return []
 
     def push(self, events: Iterable[tuple]) -> None:
@@ -103,7 +109,7 @@ class Renderer:
 
     def push_panic(self) -> None:
         """Everything fades out at the next block."""
-        self.inbox.append((-1e18, next(self._seq), PANIC, -1, 0, 0, 0.0))
+        self.inbox.append((-1e18, next(self._seq), PANIC, -1, 0, 0, 0.0, None))
 
     def revive(self, name: str) -> None:
         """Let a silenced instrument play again (after fixing what broke it)."""
@@ -139,18 +145,18 @@ class Renderer:
     def _dispatch(self, f0: int, n: int) -> None:
         heap, inbox, sr = self._heap, self.inbox, self.sr
         while inbox:
-            due_s, seq, kind, i, a, b, dur_s = inbox.popleft()
+            due_s, seq, kind, i, a, b, dur_s, vals = inbox.popleft()
             if kind == PANIC:
-                heapq.heappush(heap, (f0 - 1, seq, kind, i, a, b, 0))
+                heapq.heappush(heap, (f0 - 1, seq, kind, i, a, b, 0, None))
                 continue
             frame = self.to_frame(due_s)
             dur = int(round((due_s + dur_s - self.offset_s) * sr)) - frame
-            heapq.heappush(heap, (frame, seq, kind, i, a, b, dur))
+            heapq.heappush(heap, (frame, seq, kind, i, a, b, dur, vals))
         for inst in self._list:
             inst.begin_block(f0)
         end = f0 + n
         while heap and heap[0][0] < end:
-            frame, _, kind, i, a, b, dur = heapq.heappop(heap)
+            frame, _, kind, i, a, b, dur, vals = heapq.heappop(heap)
             if kind == PANIC:
                 for inst in self._list:
                     inst.reset(f0)
@@ -166,7 +172,10 @@ class Renderer:
                 continue
             try:
                 if kind == NOTE:
-                    inst.note_on(frame, a, b, dur)
+                    if vals is None:
+                        inst.note_on(frame, a, b, dur)
+                    else:
+                        inst.note_on(frame, a, b, dur, vals)
                     self.started += 1
                 else:
                     inst.apply_param(a, b, frame - f0)

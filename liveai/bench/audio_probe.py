@@ -219,11 +219,23 @@ def torch_child() -> None:
 
 
 def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
-               session: bool = True, torch_style: str = "thread", torch_fifo: int = 0) -> dict[str, Any]:
+               session: bool = True, torch_style: str = "thread", torch_fifo: int = 0,
+               samples: bool = False) -> dict[str, Any]:
     """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
-    pattern, and optionally a torch model inferring); return its stats after a 1 s warm-up."""
+    pattern, optionally 32 looping sample voices, and optionally a torch model inferring); return its
+    stats after a 1 s warm-up."""
     use_server(server)
-    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    library = tmp = None
+    if samples:
+        import tempfile
+        from pathlib import Path
+
+        from liveai.audio.samples import SampleLibrary
+        from liveai.bench.samples import make_banks
+
+        tmp = tempfile.TemporaryDirectory(prefix="liveai-xrun-samples-")
+        library = SampleLibrary([make_banks(Path(tmp.name), files=1)])
+    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize, samples_library=library).start()
     load = TorchLoad(torch_style, torch_fifo).start() if torch_load else None
     sess = None
     try:
@@ -235,6 +247,10 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
             clock = PerfClock()
             port = AudioPort(engine=engine, clock=clock)
         _load_scenario(port, clock, seconds + 1.0)  # type: ignore[arg-type]
+        if samples:
+            from liveai.bench.samples import send_sample_voices
+
+            send_sample_voices(engine, port, clock, seconds + 1.0)
         pause = threading.Event()
         pause.wait(1.0)                               # warm-up: notes start, stream settles
         engine.reset_stats()
@@ -253,6 +269,8 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         if load is not None:
             load.stop()
         engine.stop()
+        if tmp is not None:
+            tmp.cleanup()
     stats["voices_p50"] = float(np.median(voices)) if voices else 0.0
     stats["voices_min"] = int(min(voices)) if voices else 0
     stats["seconds"] = seconds

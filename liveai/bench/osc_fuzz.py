@@ -32,7 +32,8 @@ SAFE = ["/liveai/note", "/liveai/cc", "/liveai/control", "/liveai/voice/play", "
         "/liveai/query/position", "/liveai/query/voices", "/liveai/query/voice", "/liveai/query/agents",
         "/liveai/agent/set", "/liveai/ping"]
 FUZZ_VOICE = "fz"
-WORDS = ["c4", "e4", "g4", "~", "[c4 e4]", "<c4,e4,g4>", "a3*2", "60", "bb2", "x", "[", "]", "q9", "-1", "200"]
+WORDS = ["c4", "e4", "g4", "~", "[c4 e4]", "[c4,e4,g4]", "<c4 e4>", "<c4,e4,g4>", "a3*2", "c4(3,8)", "e4!3", "g4@2",
+         "c4?", "c4/2", "_", ".", "|", "60", "bb2", "x", "[", "]", "q9", "-1", "200", "[[c4*64]*64]*64"]
 
 
 def _value(kind: str, rng: random.Random) -> object:

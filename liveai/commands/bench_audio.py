@@ -54,7 +54,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--attribution-seconds", type=float, default=40.0, help="span of each attribution run")
     p.add_argument("--attribution-variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"comma list, in round order, of: {', '.join(VARIANTS)} (default: {','.join(DEFAULT_VARIANTS)})")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents")
+    p.add_argument("--xrun-samples", action="store_true",
+                   help="the xrun run also plays 32 looping sample voices (compare with the floor run)")
+    p.add_argument("--samples-seconds", type=float, default=10.0, help="length of the samples part's load run")
+    p.add_argument("--skip", default="",
+                   help="comma list of parts to skip: offline,load,onsets,xruns,floor,agents,samples")
     return p.parse_args(argv)
 
 
@@ -80,6 +84,14 @@ def main(argv: list[str]) -> int:
                                                       "blocks_counted", "jackd_xruns"))
             say(f"block {bs}: callback p50 {r['load_p50']:.3f} p99 {r['load_p99']:.3f} max {r['load_max']:.3f} "
                 f"of the block, {r['voices_p50']:.0f} voices, {r['xruns']} xruns")
+    if "samples" not in skip:
+        from liveai.bench import samples as sample_bench
+
+        out["samples"] = sample_bench.run(args.samples_seconds)
+        sm = out["samples"]
+        say(f"samples: callback p99 {sm['load']['load_p99']:.3f} of the block with 32 sample voices + 16 synth notes "
+            f"({sm['load']['xruns']} xruns); a {sm['bank_files']}-file bank loaded in {sm['loading']['load_s']} s "
+            f"while a pattern played: {sm['loading']['engine_late']} notes late, {sm['loading']['refused']} refused")
     if "onsets" not in skip:
         with probe.private_server(128) as srv:
             out["onsets"] = probe.measure_onsets(srv.name, hits=args.onset_hits)
@@ -92,10 +104,11 @@ def main(argv: list[str]) -> int:
             t0 = time.perf_counter()
             with probe.private_server(bs) as srv:
                 r = probe.run_engine(bs, args.seconds, torch_load=not args.no_torch, server=srv.name,
-                                     torch_style=args.torch_in, torch_fifo=args.torch_fifo)
+                                     torch_style=args.torch_in, torch_fifo=args.torch_fifo,
+                                     samples=args.xrun_samples)
                 r["jackd_xruns"] = srv.xruns()
             run = _pick(r, XRUN_KEYS)
-            run.update({"torch": not args.no_torch, "torch_in": args.torch_in,
+            run.update({"torch": not args.no_torch, "torch_in": args.torch_in, "sample_voices": 32 * args.xrun_samples,
                         "wall_s": round(time.perf_counter() - t0, 1)})
             out["xrun_runs"][str(bs)] = run
             say(f"xrun run ({args.seconds:g} s, {bs} frames, torch={'off' if args.no_torch else args.torch_in}): "

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 PACKAGES = ["numpy", "torch", "mido", "pythonosc", "rtmidi", "soundfile", "prompt_toolkit", "matplotlib",
-            "music21", "aalink", "tqdm", "numba", "aiohttp", "ipykernel", "jupyter_client"]
+            "music21", "aalink", "tqdm", "numba", "soxr", "aiohttp", "ipykernel", "jupyter_client"]
 
 
 def _check_import(name: str) -> tuple[bool, str]:
@@ -51,6 +51,28 @@ def _fifo_allowed() -> bool:
         return False
 
 
+def _samples() -> dict:
+    """Sample folders ($LIVEAI_SAMPLES), the default kit (built here if missing) and the GM SoundFont."""
+    import warnings
+
+    from liveai.audio.samples import SampleError, default_library
+    from liveai.audio.soundfont import SoundFont, SoundFontError, find_soundfont
+
+    out: dict = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib = default_library()
+    out["samples"] = (f"{len(lib.banks())} banks from {len(lib.folders)} folder(s) and the default kit"
+                      + "".join(f"; {w.message}" for w in caught))
+    try:
+        sf = find_soundfont()
+        out["soundfont"] = (f"{sf} ({len(SoundFont(sf).presets)} presets)" if sf is not None else
+                            "none (apt-get install fluid-soundfont-gm, or $LIVEAI_SOUNDFONT): gm: sounds unavailable")
+    except (SoundFontError, SampleError) as e:
+        out["soundfont"] = f"DAMAGED: {e}"
+    return out
+
+
 def checks(weights_dir: Path | None = None) -> dict:
     out: dict = {"python": sys.version.split()[0]}
     for name in PACKAGES:
@@ -58,6 +80,7 @@ def checks(weights_dir: Path | None = None) -> dict:
         out[f"package:{name}"] = detail if ok else f"MISSING ({detail})"
     out["jackd"] = shutil.which("jackd") or "not installed (apt-get install jackd2)"
     out["jack_server"] = "running" if _jack_running() else "not running (jackd -R -d dummy -r 48000 -p 128 &)"
+    out.update(_samples())
     out["pd"] = shutil.which("pd") or "not installed (apt-get install puredata-core)"
     for tool, package in (("chromium", "chromium"), ("chromedriver", "chromium-driver")):   # the live view's tests
         out[tool] = shutil.which(tool) or f"not installed (apt-get install {package}; only the browser tests need it)"

@@ -27,13 +27,20 @@ def clamp_velocity(velocity: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """A note: pitch and velocity in MIDI terms, duration in beats."""
+    """A note: pitch and velocity in MIDI terms, duration in beats.
+
+    `sound` ("bank:index") and `params` (sorted (name, value) pairs: speed,
+    gain, pan, begin, end, loop, cut, attack, release, clip) are for the
+    sampler (liveai/core/sounds.py); other outputs ignore them.
+    """
 
     pitch: int
     velocity: int = 100
     duration: float = 0.25
     channel: int = 0
     instrument: str | None = None
+    sound: str | None = None
+    params: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         check_pitch(self.pitch)

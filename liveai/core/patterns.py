@@ -89,8 +89,28 @@ class Pattern:
     def ch(self, channel: int) -> "Pattern":
         return MapNotes(self, lambda n: replace(n, channel=channel))
 
-    def inst(self, instrument: str) -> "Pattern":
-        return MapNotes(self, lambda n: replace(n, instrument=instrument))
+    def inst(self, instrument: str, bank: str | None = None, **params: float) -> "Pattern":
+        """Play on an instrument; `.inst('sample', bank='piano', release=0.1)` plays samples, pitch as rate."""
+        if bank is None and not params:
+            return MapNotes(self, lambda n: replace(n, instrument=instrument))
+        from liveai.core.sounds import check_sound_params, parse_sound
+
+        if bank is not None:
+            parse_sound(bank)
+        extra = dict(check_sound_params(params))
+
+        def fn(n: Note) -> Note:
+            merged = tuple(sorted({**dict(n.params), **extra}.items()))
+            return replace(n, instrument=instrument, sound=bank if bank is not None else n.sound, params=merged)
+
+        return MapNotes(self, fn)
+
+    def set(self, **params: float) -> "Pattern":
+        """Per-note sample params for every note: s('bd*4').set(speed=2, cut=1) (liveai/core/sounds.py)."""
+        from liveai.core.sounds import check_sound_params
+
+        extra = dict(check_sound_params(params))
+        return MapNotes(self, lambda n: replace(n, params=check_sound_params({**dict(n.params), **extra})))
 
     def fast(self, factor: float) -> "Pattern":
         return Scaled(self, 1.0 / factor)
@@ -415,10 +435,22 @@ def deg(*degrees: object, scale: Scale | str = "major", root: int | str = 60, st
 
 
 def bjorklund(k: int, n: int) -> list[bool]:
-    """k onsets spread as evenly as possible over n steps (Toussaint's euclidean rhythm)."""
+    """k onsets spread as evenly as possible over n steps: Bjorklund's algorithm as Tidal and Strudel run it,
+    so euclid(5, 8) and 'x(5,8)' are both x.xx.xx."""
     if int(n) != n or n < 1 or int(k) != k or not 0 <= k <= n:
         raise ValueError(f"euclid needs 0 <= k <= n and n >= 1, got k={k!r}, n={n!r}")
-    return [((i * k) % n) < k for i in range(n)]
+    k, n = int(k), int(n)
+    if k == 0:
+        return [False] * n
+    a: list[list[bool]] = [[True] for _ in range(k)]
+    b: list[list[bool]] = [[False] for _ in range(n - k)]
+    while min(len(a), len(b)) > 1:
+        m = min(len(a), len(b))
+        if len(a) > len(b):
+            a, b = [x + y for x, y in zip(a[:m], b)], a[m:]
+        else:
+            a, b = [x + y for x, y in zip(a, b[:m])], b[m:]
+    return [s for part in a + b for s in part]
 
 
 def euclid(k: int, n: int, note: int | str = 36, step: float = 0.25, rotate: int = 0, vel: int = 100,

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from liveai.core.events import Note
+from liveai.core.mini import sounds
 from liveai.core.patterns import Hap, deg, euclid, hits, seq, stack
 from liveai.core.pitch import chord, midi
 from liveai.runtime.session import Session
@@ -26,6 +27,11 @@ def drums(variation: int = 0):
     snare = hits("....x.......x..x" if variation else "....x.......x...", "d2", vel=100)
     hats = euclid(11, 16, "f#2", vel=70, ch=9, inst="drums")
     return stack(kick, snare, hats)
+
+
+def claps():
+    """Samples (the default kit liveai renders from its drum synth, or the performer's banks of the same names)."""
+    return sounds("~ <cp [~ cp:1]> ~ cp:2, [~ oh:1]*2 . ~", gain=0.45, pan=0.65)
 
 
 def bass():
@@ -49,7 +55,7 @@ def human_notes() -> list[tuple[float, Note]]:
 
 
 def compose(session: Session) -> None:
-    """The set: a band of patterns; a human phrase that the duet agent answers after a 2-beat pause;
+    """The set: a band of patterns (one of them samples); a human phrase that the duet agent answers after a 2-beat pause;
     from bar 9 the drums agent plays the (varied) groove like a drummer, and the tempo pushes on."""
     from liveai.agents.drums import humanize
     from liveai.agents.duet import DuetAgent
@@ -57,6 +63,7 @@ def compose(session: Session) -> None:
     session.play("drums", drums())
     session.play("bass", bass())
     session.play("chords", chords())
+    session.play("claps", claps())
     session.play("human", _Human())
     duet = DuetAgent(session, seed=7, temperature=0.7)
     session.play("duet", duet)

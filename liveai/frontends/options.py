@@ -16,6 +16,9 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
                         help=f"an output port by backend name, repeatable ({', '.join(sorted(BACKENDS))}); "
                              "default: audio if available, else null")
     parser.add_argument("--seed", type=int, default=0, help="seed for the agents' randomness")
+    parser.add_argument("--samples", action="append", default=None, metavar="FOLDER",
+                        help="a sample folder in the Dirt-Samples layout (one folder per bank), repeatable; "
+                             "also $LIVEAI_SAMPLES; without any, s('bd sn hh') plays liveai's own kit")
 
 
 def default_outputs() -> list[str]:
@@ -32,6 +35,13 @@ def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
     Offline sessions open no device (they would get a whole set in a burst): they capture, and
     `--record` turns the take into MIDI and a WAV rendered through the same instruments."""
     session = Session(bpm=args.bpm, beats_per_bar=args.meter, realtime=realtime, seed=args.seed)
+    for folder in getattr(args, "samples", None) or []:
+        from liveai.audio.samples import SampleError, default_library
+
+        try:
+            default_library().add_folder(folder)
+        except SampleError as exc:
+            print(f"liveai: --samples: {exc}")
     for backend in args.output or (default_outputs() if realtime else ["capture"]):
         if not realtime and backend not in OFFLINE_OUTPUTS:
             print(f"liveai: output {backend!r} not opened: offline runs open no device "

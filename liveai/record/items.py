@@ -20,7 +20,14 @@ def item_to_json(item: Any) -> dict[str, Any]:
     name = type(item).__name__
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
         fields = {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
-        if all(isinstance(v, (int, float, str, bool, type(None))) for v in fields.values()):
+        if isinstance(item, Note):          # the sampler's per-note params: pairs -> [[name, value], ...]
+            if item.params:
+                fields["params"] = [[k, v] for k, v in item.params]
+            else:
+                del fields["params"]
+            if item.sound is None:
+                del fields["sound"]
+        if all(isinstance(v, (int, float, str, bool, type(None))) or k == "params" for k, v in fields.items()):
             return {"type": name, **fields}
     return {"type": name, "repr": repr(item)}
 
@@ -53,6 +60,8 @@ def item_from_json(data: dict[str, Any], *, strict: bool = False) -> Item | Unkn
     cls = KNOWN.get(name)
     if cls is not None and "repr" not in fields:
         try:
+            if cls is Note and "params" in fields:
+                fields["params"] = tuple((str(k), float(v)) for k, v in fields["params"])
             return cls(**fields)
         except TypeError:
             pass

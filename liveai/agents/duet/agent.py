@@ -57,7 +57,7 @@ class DuetAgent:
                                   "key_lock": 1, "mix": 0.5, "barge_in": 1}
 
     def __init__(self, session: Any = None, *, name: str = "duet", seed: int = 0, weights: Path | None = None,
-                 model: Any = None, **params: float) -> None:
+                 model: Any = None, sound: str | None = None, **params: float) -> None:
         import torch
 
         from liveai.agents.shared import inference_threads
@@ -66,6 +66,7 @@ class DuetAgent:
         inference_threads()
         self.name = name
         self.seed = int(seed)
+        self.sound = sound               # e.g. 'gm:0': answer on a SoundFont piano (the sampler), else the synth
         self.weights = Path(weights or DEFAULT_WEIGHTS)
         self.model = model if model is not None else load_model(self.weights)
         self.model_version = weights_version(self.weights) if model is None else "in-memory"
@@ -139,6 +140,8 @@ class DuetAgent:
         self.session = session
         session.input_listeners.append(self._on_input)
         session.agents[self.name] = self
+        if self.sound is not None and hasattr(session, "preload_sounds"):
+            session.preload_sounds([self.sound])   # its samples load now, not when the first answer is due
         if getattr(session, "realtime", False) and self._worker is None:
             # torch and the model leave ~170k long-lived objects: a full cyclic GC pass over them
             # took ~90 ms here, holding the GIL (the clock thread too). Freeze them out of the GC.
@@ -292,7 +295,7 @@ class DuetAgent:
             if n.beat < start - 1e-9:
                 continue
             if n.beat < end - 1e-9:
-                out.append(Hap(n.beat, Note(n.pitch, n.velocity, n.duration)))
+                out.append(Hap(n.beat, Note(n.pitch, n.velocity, n.duration, sound=self.sound)))
             else:
                 keep.append(n)
         self._plan = keep
