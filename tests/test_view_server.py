@@ -183,8 +183,8 @@ def test_bad_messages_get_clear_errors_and_change_nothing(rig):
             await ws.send_str("y" * (VIEW_MAX_FRAME_BYTES + 10))      # huge: the socket is closed before it is read
             async with asyncio.timeout(DEADLINE_S):
                 while (msg := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
-                    pass
-            assert ws.close_code == 1009
+                    pass                                        # frames already on their way
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 1009
     run(go())
     assert drums._params == {**before, "amount": 0.5}
     drums.set("amount", before["amount"])
