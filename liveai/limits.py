@@ -61,6 +61,11 @@ MAX_SAMPLE_NOTE_SECONDS = 600.0     # one sampled note (slowed, looped or held) 
 MAX_SF2_MB = 1024                   # an .sf2 file
 MAX_SF2_RECORDS = 1 << 20           # records in one of an .sf2's preset-data chunks
 
+# -- Ableton Link (core/link_rules.py, ports/link.py; the tempo range is core/tempo.py's MIN_BPM..MAX_BPM) -------
+MAX_LINK_QUANTUM = 64.0             # beats: the longest quantum (bar) LinkSync accepts
+LINK_TEMPO_ROUNDING_BPM = 0.01      # Link sends tempo as microseconds a beat: 999 BPM arrives as 999.000999
+MAX_CATCHUP_S = 0.02                # a jump of the beat (Link) up to this sends what it passed, late; longer: skipped
+
 # -- the live view's websocket (liveai/frontends/view) ------------------------------------------------------
 VIEW_MAX_PAGES = 8                  # pages open at once; more are refused (HTTP 503)
 VIEW_MAX_MESSAGE_BYTES = 1024       # a control message longer than this is refused with an error, before parsing

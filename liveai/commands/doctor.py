@@ -84,6 +84,11 @@ def checks(weights_dir: Path | None = None) -> dict:
     out["pd"] = shutil.which("pd") or "not installed (apt-get install puredata-core)"
     for tool, package in (("chromium", "chromium"), ("chromedriver", "chromium-driver")):   # the live view's tests
         out[tool] = shutil.which(tool) or f"not installed (apt-get install {package}; only the browser tests need it)"
+    from liveai.bench.link_peers import missing_tools
+
+    missing = missing_tools()
+    out["link_test_peers"] = ("LinkHut, Pd's abl_link~, unshare -n: all here" if not missing
+                              else "missing: " + "; ".join(missing))
     out["sched_fifo"] = "allowed" if _fifo_allowed() else "not allowed (the clock falls back to normal priority)"
     try:
         import rtmidi

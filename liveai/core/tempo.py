@@ -2,6 +2,13 @@
 
 A TempoMap is immutable: a change makes a new map, so the clock thread reads
 one reference and never needs a lock.
+
+Following another clock (Link) can move the beat by more than a tempo change
+does. `aligned` does it without the beat ever running backwards: a map may
+hold still (a gap in seconds between two segments: the beat waits) or jump
+(a gap in beats: the beats jumped over all fall at the jump's moment).
+`beat()` and `seconds()` clamp at the next segment's start, which is what
+makes both monotonic.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass
 
 MIN_BPM = 1.0
 MAX_BPM = 999.0
+HISTORY_SEGMENTS = 16   # segments before the moment `aligned` moves the map, kept for late lookups
 
 
 def check_bpm(bpm: float) -> float:
@@ -67,14 +75,21 @@ class TempoMap:
 
     def seconds(self, beat: float) -> float:
         """Seconds (from the clock's origin) at which `beat` sounds."""
-        s = self._at_beat(beat)
-        return s.seconds + (beat - s.beat) * 60.0 / s.bpm
+        i = max(bisect_right(self._beats, beat) - 1, 0)
+        s = self._segments[i]
+        t = s.seconds + (beat - s.beat) * 60.0 / s.bpm
+        if i + 1 < len(self._segments) and t > self._seconds[i + 1]:
+            return self._seconds[i + 1]   # a beat jumped over sounds at the jump
+        return t
 
     def beat(self, seconds: float) -> float:
         """The beat sounding at `seconds`."""
-        i = bisect_right(self._seconds, seconds) - 1
-        s = self._segments[max(i, 0)]
-        return s.beat + (seconds - s.seconds) * s.bpm / 60.0
+        i = max(bisect_right(self._seconds, seconds) - 1, 0)
+        s = self._segments[i]
+        b = s.beat + (seconds - s.seconds) * s.bpm / 60.0
+        if i + 1 < len(self._segments) and b > self._beats[i + 1]:
+            return self._beats[i + 1]   # held: the beat waits for the next segment
+        return b
 
     def bpm_at(self, beat: float) -> float:
         return self._at_beat(beat).bpm
@@ -112,11 +127,53 @@ class TempoMap:
         """
         bpm = check_bpm(bpm)
         at = float(at_beat)
-        kept = tuple(s for s in self._segments if s.beat < at)
-        if not kept:
-            kept = (Segment(at, self.seconds(at), bpm),)
-            return TempoMap(_segments=kept, _meters=self._meters)
-        return TempoMap(_segments=kept + (Segment(at, self.seconds(at), bpm),), _meters=self._meters)
+        t_at = self.seconds(at)
+        # (a segment at `at` that starts before its time is a hold's start: the hold stays)
+        kept = tuple(s for s in self._segments if s.beat < at or (s.beat == at and s.seconds < t_at))
+        return TempoMap(_segments=kept + (Segment(at, t_at, bpm),), _meters=self._meters)
+
+    def aligned(self, beat: float, seconds: float, bpm: float | None = None, *,
+                keep_later: bool = True) -> "TempoMap":
+        """A map on which `beat` sounds at `seconds`, at `bpm` (default: the tempo there) from then on.
+
+        Never backwards: if `beat` is ahead of this map's beat at `seconds`, the
+        map jumps there (the beats jumped over all fall at `seconds`); if behind,
+        the beat holds still until the new timeline reaches it. Beats before
+        `seconds` keep their times. Later tempo changes (a performer's, at a
+        quantum) stay at their beats unless `keep_later` is False or they were
+        jumped over.
+        """
+        seconds = float(seconds)
+        old = self.beat(seconds)
+        bpm = check_bpm(bpm) if bpm is not None else self.bpm_at(old)
+        if beat >= old:
+            first = Segment(float(beat), seconds, bpm)
+        else:  # hold at `old` until the new timeline gets there
+            first = Segment(old, seconds + (old - beat) * 60.0 / bpm, bpm)
+        # Up to `seconds` the map stays what it was (holds included): its segments, then one that
+        # ends there at `old` (the new first segment starts at the same moment, or holds from it).
+        kept = [s for s in self._segments if s.seconds < seconds] + [Segment(old, seconds, self.bpm_at(old))]
+        # A hold is its first and last segment at one beat: drop those between (a hold corrected at every
+        # look would otherwise grow the map, and truncating it could lose the hold's start).
+        history = tuple(s for i, s in enumerate(kept)
+                        if not (0 < i < len(kept) - 1 and kept[i - 1].beat == s.beat == kept[i + 1].beat))
+        history = history[-HISTORY_SEGMENTS:]
+        segs = [first]
+        if keep_later:
+            for s in self._segments:
+                if s.beat > first.beat:
+                    prev = segs[-1]
+                    segs.append(Segment(s.beat, prev.seconds + (s.beat - prev.beat) * 60.0 / prev.bpm, s.bpm))
+        return TempoMap(_segments=history + tuple(segs), _meters=self._meters)
+
+    def held(self, beat: float, from_s: float, at_s: float, bpm: float | None = None) -> "TempoMap":
+        """A map that holds `beat` from `from_s` until `at_s`, then runs on at `bpm` (default: the
+        tempo at `beat`): a start or resume that waits for a bar line, with no count-in below it."""
+        bpm = check_bpm(bpm) if bpm is not None else self.bpm_at(beat)
+        segs = (Segment(float(beat), float(at_s), bpm),)
+        if from_s < at_s:
+            segs = (Segment(float(beat), float(from_s), bpm),) + segs
+        return TempoMap(_segments=segs, _meters=self._meters)
 
     def with_meter(self, beats_per_bar: int, at_beat: float) -> "TempoMap":
         """A map whose bars hold `beats_per_bar` beats from the bar line `at_beat`."""

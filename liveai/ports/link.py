@@ -1,9 +1,12 @@
 """Ableton Link (through aalink): join a session, follow and set tempo, align the bar, sync start/stop.
 
 aalink needs an asyncio loop, so LinkSync runs one on its own thread and
-looks at Link every `poll_s` (10 ms). It steers the session only through
-`set_tempo(bpm, quantum=0)`, `clock.align(beat, at_s)` and start/pause:
-the clock thread never waits for Link.
+looks at Link every `poll_s` (10 ms). The rules it applies are pure
+(core/link_rules.py): joining adopts the session's tempo and phase and never
+changes them; a tempo change made here goes to the peers; a start lands on
+the session's next quantum boundary. It moves the clock only through
+`clock.follow` (tempo and phase in one step, never backwards) and
+`clock.start_at`: the clock thread never waits for Link.
 
 Phase: liveai's beat is kept equal to Link's beat modulo `quantum` (the bar),
 so bar lines agree across peers. Link's clock (CLOCK_MONOTONIC_RAW on Linux)
@@ -13,17 +16,19 @@ and liveai's (perf_counter) are related by sampling both back to back.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from liveai.core.link_rules import TempoAgreement, check_quantum, link_tempo, phase_match_time, wrap
+from liveai.limits import MAX_CATCHUP_S
+from liveai.runtime.clock import PAUSED, PLAYING
+
 POLL_S = 0.01
 
-
-def wrap(x: float, q: float) -> float:
-    """x folded into [-q/2, q/2): the shortest way round a bar of q beats."""
-    return x - q * round(x / q)
+__all__ = ["LinkSync", "LinkState", "wrap", "POLL_S"]
 
 
 @dataclass
@@ -35,15 +40,23 @@ class LinkState:
     aligned: int = 0
     tempo_from_link: int = 0
     tempo_to_link: int = 0
+    adopted_at_s: float = 0.0   # clock time liveai last took a tempo from Link
+    pushed_at_s: float = 0.0    # clock time liveai last gave Link a tempo changed here
+    starts_from_link: int = 0
+    refused_tempi: int = 0
 
 
 class LinkSync:
-    """Keeps a Session in a Link session. `with LinkSync(session, quantum=4): ...`"""
+    """Keeps a Session in a Link session. `with LinkSync(session, quantum=4): ...`
+
+    While attached, `session.start()` and `session.resume()` go through `start_transport`
+    (the start waits for the session's next bar); `session.pause()` reaches the peers at
+    the next poll."""
 
     def __init__(self, session: Any, *, quantum: float = 4.0, start_stop: bool = True, poll_s: float = POLL_S,
                  max_phase_s: float = 0.0001) -> None:
         self.session = session
-        self.quantum = float(quantum)
+        self.quantum = check_quantum(quantum)
         self.start_stop = start_stop
         self.poll_s = poll_s
         self.max_phase_s = max_phase_s
@@ -54,8 +67,9 @@ class LinkSync:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._link: Any = None
-        self._last_link_bpm: float | None = None
-        self._last_session_bpm: float | None = None
+        self._lock = threading.Lock()   # poll vs a performer's start; never taken by the clock thread
+        self._agree: TempoAgreement | None = None
+        self._wake: asyncio.Event | None = None
         self._last_link_playing: bool | None = None
         self._last_session_playing: bool | None = None
 
@@ -70,6 +84,8 @@ class LinkSync:
         return self
 
     def close(self) -> None:
+        if getattr(self.session, "transport", None) is self:
+            self.session.transport = None
         loop = self._loop
         if loop is not None and self._thread is not None:
             loop.call_soon_threadsafe(loop.stop)
@@ -90,6 +106,16 @@ class LinkSync:
     def set_tempo(self, bpm: float) -> None:
         """Propose a tempo to every peer (the session follows when Link confirms it)."""
         self._call(lambda: setattr(self._link, "tempo", float(bpm)))
+
+    def wake(self) -> None:
+        """Look at Link now rather than at the next poll (the session's tempo or transport changed
+        here). Any thread; never waits."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:   # the loop has closed
+                pass
 
     def _call(self, fn: Any) -> None:
         if self._loop is None:
@@ -123,22 +149,50 @@ class LinkSync:
     async def _open(self) -> None:
         from aalink import Link
 
-        self._link = Link(self.session.bpm)
-        self._link.quantum = self.quantum
-        self._link.start_stop_sync_enabled = self.start_stop
-        self._link.enabled = True
-        self._last_link_bpm = self._link.tempo
-        self._last_session_bpm = self.session.bpm
+        self.attach(Link(self.session.bpm))
+
+    def attach(self, link: Any) -> None:
+        """Take over `link` (an aalink.Link, not yet enabled) and enable it.
+
+        Before enabling, Link's own timeline is made ours (tempo, beat, transport):
+        alone, nothing moves; joining peers, Link replaces it with the session's,
+        which liveai then adopts. Nothing of ours reaches a session we join."""
+        ses, clock = self.session, self.session.clock
+        link.quantum = self.quantum
+        link.start_stop_sync_enabled = self.start_stop
+        link.tempo = ses.bpm
+        if clock.state == PLAYING:
+            link.force_beat(clock.now_beat())
+        if self.start_stop:
+            link.playing = clock.state == PLAYING
+        self._link = link
+        self._agree = TempoAgreement(link.tempo)
+        self._agree.adopted(ses.bpm)
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
+        ses.transport = self
+        link.enabled = True
 
     async def _poll_forever(self) -> None:
+        # Link says when tempo, transport or peers change (through this loop): look at once, not at the next poll.
+        wake = self._wake = asyncio.Event()
+        for add in ("add_tempo_callback", "add_start_stop_callback", "add_num_peers_callback"):
+            getattr(self._link, add)(lambda *_: wake.set())
         while True:
+            wake.clear()
+            self._poll_once()
             try:
-                self.poll()
-            except Exception as e:  # keep following; say what went wrong once
-                self.session.reporter.report(f"link:{type(e).__name__}", f"Link sync: {e}")
-            with self.changed:
-                self.changed.notify_all()
-            await asyncio.sleep(self.poll_s)
+                await asyncio.wait_for(wake.wait(), self.poll_s)
+            except asyncio.TimeoutError:
+                pass
+
+    def _poll_once(self) -> None:
+        try:
+            self.poll()
+        except Exception as e:  # keep following; say what went wrong once
+            self.session.reporter.report(f"link:{type(e).__name__}", f"Link sync: {e}")
+        with self.changed:
+            self.changed.notify_all()
 
     def sample(self) -> tuple[float, float, float]:
         """(link beat, clock seconds it sounds at, Link time minus clock time), sampled tightly."""
@@ -156,46 +210,124 @@ class LinkSync:
         _, beat, at_s, offset = best  # type: ignore[misc]
         return beat, at_s, offset
 
+    def _link_bpm(self) -> float | None:
+        bpm, problem = link_tempo(self._link.tempo)
+        if problem:
+            self.state.refused_tempi += 1
+            self.session.reporter.report("link:tempo", f"Link sync: {problem}")
+        return bpm
+
     def poll(self) -> None:
-        """One look at Link: tempo both ways, transport both ways, then phase."""
-        link, ses, st = self._link, self.session, self.state
+        """One look at Link: tempo both ways, transport both ways, then tempo and phase in one step."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
+        link, ses, st, agree = self._link, self.session, self.state, self._agree
+        clock = ses.clock
         st.peers = link.num_peers
-        link_bpm, ses_bpm = link.tempo, ses.bpm
-        if self._last_link_bpm is None or abs(link_bpm - self._last_link_bpm) > 1e-6:
-            if abs(link_bpm - ses_bpm) > 1e-6:  # a peer (or we) changed Link's tempo: follow it now
-                ses.set_tempo(link_bpm, quantum=0)
-                st.tempo_from_link += 1
-        elif self._last_session_bpm is not None and abs(ses_bpm - self._last_session_bpm) > 1e-6:
-            link.tempo = ses_bpm  # the performer changed tempo here: tell the peers
+        link_bpm = self._link_bpm()
+        what = agree.decide(link_bpm, clock.bpm())   # type: ignore[union-attr]
+        if what == "push":  # the performer changed tempo here: tell the peers
+            bpm = clock.bpm()
+            link.tempo = bpm
+            st.pushed_at_s = clock.now_s()
+            agree.pushed(bpm, link.tempo)   # type: ignore[union-attr]
             st.tempo_to_link += 1
-        self._last_link_bpm, self._last_session_bpm = link.tempo, ses.bpm
-        st.tempo = link.tempo
 
         if self.start_stop:
-            playing = ses.clock.state == "playing"
-            link_playing = link.playing
-            if self._last_link_playing is None:
-                if link_playing != playing:  # joining: bring our transport state along
-                    link.playing = playing
-            elif link_playing != self._last_link_playing:
-                if link_playing and not playing:
-                    ses.resume() if ses.clock.state == "paused" else ses.start()
-                elif not link_playing and playing:
-                    ses.pause()
-            elif self._last_session_playing is not None and playing != self._last_session_playing:
-                link.playing = playing
-            self._last_link_playing = link.playing
-            self._last_session_playing = ses.clock.state == "playing"
-            st.playing = self._last_link_playing
+            self._transport()
 
-        if ses.clock.state == "playing":
+        if what == "adopt":  # a peer changed tempo, or we joined a session: Link's tempo and phase, one step
+            st.tempo_from_link += 1
+            st.adopted_at_s = clock.now_s()
+            agree.adopted(link_bpm)   # type: ignore[union-attr, arg-type]
+        if clock.state == PLAYING:
             beat, at_s, _ = self.sample()
-            ours = ses.clock.tempo_map.beat(at_s)
+            tm = clock.tempo_map
+            ours = tm.beat(at_s)
+            # Holding (a start waiting for its bar, or a hold after a correction): compare where our beat
+            # moves again, on Link's timeline extrapolated there at its tempo.
+            moves_s = tm.seconds(ours)
+            if moves_s > at_s:
+                beat += (moves_s - at_s) * (link_bpm or clock.bpm()) / 60.0
+                at_s = moves_s
             error = wrap(beat - ours, self.quantum)
             st.phase_error_beats = error
-            if abs(error) * 60.0 / ses.bpm > self.max_phase_s:
-                ses.clock.align(ours + error, at_s)
+            if what == "adopt" or abs(error) * 60.0 / clock.tempo_map.bpm_at(ours) > self.max_phase_s:
+                clock.follow(ours + error, at_s, link_bpm if what == "adopt" else None,
+                             keep_later=what != "adopt")
                 st.aligned += 1
+        elif what == "adopt":
+            clock.set_tempo(link_bpm, quantum=0)
+        st.tempo = link.tempo
+
+    def _transport(self) -> None:
+        link, clock = self._link, self.session.clock
+        playing = clock.state == PLAYING
+        link_playing = link.playing
+        if link_playing != self._last_link_playing:   # a peer started or stopped (or the session we joined)
+            if link_playing and not playing:
+                self._start_clock(from_link=True)
+            elif not link_playing and playing:
+                clock.pause()
+        elif playing != self._last_session_playing:   # changed here, not through start_transport
+            link.playing = playing
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
+        self.state.playing = self._last_link_playing
+
+    # -- starting on the session's bar ---------------------------------------------------------------
+    def start_transport(self, resume: bool = False) -> None:
+        """Start from beat 0 (or, `resume` and paused, from the held beat) on the session's next bar.
+
+        Called by Session.start/resume while attached; safe from any thread but the clock's."""
+        with self._lock:
+            self._start_clock(from_link=False, resume=resume)
+
+    def _start_clock(self, *, from_link: bool, resume: bool = True) -> None:
+        link, clock, q = self._link, self.session.clock, self.quantum
+        if clock.state == PLAYING:
+            return
+        resume = resume and clock.state == PAUSED
+        target = clock.beat_at(0.0) if resume else 0.0   # the held beat, or the top
+        bpm = self._link_bpm() or clock.bpm()
+        beat, at_s, offset = self.sample()
+        now = clock.now_s()
+        peers = link.num_peers
+        if from_link:
+            # A peer started at a moment Link does not tell us (aalink has no timeForIsPlaying); its
+            # bar is the first at or after it, and we hear of it a little later: at most Link's 50 ms
+            # broadcast period. A bar that passed within MAX_CATCHUP_S is taken as theirs (what we
+            # missed of it is skipped, not burst); else the next one.
+            earliest = now - MAX_CATCHUP_S
+            self.state.starts_from_link += 1
+        else:
+            earliest = now + clock.start_latency_s()
+        at = phase_match_time(beat, at_s, bpm, target, q, earliest) if peers or from_link else earliest
+        clock.start_at(target, at, bpm, from_start=not resume)
+        if not from_link:
+            # Tell Link without renumbering its beats downwards: Link lets a timeline with larger beat
+            # numbers win over its session's (a session whose beats were renumbered down is taken over
+            # by the next peer that joins, with that peer's tempo). So the beat requested is Link's
+            # own beat at our start (peers: no change at all), or alone the next bar line above it.
+            link_at = beat + (at - at_s) * bpm / 60.0
+            if not peers:
+                link_at = raise_to_phase(link_at, target, q)
+            if self.start_stop and not link.playing:
+                # Peers (Live, LinkHut) start at their first bar at or after `earliest`: ours, `at`.
+                link.set_is_playing_and_request_beat_at_time(
+                    True, datetime.timedelta(seconds=earliest + offset), link_at)
+            elif not peers:
+                now2 = clock.now_s()
+                link.force_beat(link_at - (at - now2) * bpm / 60.0)   # alone: Link's bar is ours
+        self._last_link_playing = link.playing
+        self._last_session_playing = clock.state == PLAYING
+
+
+def raise_to_phase(x: float, target: float, q: float) -> float:
+    """The smallest value at or above `x` with `target`'s phase in `q`."""
+    return x + (target - x) % q
 
 
 def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - runs in a subprocess
@@ -211,6 +343,9 @@ def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - r
         link.start_stop_sync_enabled = True
         link.enabled = True
         link.playing = True
+        # Changes as they happen (Link's callbacks, through this loop): `T link_time bpm`, `S link_time playing`
+        link.add_tempo_callback(lambda bpm: print(f"T {link.time.total_seconds():.9f} {bpm:.6f}", flush=True))
+        link.add_start_stop_callback(lambda p: print(f"S {link.time.total_seconds():.9f} {int(p)}", flush=True))
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue = asyncio.Queue()
         threading.Thread(target=lambda: [loop.call_soon_threadsafe(lines.put_nowait, ln) for ln in sys.stdin],
@@ -228,10 +363,15 @@ def peer_main(bpm: float, quantum: float = 4.0) -> None:  # pragma: no cover - r
                 link.playing = False
             elif cmd[:1] == ["quit"]:
                 return
-            t1 = link.time.total_seconds()
-            beat = link.beat
-            t2 = link.time.total_seconds()
-            print(f"{(t1 + t2) / 2:.9f} {beat:.9f} {link.tempo:.6f} {int(link.playing)} {link.num_peers}", flush=True)
+            best = None
+            for _ in range(3):   # the tightest of three readings: a preempted one would look off by the gap
+                t1 = link.time.total_seconds()
+                beat = link.beat
+                t2 = link.time.total_seconds()
+                if best is None or t2 - t1 < best[0]:
+                    best = (t2 - t1, (t1 + t2) / 2, beat)
+            _, t, beat = best
+            print(f"{t:.9f} {beat:.9f} {link.tempo:.6f} {int(link.playing)} {link.num_peers}", flush=True)
             await asyncio.sleep(0.02)
 
     asyncio.run(main())
@@ -264,6 +404,8 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
 
     def read() -> None:
         for line in peer.stdout:  # type: ignore[union-attr]
+            if len(line.split()) != 5:
+                continue   # a `T`/`S` change line
             t, beat, tempo, playing, peers = line.split()
             lines.put((float(t), float(beat), float(tempo), bool(int(playing)), int(peers)))
 
@@ -294,12 +436,12 @@ def two_peer_check(samples: int = 50, peer_bpm: float = 130.0, quantum: float = 
         result["joined"] = sync.wait_until(lambda: sync.state.peers >= 1, timeout)
         # Link decides which of the two timelines the joined session keeps; we must end up on it.
         peer_now = peer_reading(lambda r: r[4] >= 1)
-        # Followed: on Link's tempo and aligned at least once, the last measured phase error within
-        # 1 ms. (Not within max_phase_s: on a busy machine one reading's own noise can exceed 0.1 ms
-        # at every poll, and each such poll re-aligns. The agreement itself is measured next, from
-        # the peer's readings.)
+        # Followed: on Link's tempo, the last measured phase error within 1 ms. (Two sessions founded
+        # within 0.5 s of each other: Link keeps either, by session id; then nothing of ours may move.
+        # Not within max_phase_s: on a busy machine one reading's own noise can exceed 0.1 ms at every
+        # poll, and each such poll re-aligns. The agreement itself is measured next, from the peer's readings.)
         result["followed_tempo"] = sync.wait_until(
-            lambda: abs(session.bpm - sync.state.tempo) < 0.01 and sync.state.aligned >= 1
+            lambda: abs(session.bpm - sync.state.tempo) < 0.01
             and abs(sync.state.phase_error_beats) * 60 / session.bpm < 0.001, timeout)
         result["after_join"] = {"bpm": session.bpm, "link_bpm": sync.state.tempo, "aligned": sync.state.aligned,
                                 "phase_error_ms": sync.state.phase_error_beats * 60 / session.bpm * 1000}

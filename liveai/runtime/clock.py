@@ -16,6 +16,7 @@ import threading
 import time
 
 from liveai.core.tempo import TempoMap, next_quantum
+from liveai.limits import MAX_CATCHUP_S   # a forward jump up to this sends what it passed (late); longer: skipped
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.sendgate import SendGate, quiet_wait
@@ -78,6 +79,41 @@ class BaseClock:
         """Make `beat` sound at clock time `at_s` (phase sync to Link or MIDI clock)."""
         with self._lock:
             self.scheduler.tempo_map = self.tempo_map.rebased(beat, at_s)
+
+    def follow(self, beat: float, at_s: float, bpm: float | None = None, *, keep_later: bool = True) -> float:
+        """Move onto another clock's timeline (Link): `beat` sounds at `at_s`, at `bpm` from there,
+        tempo and phase in one step. The beat never runs backwards (TempoMap.aligned): ahead, it
+        jumps (what it jumps over is skipped if longer than MAX_CATCHUP_S); behind, it holds.
+        Returns how far it moved, in beats (+ ahead)."""
+        with self._lock:
+            tm = self.tempo_map
+            old = tm.beat(at_s)
+            new = tm.aligned(beat, at_s, bpm, keep_later=keep_later)
+            if beat > old and tm.seconds(beat) - at_s > MAX_CATCHUP_S:
+                self.scheduler.skip(old, beat)
+            self.scheduler.tempo_map = new
+            return beat - old
+
+    def start_at(self, beat: float, at_s: float, bpm: float | None = None, *, from_start: bool = False) -> None:
+        """Start or resume so that `beat` sounds at `at_s` (`from_start`, or a stopped clock: voices
+        begin again, as start() does; else they go on, as resume() does).
+
+        `at_s` may be a quantum away (a Link session's next bar): until then the beat
+        holds at `beat` and nothing plays. A start that is already late by more
+        than MAX_CATCHUP_S skips what it missed instead of sending it in a burst."""
+        with self._lock:
+            if self.state == PLAYING:
+                return
+            now = self.now_s()
+            tm = self.tempo_map.held(beat, now, at_s, bpm)   # the beat waits there, never counts up to it
+            self.scheduler.tempo_map = tm
+            if self.state == STOPPED or from_start:
+                for v in self.scheduler.voices.values():
+                    v.frontier = max(0.0, min(d.start for d in v.timeline))
+            if now - at_s > MAX_CATCHUP_S:
+                self.scheduler.skip(beat, tm.beat(now))
+            self.state = PLAYING
+        self._started()
 
     # -- transport -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -150,11 +186,12 @@ class OfflineClock(BaseClock):
         self.scheduler.produce(self.now_beat())
         self._next_tick += tick
 
-    def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
-        """Advance virtual time to `seconds` (or the time of `beat`), doing all that falls due."""
+    def run_until(self, *, beat: float | None = None, seconds: float | None = None, start: bool = True) -> None:
+        """Advance virtual time to `seconds` (or the time of `beat`), doing all that falls due.
+        A stopped clock starts first, unless `start` is False (time passes with the clock stopped)."""
         if (beat is None) == (seconds is None):
             raise ValueError("give beat= or seconds=")
-        if self.state == STOPPED:
+        if self.state == STOPPED and start:
             self.start()
         sched = self.scheduler
         while True:

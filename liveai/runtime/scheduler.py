@@ -28,6 +28,7 @@ from liveai.runtime.voice import RenderContext, Voice
 from liveai.runtime.watchdog import VoiceTimeout, Watchdog
 
 EARLIEST_OFFSET = -0.5  # beats: a hit may sound this far before its grid line
+SKIPS_KEPT = 4          # jumped-over beat ranges remembered (a jump a poll is far more than ever happens)
 
 
 class Scheduler:
@@ -51,6 +52,7 @@ class Scheduler:
         self._requests: SimpleQueue = SimpleQueue()    # "clear" / "silence", done by the dispatcher
         self._seq = count()
         self._void: dict[str, tuple[int, float]] = {}   # voice -> (epoch, grid): older events from grid on are dropped
+        self._skips: tuple[tuple[float, float], ...] = ()  # beat ranges the clock jumped over: not played
         self.muted: frozenset[str] = frozenset()
         self.soloed: frozenset[str] = frozenset()
         self._sounding: dict[tuple[str, int, int], int] = {}
@@ -88,6 +90,11 @@ class Scheduler:
     def void(self, voice: str, epoch: int, from_grid: float) -> None:
         """Drop queued events of `voice` older than `epoch` whose grid is >= from_grid."""
         self._void = {**self._void, voice: (epoch, from_grid)}
+
+    def skip(self, from_beat: float, to_beat: float) -> None:
+        """Play nothing (note-offs aside) from `from_beat` up to `to_beat`: the clock jumped over them,
+        and sending them now would be a burst of catch-up notes. Any thread; replaced whole."""
+        self._skips = (self._skips + ((float(from_beat), float(to_beat)),))[-SKIPS_KEPT:]
 
     # -- producer ---------------------------------------------------------------------------
     def produce(self, now_beat: float) -> None:
@@ -203,6 +210,10 @@ class Scheduler:
             void = self._void.get(ev.voice)
             if void is not None and ev.epoch < void[0] and ev.grid >= void[1]:
                 return
+            for lo, hi in self._skips:
+                if lo <= ev.beat < hi:
+                    self.stats.skipped += 1
+                    return
         if isinstance(item, Note):
             if ev.voice in self.muted or (self.soloed and ev.voice not in self.soloed):
                 return

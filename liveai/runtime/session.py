@@ -16,7 +16,7 @@ from liveai.core.events import Control, Item, Note, NoteOff, Param
 from liveai.core.patterns import Pattern, check_swing
 from liveai.core.tempo import TempoMap, check_bpm, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
-from liveai.runtime.clock import PLAYING, STOPPED, OfflineClock, RealtimeClock
+from liveai.runtime.clock import PAUSED, PLAYING, STOPPED, OfflineClock, RealtimeClock
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.voice import Voice, check_source
@@ -40,6 +40,10 @@ class Session:
         self.input_listeners: list[InputListener] = []
         self.eval_listeners: list[Callable[[str], None]] = []
         self._voice_names: set[str] = set()
+        # Who starts the clock: None (at once), or a sync (ports/link.py LinkSync) with
+        # start_transport(), which starts or resumes on a Link session's next bar, and wake(), told of
+        # tempo and transport changes made here.
+        self.transport: Any = None
         for name, port in (outputs if outputs is not None else {"null": NullPort()}).items():
             self.add_output(name, port)
 
@@ -207,21 +211,34 @@ class Session:
     def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
         """Tempo from the next multiple of `quantum` beats (0 = now); returns that beat."""
         check_bpm(bpm)
-        return self.clock.set_tempo(bpm, quantum)
+        at = self.clock.set_tempo(bpm, quantum)
+        if self.transport is not None:
+            self.transport.wake()   # Link hears of it now, not at its next look
+        return at
 
     def set_meter(self, beats_per_bar: int) -> float:
         return self.clock.set_meter(beats_per_bar)
 
     def start(self) -> None:
-        self.clock.start()
+        transport = self.transport
+        if transport is not None:
+            transport.start_transport()
+        else:
+            self.clock.start()
         if self.realtime:
             self.reporter.start()
 
     def pause(self) -> None:
         self.clock.pause()
+        if self.transport is not None:
+            self.transport.wake()
 
     def resume(self) -> None:
-        self.clock.resume()
+        transport = self.transport
+        if transport is not None and self.clock.state == PAUSED:
+            transport.start_transport(resume=True)
+        else:
+            self.clock.resume()
 
     def run_until(self, *, beat: float | None = None, seconds: float | None = None) -> None:
         """Offline sessions: advance virtual time, doing all that falls due."""

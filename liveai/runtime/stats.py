@@ -15,6 +15,7 @@ class LatenessStats:
         self.late_over_1ms = 0
         self.max_s = 0.0
         self.send_errors = 0
+        self.skipped = 0   # events the clock jumped over (scheduler.skip), not sent
 
     def add(self, lateness_s: float) -> None:
         self._ring[self.count % self._cap] = lateness_s
