@@ -65,3 +65,15 @@ MAX_SF2_RECORDS = 1 << 20           # records in one of an .sf2's preset-data ch
 MAX_LINK_QUANTUM = 64.0             # beats: the longest quantum (bar) LinkSync accepts
 LINK_TEMPO_ROUNDING_BPM = 0.01      # Link sends tempo as microseconds a beat: 999 BPM arrives as 999.000999
 MAX_CATCHUP_S = 0.02                # a jump of the beat (Link) up to this sends what it passed, late; longer: skipped
+
+# -- the live view's websocket (liveai/frontends/view) ------------------------------------------------------
+VIEW_MAX_PAGES = 8                  # pages open at once; more are refused (HTTP 503)
+VIEW_MAX_MESSAGE_BYTES = 1024       # a control message longer than this is refused with an error, before parsing
+VIEW_MAX_FRAME_BYTES = 64 << 10     # a websocket message longer than this closes the socket (1009) before it is read
+VIEW_MAX_VALUES_PER_MESSAGE = 4     # params set by one message (the XY pad sends two)
+VIEW_CONTROL_RATE_HZ = 60.0         # control changes a second per page (token bucket refill)...
+VIEW_CONTROL_BURST = 30             # ...and how many may come at once; the rest are dropped with an error
+VIEW_ERRORS_PER_S = 4.0             # error replies a second per page, after a burst of...
+VIEW_ERROR_BURST = 10               # ...this many; the rest are counted and shown with the next
+VIEW_RING_NOTES = 4096              # notes kept for the piano roll (a bounded deque filled by a scheduler tap)
+VIEW_MAX_NOTES_PER_FRAME = 512      # notes in one frame; older ones are dropped (counted) for a page far behind

@@ -94,8 +94,10 @@ def test_models_import_nothing_from_io_or_the_live_side():
 
 
 def test_nothing_below_the_front_ends_imports_them():
-    below = [n for n in MODULES if not under(n, "liveai.frontends", "liveai.commands", "liveai.bench", "liveai.cli",
-                                             "liveai.__main__", "liveai.prelude")]
+    # The package root is an entry point too: IPython's `%load_ext liveai` calls its load_ipython_extension,
+    # which imports the Jupyter front end when (and only when) it is called.
+    below = [n for n in MODULES if n != "liveai" and not under(n, "liveai.frontends", "liveai.commands", "liveai.bench",
+                                                               "liveai.cli", "liveai.__main__", "liveai.prelude")]
     assert broken(lambda n, m: under(m, "liveai.frontends", "liveai.commands", "liveai.cli", "liveai.prelude"),
                   below) == []
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 PACKAGES = ["numpy", "torch", "mido", "pythonosc", "rtmidi", "soundfile", "prompt_toolkit", "matplotlib",
-            "music21", "aalink", "tqdm", "numba", "soxr"]
+            "music21", "aalink", "tqdm", "numba", "soxr", "aiohttp", "ipykernel", "jupyter_client"]
 
 
 def _check_import(name: str) -> tuple[bool, str]:
@@ -82,6 +82,8 @@ def checks(weights_dir: Path | None = None) -> dict:
     out["jack_server"] = "running" if _jack_running() else "not running (jackd -R -d dummy -r 48000 -p 128 &)"
     out.update(_samples())
     out["pd"] = shutil.which("pd") or "not installed (apt-get install puredata-core)"
+    for tool, package in (("chromium", "chromium"), ("chromedriver", "chromium-driver")):   # the live view's tests
+        out[tool] = shutil.which(tool) or f"not installed (apt-get install {package}; only the browser tests need it)"
     from liveai.bench.link_peers import missing_tools
 
     missing = missing_tools()

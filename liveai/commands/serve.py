@@ -46,6 +46,10 @@ def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
         from liveai.ports.link import LinkSync
 
         opened.append(LinkSync(session, quantum=args.link_quantum).start())
+    if args.view:
+        from liveai.frontends.view.server import ViewServer
+
+        opened.append(ViewServer(session, port=args.view_port).start())
     return session, opened
 
 
@@ -66,6 +70,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--midi-clock-in", action="store_true", help="follow an external MIDI clock (implies --midi-in)")
     p.add_argument("--link", action="store_true", help="join an Ableton Link session")
     p.add_argument("--link-quantum", type=float, default=4.0)
+    p.add_argument("--view", action="store_true",
+                   help="serve the live view on 127.0.0.1 (agents' params only, never code); prints its URL with a token")
+    p.add_argument("--view-port", type=int, default=0, help="port for --view (default: any free one)")
     p.add_argument("--record", metavar="DIR", default=None,
                    help="record a take into a new folder under DIR until stopped (crash-safe: `liveai recover DIR`); "
                         "on the way out the take is written whole (or its end put elsewhere, and said) before exiting")
@@ -89,6 +96,9 @@ def main(argv: list[str]) -> int:
     with recording(session, args.record):   # stopped (and written, or rescued and said) before anything closes
         print(f"liveai serve: OSC on {args.host}:{server.port} ({server.priority}); "
               f"send /liveai/query/addresses for the address space. Ctrl-C stops.", file=sys.stderr, flush=True)
+        for thing in opened:
+            if hasattr(thing, "token"):
+                print(f"liveai serve: live view at {thing.url}", file=sys.stderr, flush=True)
         stop.wait()
     for thing in reversed(opened):
         try:

@@ -38,14 +38,23 @@ def evaluate(source: str, namespace: dict[str, Any]) -> tuple[bool, str]:
         value = eval(code, namespace)
         return True, "" if value is None else repr(value)
     except SyntaxError as exc:
-        return False, f"SyntaxError: {exc.msg} (line {exc.lineno})"
+        return False, f"SyntaxError: {exc.msg}{_where(source, exc.lineno)}"
     except KeyboardInterrupt:
         return False, "interrupted"
     except Exception as exc:
         tb = traceback.extract_tb(exc.__traceback__)
         user = [f for f in tb if f.filename == FILENAME]
-        where = f" (line {user[-1].lineno})" if user else ""
+        where = _where(source, user[-1].lineno) if user else ""
         return False, f"{type(exc).__name__}: {exc}{where}"
+
+
+def _where(source: str, lineno: int | None) -> str:
+    """' (line N: its text)': the line of the block that failed, as the performer wrote it."""
+    if not lineno:
+        return ""
+    lines = source.splitlines()
+    text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+    return f" (line {lineno}: {text})" if text else f" (line {lineno})"
 
 
 def rerender_namespace(session: Any) -> dict[str, Any]:

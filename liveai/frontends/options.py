@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from liveai.ports.base import BACKENDS, open_output
 from liveai.runtime.session import Session
@@ -44,7 +45,7 @@ def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
     for backend in args.output or (default_outputs() if realtime else ["capture"]):
         if not realtime and backend not in OFFLINE_OUTPUTS:
             print(f"liveai: output {backend!r} not opened: offline runs open no device "
-                  "(--record DIR writes the take's MIDI and WAV)")
+                  "(--record DIR writes the take's MIDI and WAV)", file=sys.stderr)
             continue
         try:
             if backend == "audio":  # on the session's clock, its errors to the session's reporter
@@ -54,7 +55,7 @@ def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
             else:
                 session.add_output(backend, open_output(backend))
         except Exception as exc:
-            print(f"liveai: output {backend!r} not opened: {exc}")
+            print(f"liveai: output {backend!r} not opened: {exc}", file=sys.stderr)
     if not session.outputs:
         from liveai.ports.base import NullPort
 

@@ -81,6 +81,12 @@ class Scheduler:
             except Exception as exc:  # a command must never kill the producer
                 self.reporter.report(f"command:{exc!r}", f"command failed: {exc}")
 
+    def void_epoch(self, voice: str) -> int:
+        """The epoch a new voice of this name starts at, so that a void left by stopping the last one
+        (which drops that one's queued events) does not drop the new one's too."""
+        void = self._void.get(voice)
+        return void[0] if void is not None else 0
+
     def void(self, voice: str, epoch: int, from_grid: float) -> None:
         """Drop queued events of `voice` older than `epoch` whose grid is >= from_grid."""
         self._void = {**self._void, voice: (epoch, from_grid)}
@@ -279,6 +285,17 @@ class Scheduler:
                 port.panic()
             except Exception as exc:
                 self.reporter.report(f"panic:{name}", f"output {name!r} failed to silence: {exc}")
+
+    def upcoming(self) -> list[tuple[str, Scheduled]]:
+        """(port, event) for the events queued to send, unordered, for readers on other threads (the live view).
+
+        Each heap is copied in one C call under the GIL: the dispatcher is not
+        locked out nor asked to do anything.
+        """
+        out: list[tuple[str, Scheduled]] = []
+        for name, heap in list(self._heaps.items()):
+            out.extend((name, entry[2]) for entry in heap.copy())
+        return out
 
     def queued(self) -> int:
         self._drain()

@@ -104,7 +104,7 @@ class Session:
             v = voices.get(name)
             if v is None:
                 voices[name] = Voice(name, source, start=at, quantum=q, to=targets, swing=swing,
-                                     swing_grid=swing_grid, length=L)
+                                     swing_grid=swing_grid, length=L, epoch=self.scheduler.void_epoch(name))
             else:
                 v.quantum, v.to, v.swing, v.swing_grid, v.length = q, targets, swing, swing_grid, L
                 epoch = v.redefine(source, at)

@@ -59,15 +59,15 @@ class Voice:
 
     def __init__(self, name: str, source: Source, *, start: float = 0.0, quantum: float = 4.0,
                  to: tuple[str, ...] | None = None, swing: float = 0.0, swing_grid: float = 0.25,
-                 length: float = 4.0) -> None:
+                 length: float = 4.0, epoch: int = 0) -> None:
         self.name = name
         self.quantum = float(quantum)
         self.to = to
         self.swing = check_swing(swing)
         self.swing_grid = float(swing_grid)
         self.length = float(length)
-        self.epoch = 0
-        self.timeline: list[Definition] = [Definition(start, check_source(source), 0)]
+        self.epoch = epoch             # above the void of a stopped voice of the same name (Scheduler.void_epoch)
+        self.timeline: list[Definition] = [Definition(start, check_source(source), epoch)]
         self.frontier = start          # grid beats before this are rendered
         self.last_good: Source | None = None
         self.silenced = False

@@ -121,6 +121,13 @@ class DrumsAgent:
             "learned": {f.name: f.report for f in self.feels if f.report is not None},
         }
 
+    def live(self) -> dict:
+        """Amount and feel, for the live view (any thread: reads references once)."""
+        p, feels = self._params, self.feels
+        name = feels[min(int(round(p["feel"])), len(feels) - 1)].name
+        return {"amount": p["amount"], "feel": p["feel"], "feel_name": name,
+                "computed": self.computed, "fallbacks": self.fallbacks}
+
     def add_feel(self, name: str, model: DrumsNet, embedding: torch.Tensor, report: dict | None = None) -> int:
         """Append a feel (e.g. from `finetune`) and return its index for `set("feel", i)`."""
         if len(self.feels) >= MAX_FEELS:

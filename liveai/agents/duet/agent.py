@@ -51,6 +51,7 @@ class DuetAgent:
         "mix": (0, 1, "the most weight the session continuator gets (grows as the human plays)"),
         "barge_in": (0, 1, "1: stop answering when the human plays again"),
     }
+    PARAM_CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES}   # names for a menu (the live view)
     DEFAULTS: dict[str, float] = {"mode": 0, "pause": 2.0, "length": 1.0, "trade_bars": 4, "grid": 1.0,
                                   "temperature": 0.8, "density": 0.5, "triplets": 1, "register": 0.0,
                                   "key_lock": 1, "mix": 0.5, "barge_in": 1}
@@ -125,6 +126,13 @@ class DuetAgent:
         return {"name": self.name, "kind": "duet", "model_version": self.model_version, "seed": self.seed,
                 "mode": self.mode, "params": dict(self._params), "weights": self.weights.name,
                 "stats": dict(self.stats)}
+
+    def live(self, most: int = 64) -> dict:
+        """The phrase it heard and its answer, for the live view (any thread: reads references once)."""
+        first, onset, _ = self._phrase
+        heard = [list(n) for n in list(self._recent) if n[0] >= onset] if first >= 0 else []
+        answer = [[n.beat, n.pitch, n.velocity, n.duration] for n in self._plan[:most]]
+        return {"mode": self.mode, "heard": heard[-most:], "answer": answer, "stats": dict(self.stats)}
 
     # -- wiring -----------------------------------------------------------------------------
     def attach(self, session: Any) -> "DuetAgent":

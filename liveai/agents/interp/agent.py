@@ -123,6 +123,14 @@ class InterpAgent:
                 "weights": self.weights_path.name, "seed": self.seed, "params": dict(self._params),
                 "corners": list(self._corner_desc), "samples_drawn": self._samples}
 
+    def live(self) -> dict:
+        """Where it stands among its corners, for the live view (any thread: reads references once)."""
+        p, corners, walked = self._params, self._corners, self._walk_pos
+        four = corners is not None and corners.shape[0] == 4
+        pos = walked if walked is not None else ((p["x"], p["y"]) if four else (p["t"], 0.0))
+        return {"kind": self.kind, "corners": list(self._corner_desc), "four": four,
+                "x": float(pos[0]), "y": float(pos[1]), "walk": p["walk"]}
+
     # ---- corners -------------------------------------------------------------------------
     def encode(self, source: Any) -> torch.Tensor:
         """One loop (pattern, MIDI file, haps, notes, DrumLoop or tokens) -> its latent (posterior mean)."""
