@@ -39,6 +39,16 @@ def test_an_unfinished_block_at_end_of_input_is_run_so_its_error_is_shown():
     assert list(blocks(iter(["def f(c):"]))) == ["def f(c):"]
 
 
+def test_a_pause_ends_a_block_only_when_it_is_whole_python():
+    """flok-repl writes each block trimmed: its last def gets no blank line, only the pause after the write."""
+    sp = BlockSplitter()
+    assert sp.feed("@voice('lead')") == [] and sp.feed("def lead(c):") == [] and sp.pause() == []
+    assert sp.feed("    return seq(60)") == []
+    assert sp.pause() == ["@voice('lead')\ndef lead(c):\n    return seq(60)"]
+    assert sp.pause() == []                                   # nothing pending: nothing runs
+    assert sp.feed("x = (1,") == [] and sp.pause() == [] and sp.feed("     2)") == ["x = (1,\n     2)"]
+
+
 class Replies:
     """stdout lines of the child, read on a thread into a queue; `next()` waits with a deadline."""
 

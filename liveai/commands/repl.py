@@ -26,6 +26,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plain", action="store_true",
                         help="read blocks from stdin and print only results and errors (the default when "
                              "stdin is not a terminal: vim-slime, Emacs comint, tmux send-keys)")
+    parser.add_argument("--pause-ends-block", action="store_true",
+                        help="with --plain: a block that is whole Python also runs where the input pauses after "
+                             "a write (Flok's flok-repl sends each block trimmed, with no blank line after it)")
     args = parser.parse_args(argv)
     plain = args.plain or not sys.stdin.isatty()
     # In plain mode stdout carries only what the code shows; our own lines go to stderr.
@@ -58,7 +61,8 @@ def main(argv: list[str]) -> int:
             if plain:
                 from liveai.frontends.stdin import run_plain
 
-                run_plain(session, namespace(session), stream=sys.stdin, out=sys.stdout)
+                run_plain(session, namespace(session), stream=sys.stdin, out=sys.stdout,
+                          pause_ends_block=args.pause_ends_block)
             else:
                 run_repl(session, namespace(session), history_path=args.history)
     finally:
