@@ -231,7 +231,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         from pathlib import Path
 
         from liveai.audio.samples import SampleLibrary
-        from liveai.bench.samples import make_banks
+        from liveai.bench.sample_banks import make_banks
 
         tmp = tempfile.TemporaryDirectory(prefix="liveai-xrun-samples-")
         library = SampleLibrary([make_banks(Path(tmp.name), files=1)])
@@ -248,7 +248,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
             port = AudioPort(engine=engine, clock=clock)
         _load_scenario(port, clock, seconds + 1.0)  # type: ignore[arg-type]
         if samples:
-            from liveai.bench.samples import send_sample_voices
+            from liveai.bench.sample_banks import send_sample_voices
 
             send_sample_voices(engine, port, clock, seconds + 1.0)
         pause = threading.Event()
