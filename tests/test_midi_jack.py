@@ -60,26 +60,83 @@ def test_backend_is_chosen_by_name_or_environment(monkeypatch):
         midi_api("nope")
 
 
-def test_notes_cc_program_out_and_all_notes_off_on_panic_and_close():
+@pytest.fixture
+def private_jack(monkeypatch):
+    """A jackd of this test's own (dummy driver), whose log counts the xruns during the test.
+
+    Why: JACK drops a period's MIDI when a client misses it ("client ... was
+    not finished" in jackd's log; reproduced here under load: a panic burst
+    of 33 messages arrived as 0 while jackd logged 5 xruns). A fresh CI run
+    once lost one message of the panic that way. Liveai cannot get back what
+    JACK dropped, so a test that reads MIDI through JACK must tell a lost
+    period from a missing send: it counts jackd's xruns around each try.
+    """
+    from liveai.audio.jack import JackServer
+
+    with JackServer(name=f"liveai-midi-{os.getpid()}") as server:
+        monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
+        yield server
+
+
+def _drain(q: queue.Queue, n: int, timeout: float) -> list[list[int]]:
+    got = []
+    try:
+        while len(got) < n:
+            got.append(q.get(timeout=timeout))
+    except queue.Empty:
+        pass
+    return got
+
+
+def test_notes_cc_program_out_and_all_notes_off_on_panic_and_close(private_jack):
+    """Every byte liveai sends arrives; a try that lost messages only counts if jackd logged no xrun during it."""
+    tries = []
+    for attempt in range(4):
+        xruns = private_jack.xruns()
+        problem = _panic_round(attempt)
+        if problem is None:
+            return
+        lost_to_jack = private_jack.xruns() > xruns
+        assert lost_to_jack and problem.startswith("short"), problem  # wrong bytes, or lost with no xrun: liveai's fault
+        tries.append(problem)
+    pytest.skip(f"every try overlapped an xrun that dropped MIDI in JACK: {tries}")
+
+
+def _panic_round(attempt: int) -> str | None:
+    """One session through a real JACK MIDI port: None if every message arrived as it should, else what went wrong."""
     s = Session(bpm=120, outputs={})
-    out = s.add_output("midi", MidiOutPort(api="jack", virtual_name=unique("out")))
-    rx = Receiver(unique("out"))
+    out = s.add_output("midi", MidiOutPort(api="jack", virtual_name=unique(f"out{attempt}")))
+    rx = Receiver(unique(f"out{attempt}"))
     try:
         s.play("m", seq(60, 62, step=0.5, legato=0.5), quantum=1)
         s.run_until(beat=1 - 1e-9)
-        assert rx.take(4) == [[0x90, 60, 100], [0x80, 60, 0], [0x90, 62, 100], [0x80, 62, 0]]
+        got = _drain(rx.q, 4, 3.0)
+        if got != [[0x90, 60, 100], [0x80, 60, 0], [0x90, 62, 100], [0x80, 62, 0]]:
+            return f"{'short' if len(got) < 4 else 'wrong'} notes: {got}"
         out.send(Scheduled(0, Control(7, 90, 2), "m", 0))
         out.send(Scheduled(0, Param("program", 5), "m", 0))
-        assert rx.take(2) == [[0xB2, 7, 90], [0xC0, 5]]
+        got = _drain(rx.q, 2, 3.0)
+        if got != [[0xB2, 7, 90], [0xC0, 5]]:
+            return f"{'short' if len(got) < 2 else 'wrong'} control/program: {got}"
         s.run_until(beat=1.25)  # note 60 on, sounding
-        assert rx.take(1) == [[0x90, 60, 100]]
+        got = _drain(rx.q, 1, 3.0)
+        if got != [[0x90, 60, 100]]:
+            return f"short note-on: {got}" if not got else f"wrong note-on: {got}"
         s.panic()
-        got = rx.take(33)
-        assert got[0] == [0x80, 60, 0]
-        assert [0xB0, 123, 0] in got and [0xBF, 123, 0] in got
+        got = _drain(rx.q, 33, 3.0)
+        if len(got) < 33:
+            return f"short panic: {len(got)} of 33"
+        if got[0] != [0x80, 60, 0] or [0xB0, 123, 0] not in got or [0xBF, 123, 0] not in got:
+            return f"wrong panic: {got}"
         s.close()
-        assert [0xB0, 123, 0] in rx.take(32)  # closing silences again
+        got = _drain(rx.q, 32, 3.0)
+        if len(got) < 32:
+            return f"short close: {len(got)} of 32"
+        if [0xB0, 123, 0] not in got:  # closing silences again
+            return f"wrong close: {got}"
+        return None
     finally:
+        s.close()
         rx.close()
 
 
