@@ -220,10 +220,11 @@ def torch_child() -> None:
 
 def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str | None, sr: int = 48000,
                session: bool = True, torch_style: str = "thread", torch_fifo: int = 0,
-               samples: bool = False) -> dict[str, Any]:
+               samples: bool = False, jack: JackServer | None = None) -> dict[str, Any]:
     """Run the engine on JACK for `seconds` with 16 held notes (and a realtime session's drum
     pattern, optionally 32 looping sample voices, and optionally a torch model inferring); return its
-    stats after a 1 s warm-up."""
+    stats after a 1 s warm-up (with `jack`, the server it runs on: also jackd's xruns over that span,
+    `jackd_xruns_span`, counted as run_floor counts them)."""
     use_server(server)
     library = tmp = None
     if samples:
@@ -254,6 +255,7 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
         pause = threading.Event()
         pause.wait(1.0)                               # warm-up: notes start, stream settles
         engine.reset_stats()
+        before = jack.xruns() if jack is not None else 0
         voices = []
         t_end = time.perf_counter() + seconds
         while not pause.wait(min(0.5, max(0.0, t_end - time.perf_counter()))):
@@ -261,6 +263,8 @@ def run_engine(blocksize: int, seconds: float, *, torch_load: bool, server: str 
             if time.perf_counter() >= t_end:
                 break
         stats = engine.stats()
+        if jack is not None:
+            stats["jackd_xruns_span"] = jack.xruns() - before
         if sess is not None:
             stats["scheduler"] = sess.scheduler.stats.summary()
     finally:
@@ -334,8 +338,8 @@ def run_floor(seconds: float, *, torch_load: bool, server: JackServer) -> dict[s
             load.stop()
         client.terminate()
         client.wait(10)
-    return {"seconds": seconds, "jackd_xruns": xruns, "client": "jack_simple_client", "client_survived": alive,
-            "torch": torch_load}
+    return {"seconds": seconds, "jackd_xruns": xruns, "jackd_xruns_span": xruns, "client": "jack_simple_client",
+            "client_survived": alive, "torch": torch_load}
 
 
 AGENTS_SET = """
@@ -356,31 +360,50 @@ play('keys', seq(chord('d3', 'min7'), chord('g3', '7'), step=4, vel=56, legato=0
 PHRASE = (62, 65, 69, 67, 65, 64, 62, 60)
 
 
-def run_agents(blocksize: int, seconds: float, *, server: str | None, sr: int = 48000) -> dict[str, Any]:
+def run_agents(blocksize: int, seconds: float, *, server: str | None, sr: int = 48000,
+               jack: JackServer | None = None, floor: bool = False) -> dict[str, Any]:
     """A realtime session with the real agents inferring (drums: microtiming, interp: latent blend, duet:
     answers a phrase played to it every 4 bars) plus the 16 held notes, all through the audio port.
-    torch is imported after the stream has started, as a performer's REPL would."""
+    torch is imported after the stream has started, as a performer's REPL would.
+
+    `floor`: the same session and agents, with a C client (jack_simple_client) on the server where the
+    engine was and the audio port's events dropped (with its lead): what the machine allows under the
+    agents' load. With `jack` (the server), jackd's xruns over the measured span (`jackd_xruns_span`),
+    the figure both arms share."""
     from liveai.frontends.evaluate import evaluate
     from liveai.prelude import namespace
     from liveai.runtime.reporter import Reporter
     from liveai.runtime.session import Session
 
     use_server(server)
-    engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
+    engine = client = None
+    if floor:
+        exe = shutil.which("jack_simple_client")
+        if exe is None:
+            return {"skipped": "jack_simple_client is not installed (JACK's example clients)"}
+        client = subprocess.Popen([exe], env=client_env(server), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        wait_for_ports(server, "simple", 2)
+    else:
+        engine = AudioEngine(backend="jack", sr=sr, blocksize=blocksize).start()
     lines: list[str] = []
     sess = Session(bpm=100, realtime=True, reporter=Reporter(sink=lines.append))
     stop = threading.Event()
     phrases = 0
+    stats: dict[str, Any] = {}
     try:
-        port = AudioPort.for_session(sess, engine=engine)
+        port = null_audio_port(sess) if floor else AudioPort.for_session(sess, engine=engine)
         sess.add_output("audio", port)
         sess.start()
         ok, shown = evaluate(AGENTS_SET, namespace(sess))
         if not ok:
             raise RuntimeError(f"the agents' set did not evaluate: {shown}")
-        _load_scenario(port, sess.clock, seconds + 2.0)  # type: ignore[arg-type]
+        if engine is not None:
+            _load_scenario(port, sess.clock, seconds + 2.0)  # type: ignore[arg-type]
         stop.wait(1.0)                                    # warm-up: notes start
-        engine.reset_stats()
+        if engine is not None:
+            engine.reset_stats()
+        before = jack.xruns() if jack is not None else 0
         t_end = time.perf_counter() + seconds
         voices = []
         while time.perf_counter() < t_end:               # a human phrase every 4 bars, for the duet to answer
@@ -389,17 +412,47 @@ def run_agents(blocksize: int, seconds: float, *, server: str | None, sr: int = 
                 if stop.wait(0.3):
                     break
             phrases += 1
-            voices.append(engine.stats()["voices"])
+            if engine is not None:
+                voices.append(engine.stats()["voices"])
             stop.wait(max(0.0, min(9.6 - 0.3 * len(PHRASE), t_end - time.perf_counter())))
-        stats = engine.stats()
+        if jack is not None:
+            stats["jackd_xruns_span"] = jack.xruns() - before
+        if engine is not None:
+            stats.update(engine.stats())
+        else:
+            stats["client_survived"] = client is not None and client.poll() is None
         stats["scheduler"] = sess.scheduler.stats.summary()
         sess.reporter.flush()
     finally:
         sess.close()
-        engine.stop()
+        if engine is not None:
+            engine.stop()
+        if client is not None:
+            client.terminate()
+            client.wait(10)
     stats.update({"seconds": seconds, "phrases": phrases, "voices_p50": float(np.median(voices)) if voices else 0.0,
-                  "reporter_lines": len(lines), "reporter_sample": lines[:3]})
+                  "reporter_lines": len(lines), "reporter_sample": lines[:3], "arm": "floor" if floor else "engine"})
     return stats
+
+
+def interleaved(arms: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """Run each arm `rounds` times, alternating their order every round (A B, B A, ...), each on a fresh
+    private server; `arms[name](server) -> dict` with `jackd_xruns_span`. Returns every round's figures,
+    each arm's total, and each arm's xruns as a ratio to the floor's (the arm named 'floor').
+
+    Why interleaved: this machine's xrun rate moves with whatever else runs; two arms run one after the
+    other measure two different machines. The ratio is None when the floor had no xrun (nothing to
+    divide by: then compare the totals)."""
+    names = list(arms)
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            with private_server(128) as srv:
+                runs[name].append(arms[name](srv))
+    totals = {n: sum(int(x.get("jackd_xruns_span", 0)) for x in runs[n]) for n in names}
+    floor = totals.get("floor", 0)
+    return {"rounds": rounds, "runs": runs, "jackd_xruns": totals,
+            "ratio_to_floor": {n: (round(totals[n] / floor, 2) if floor else None) for n in names if n != "floor"}}
 
 
 def offline_speed(seconds: float = 20.0, sr: int = 48000) -> dict[str, Any]:

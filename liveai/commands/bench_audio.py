@@ -14,8 +14,12 @@ itself, one per block size, so it never disturbs a server already running:
    process (engine.py), so the model's thread never holds its GIL;
    the floor: jackd's xruns over the same span and load with a C client
    (jack_simple_client) where the engine was, what the machine itself allows;
+   at 128 frames the two arms are interleaved in `--rounds` rounds (order
+   alternating), and the engine's xruns are reported as a ratio to the floor's;
 5. xruns over `--agents-seconds` with the real agents (drums, interp, duet)
-   inferring in a realtime session, a phrase played to the duet every 4 bars;
+   inferring in a realtime session, a phrase played to the duet every 4 bars,
+   interleaved the same way with its own floor: the same session and agents
+   with the C client where the engine was;
 6. only with `--attribution-rounds N`: the xrun attribution
    (`liveai.bench.xrun_attribution`): jackd's xruns with bare JACK clients (C,
    a numba cfunc, JACK-Client, PortAudio) and the engine's variants in its
@@ -49,6 +53,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                    help="run the model's thread at SCHED_FIFO PRIO (1: below JACK), see liveai.runtime.priority")
     p.add_argument("--xrun-blocks", default="128", help="block sizes for the xrun run with torch (default 128)")
     p.add_argument("--agents-seconds", type=float, default=60.0, help="length of the run with the real agents")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds the xrun and agents runs are split into, each arm interleaved with its floor "
+                        "(default 3: floor/engine, engine/floor, floor/engine)")
     p.add_argument("--attribution-rounds", type=int, default=0, metavar="N",
                    help="run the xrun attribution for N rounds (default 0: not run)")
     p.add_argument("--attribution-seconds", type=float, default=40.0, help="span of each attribution run")
@@ -102,31 +109,67 @@ def main(argv: list[str]) -> int:
         out["xrun_runs"] = {}
         for bs in [int(b) for b in args.xrun_blocks.split(",") if b.strip()]:
             t0 = time.perf_counter()
+            if bs == 128 and "floor" not in skip:
+                continue                              # measured below, interleaved with its floor
             with probe.private_server(bs) as srv:
                 r = probe.run_engine(bs, args.seconds, torch_load=not args.no_torch, server=srv.name,
                                      torch_style=args.torch_in, torch_fifo=args.torch_fifo,
-                                     samples=args.xrun_samples)
-                r["jackd_xruns"] = srv.xruns()
-            run = _pick(r, XRUN_KEYS)
-            run.update({"torch": not args.no_torch, "torch_in": args.torch_in, "sample_voices": 32 * args.xrun_samples,
-                        "wall_s": round(time.perf_counter() - t0, 1)})
-            out["xrun_runs"][str(bs)] = run
+                                     samples=args.xrun_samples, jack=srv)
+                r["jackd_xruns"] = r["jackd_xruns_span"]
+            out["xrun_runs"][str(bs)] = _xrun_run(r, args, time.perf_counter() - t0)
             say(f"xrun run ({args.seconds:g} s, {bs} frames, torch={'off' if args.no_torch else args.torch_in}): "
                 f"{r['xruns']} xruns (jackd {r['jackd_xruns']}), callback p99 {r['load_p99']:.3f} (cpu {r['cpu_p99']:.3f})")
-        if "128" in out["xrun_runs"]:
-            out["xrun_run"] = out["xrun_runs"]["128"]
-    if "floor" not in skip:
+    if "xruns" not in skip and "floor" not in skip:
+        seg = args.seconds / max(1, args.rounds)
+        t0 = time.perf_counter()
+        both = probe.interleaved({
+            "floor": lambda srv: probe.run_floor(seg, torch_load=not args.no_torch, server=srv),
+            "engine": lambda srv: probe.run_engine(128, seg, torch_load=not args.no_torch, server=srv.name,
+                                                   torch_style=args.torch_in, torch_fifo=args.torch_fifo,
+                                                   samples=args.xrun_samples, jack=srv)}, args.rounds)
+        engine_runs = both["runs"]["engine"]
+        merged = dict(engine_runs[-1])
+        for k in ("xruns", "xruns_startup", "resyncs", "lost_frames", "late"):
+            if k in merged:
+                merged[k] = sum(int(r.get(k, 0)) for r in engine_runs)
+        for k in ("load_p99", "load_max", "cpu_p99", "cpu_max", "entry_late_p99_ms", "entry_late_max_ms"):
+            if k in merged:
+                merged[k] = max(r[k] for r in engine_runs if r.get(k) is not None)
+        merged["seconds"] = args.seconds
+        merged["jackd_xruns"] = both["jackd_xruns"]["engine"]
+        out["xrun_runs"]["128"] = _xrun_run(merged, args, time.perf_counter() - t0)
+        out["xrun_run"] = out["xrun_runs"]["128"]
+        out["xrun_run"]["floor_jackd_xruns"] = both["jackd_xruns"]["floor"]
+        out["xrun_run"]["ratio_to_floor"] = both["ratio_to_floor"]["engine"]
+        out["xrun_run"]["rounds"] = [{"engine": e["jackd_xruns_span"], "floor": f["jackd_xruns_span"]}
+                                     for e, f in zip(engine_runs, both["runs"]["floor"])]
+        out["floor_run"] = {"seconds": args.seconds, "jackd_xruns": both["jackd_xruns"]["floor"],
+                            "client": "jack_simple_client", "torch": not args.no_torch, "interleaved": True,
+                            "client_survived": all(f.get("client_survived") for f in both["runs"]["floor"])}
+        say(f"xrun run ({args.seconds:g} s in {args.rounds} rounds, 128 frames, interleaved with the floor): "
+            f"engine jackd {both['jackd_xruns']['engine']} xruns, the C client's floor {both['jackd_xruns']['floor']}, "
+            f"ratio {both['ratio_to_floor']['engine']}")
+    elif "floor" not in skip:
         with probe.private_server(128) as srv:
             out["floor_run"] = probe.run_floor(args.seconds, torch_load=not args.no_torch, server=srv)
-        f = out["floor_run"]
-        say(f"floor ({args.seconds:g} s, 128 frames, a C client instead of liveai's engine, same load): "
-            + (f"jackd {f['jackd_xruns']} xruns" if "skipped" not in f else f["skipped"]))
     if "agents" not in skip and args.agents_seconds > 0:
-        with probe.private_server(128) as srv:
-            r = probe.run_agents(128, args.agents_seconds, server=srv.name)
-            r["jackd_xruns"] = srv.xruns()
-        out["agents_run"] = _pick(r, (*XRUN_KEYS, "phrases", "reporter_lines", "reporter_sample"))
-        say(f"agents run ({args.agents_seconds:g} s, 128 frames): {r['xruns']} xruns (jackd {r['jackd_xruns']}), "
+        seg = args.agents_seconds / max(1, args.rounds)
+        both = probe.interleaved({
+            "floor": lambda srv: probe.run_agents(128, seg, server=srv.name, jack=srv, floor=True),
+            "engine": lambda srv: probe.run_agents(128, seg, server=srv.name, jack=srv)}, args.rounds)
+        runs = both["runs"]["engine"]
+        r = _pick(runs[-1], (*XRUN_KEYS, "reporter_sample"))
+        r.update({"seconds": args.agents_seconds, "xruns": sum(int(x.get("xruns", 0)) for x in runs),
+                  "phrases": sum(x["phrases"] for x in runs), "reporter_lines": sum(x["reporter_lines"] for x in runs),
+                  "load_p99": max(x["load_p99"] for x in runs), "jackd_xruns": both["jackd_xruns"]["engine"],
+                  "floor_jackd_xruns": both["jackd_xruns"]["floor"],
+                  "ratio_to_floor": both["ratio_to_floor"]["engine"],
+                  "rounds": [{"engine": e["jackd_xruns_span"], "floor": f.get("jackd_xruns_span")}
+                             for e, f in zip(runs, both["runs"]["floor"])],
+                  "floor_scheduler": both["runs"]["floor"][-1].get("scheduler")})
+        out["agents_run"] = r
+        say(f"agents run ({args.agents_seconds:g} s in {args.rounds} rounds, 128 frames, interleaved with its floor): "
+            f"engine jackd {r['jackd_xruns']} xruns, floor {r['floor_jackd_xruns']}, ratio {r['ratio_to_floor']}; "
             f"callback p99 {r['load_p99']:.3f}, {r['phrases']} phrases to the duet")
     if args.attribution_rounds > 0:
         from liveai.bench import xrun_attribution as attribution
@@ -155,6 +198,13 @@ XRUN_KEYS = ("seconds", "xruns", "xruns_startup", "jackd_xruns", "resyncs", "los
              "torch_steps_per_s", "torch_priority", "late", "callback_priority", "scheduler")
 
 
+def _xrun_run(r: dict, args: argparse.Namespace, wall_s: float) -> dict:
+    run = _pick(r, XRUN_KEYS)
+    run.update({"torch": not args.no_torch, "torch_in": args.torch_in, "sample_voices": 32 * args.xrun_samples,
+                "wall_s": round(wall_s, 1)})
+    return run
+
+
 def _pick(d: dict, keys: tuple[str, ...]) -> dict:
     return {k: d[k] for k in keys if k in d}
 
@@ -170,6 +220,9 @@ def _targets(out: dict) -> dict:
         t["onset_error<=1"] = out["onsets"]["max_abs_error"] <= 1
     if "xrun_run" in out:
         t["xruns==0"] = out["xrun_run"]["xruns"] == 0
+        if "floor_jackd_xruns" in out["xrun_run"]:
+            t["xruns<=floor*1.2"] = out["xrun_run"]["jackd_xruns"] <= 1.2 * out["xrun_run"]["floor_jackd_xruns"]
     if "agents_run" in out:
         t["xruns==0 (agents)"] = out["agents_run"]["xruns"] == 0
+        t["xruns<=floor*1.2 (agents)"] = out["agents_run"]["jackd_xruns"] <= 1.2 * out["agents_run"]["floor_jackd_xruns"]
     return t
