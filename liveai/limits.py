@@ -90,3 +90,5 @@ OSC_ERROR_REPLIES_TOTAL_PER_S = 200.0  # ... and to all senders together (a burs
 OSC_LOG_LINES_PER_S = 1.0           # log lines a second about one sender, after a burst of ...
 OSC_LOG_LINE_BURST = 4              # ... this many; the rest are counted and said in the next line
 OSC_LOG_LINES_TOTAL_PER_S = 10.0    # ... and about all senders together (a burst of twice as many)
+OSC_INBOX_DATAGRAMS = 16384         # datagrams the receiver process reads ahead of its work (all senders), so it
+OSC_INBOX_BYTES = 16 << 20          # ... takes them in turns; past either, the socket holds the rest (the kernel's drops)

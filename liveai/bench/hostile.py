@@ -197,42 +197,62 @@ def lateness(notes: list[tuple[int, int]], origin: int, start_ns: int, end_ns: i
 
 
 class Pinger:
-    """The other client: `/liveai/query/position`, answered or not within 2 s, then the next one 10 ms later."""
+    """The other client: `/liveai/query/position`, answered or not within 2 s, then the next one 10 ms later.
+
+    The answer's arrival is the kernel's timestamp (SO_TIMESTAMPNS), so the bench's own threads (the
+    attacker's send loop holds the GIL) do not count as the server's delay.
+    """
 
     def __init__(self, port: int) -> None:
-        self.client = OscClient(("127.0.0.1", port))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.server = ("127.0.0.1", port)
         self.answers: list[tuple[float, float]] = []     # (sent, seconds to the answer; inf: none in 2 s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        c = self.client
+        query = encode_message("/liveai/query/position")
         while not self._stop.is_set():
-            c.sock.setblocking(False)
+            self.sock.setblocking(False)
             try:
                 while True:
-                    c.sock.recvfrom(65536)       # a late answer to an earlier query
+                    self.sock.recvfrom(65536)       # a late answer to an earlier query
             except (BlockingIOError, OSError):
                 pass
-            c.sock.setblocking(True)
-            t0 = time.monotonic()
-            try:
-                c.send("/liveai/query/position")
-                c.expect("/liveai/position", ANSWER_TIMEOUT_S)
-                self.answers.append((t0, time.monotonic() - t0))
-            except (TimeoutError, OSError):
-                self.answers.append((t0, float("inf")))
+            t0 = time.time_ns()
+            self.sock.sendto(query, self.server)
+            deadline = time.monotonic() + ANSWER_TIMEOUT_S
+            rtt = float("inf")
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                try:
+                    data, anc, _, _ = self.sock.recvmsg(65536, 64)
+                except (socket.timeout, OSError):
+                    break
+                if data.startswith(b"/liveai/position"):
+                    stamp = next((struct.unpack("qq", d[:16]) for lvl, typ, d in anc
+                                  if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS), None)
+                    ns = stamp[0] * 1_000_000_000 + stamp[1] if stamp else time.time_ns()
+                    rtt = (ns - t0) / 1e9
+                    break
+            self.answers.append((t0 / 1e9, rtt))
             self._stop.wait(0.01)
 
     def slowest_ms(self, start: float, end: float) -> float:
-        times = [rtt for t0, rtt in self.answers if start <= t0 < end]
+        """The slowest answer to a query sent before `end` whose wait overlapped [start, end) (realtime s)."""
+        times = [rtt for t0, rtt in self.answers if t0 < end and t0 + rtt >= start]
         return round(max(times, default=0.0) * 1e3, 2)
+
+    def count(self, start: float, end: float) -> int:
+        return sum(1 for t0, _ in self.answers if start <= t0 < end)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(ANSWER_TIMEOUT_S + 1)
-        self.client.close()
+        self.sock.close()
 
 
 def free_udp_port() -> int:
@@ -291,7 +311,8 @@ def run_attack(name: str, root: Path, window_s: float, settle_s: float, scale: f
             while time.monotonic() < end:
                 try:
                     data, _ = attacker.recvfrom(65536)
-                except socket.timeout:
+                except socket.timeout:      # the ping may have been dropped with the flood (a full buffer): again
+                    attacker.sendto(encode_message("/liveai/ping", token), ("127.0.0.1", srv.port))
                     continue
                 if data.startswith(b"/liveai/pong") and token.encode() in data:
                     answered = True
@@ -309,8 +330,8 @@ def run_attack(name: str, root: Path, window_s: float, settle_s: float, scale: f
         result = {
             "alive": alive, "packets_sent": sent, "sent_s": round(t_sent - t_start, 3),
             "through_s": round(t_through - t_start, 3), "attacker_answered": answered,
-            "slowest_answer_ms": pinger.slowest_ms(t_start, t_end),
-            "answers": sum(1 for t0, _ in pinger.answers if t_start <= t0 < t_end), **late,
+            "slowest_answer_ms": pinger.slowest_ms(ns_start / 1e9, ns_end / 1e9),
+            "answers": pinger.count(ns_start / 1e9, ns_end / 1e9), **late,
             "rss_growth_mb": round((peak[0] - rss0) / 1e6, 1), "log_bytes": log_bytes,
         }
     finally:

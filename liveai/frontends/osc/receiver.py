@@ -41,6 +41,7 @@ import struct
 import time
 from typing import Any
 
+from liveai.frontends.osc.inbox import Inbox
 from liveai.frontends.osc.packets import (MAX_DATAGRAM, PacketError, check_message, guess_address,
                                           parse_datagram, set_thread_priority)
 from liveai.frontends.osc.rules import Quota, SelfAddress, error_quota, is_reply_class, log_quota, with_held
@@ -51,6 +52,7 @@ from liveai.runtime.sendgate import SendGate, quiet_wait
 MAX_REPLY_ROUTES = 256
 MAX_BURST = 256            # datagrams per frame at most
 MAX_FRAME_BYTES = 1 << 20  # a frame is sent once it holds this much
+DRAIN_EVERY = 32           # datagrams handled between reads of the socket into the inbox
 
 
 def pack_frame(obj: Any) -> bytes:
@@ -184,6 +186,18 @@ class Receiver:
             items.append(("l", sender[0], sender[1], address[:200], with_held(reason, held, "errors not logged")))
 
 
+def drain(sock: socket.socket, inbox: Inbox) -> None:
+    """Read what the socket holds into the inbox, up to its bounds (the rest waits in the socket)."""
+    while not inbox.full():
+        try:
+            data, sender = sock.recvfrom(MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # e.g. ICMP port unreachable from an earlier reply
+            continue
+        inbox.add(data, sender)
+
+
 def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nice: int | None,
           gate: SendGate | None = None, quiet_window_s: float = 0.0, unlimited_errors: bool = False) -> None:
     """Receive until the socketpair closes. With a `gate` (the clock's next send time, shared memory),
@@ -204,6 +218,7 @@ def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nic
             pass
 
     rx = Receiver(reply, own, error_quota(unlimited=unlimited_errors))
+    inbox = Inbox()
     pipe.sendall(pack_frame(("R", priority)))
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, "udp")
@@ -226,7 +241,7 @@ def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nic
                 items, unsent, size = [], 0, 0
                 continue
             timeout = delay
-        sel.select(timeout)
+        sel.select(0 if inbox else timeout)
         while True:  # acknowledgements: u32 frame numbers, the latest counts
             try:
                 data = pipe.recv(65536, socket.MSG_DONTWAIT)
@@ -241,12 +256,11 @@ def serve(sock: socket.socket, pipe: socket.socket, rt_priority: int | None, nic
                 del acks[:whole]
         burst = 0
         while burst < MAX_BURST and size < MAX_FRAME_BYTES:
-            try:
-                data, sender = sock.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
+            if burst % DRAIN_EVERY == 0:
+                drain(sock, inbox)
+            if not inbox:
                 break
-            except OSError:  # e.g. ICMP port unreachable from an earlier reply
-                continue
+            data, sender = inbox.pop()   # senders in turns (inbox.py)
             burst += 1
             size += len(data)
             rx.handle(data, sender, items)
