@@ -77,3 +77,18 @@ VIEW_ERRORS_PER_S = 4.0             # error replies a second per page, after a b
 VIEW_ERROR_BURST = 10               # ...this many; the rest are counted and shown with the next
 VIEW_RING_NOTES = 4096              # notes kept for the piano roll (a bounded deque filled by a scheduler tap)
 VIEW_MAX_NOTES_PER_FRAME = 512      # notes in one frame; older ones are dropped (counted) for a page far behind
+
+# -- the OSC server (liveai/frontends/osc; docs/osc.md "What is never answered") ----------------------------------
+OSC_MAX_VOICE_NAME = 64             # characters of a voice name in any OSC message (a 60,000-character one was taken)
+OSC_MAX_VOICES = 64                 # voices defined over OSC at once (redefining one is not a new one)
+OSC_MAX_EVENTS_PER_BEAT = 1024      # events a beat of all voices defined over OSC together (one [c4*16]*16 at 16ths)
+OSC_MAX_SUBSCRIPTIONS_PER_HOST = 16 # /liveai/subscribe targets (host, port) of one host ...
+OSC_MAX_SUBSCRIPTIONS = 64          # ... and of all hosts: each note is sent once per subscriber, on the clock thread
+OSC_ERROR_REPLIES_PER_S = 20.0      # /liveai/error replies a second to one sender, after a burst of ...
+OSC_ERROR_REPLY_BURST = 50          # ... this many; the rest are counted and said in the next one's reason
+OSC_ERROR_REPLIES_TOTAL_PER_S = 200.0  # ... and to all senders together (a burst of as many)
+OSC_LOG_LINES_PER_S = 1.0           # log lines a second about one sender, after a burst of ...
+OSC_LOG_LINE_BURST = 4              # ... this many; the rest are counted and said in the next line
+OSC_LOG_LINES_TOTAL_PER_S = 10.0    # ... and about all senders together (a burst of twice as many)
+OSC_INBOX_DATAGRAMS = 16384         # datagrams the receiver process reads ahead of its work (all senders), so it
+OSC_INBOX_BYTES = 16 << 20          # ... takes them in turns; past either, the socket holds the rest (the kernel's drops)

@@ -234,7 +234,7 @@ class _OtherProcessServer:
 
     def __init__(self, rt_priority: int | None) -> None:
         self.port = free_udp_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "liveai", "serve", "--no-start", "--port", str(self.port),
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveai", "serve", "--no-start", "--unlimited-errors", "--port", str(self.port),
                                       "--rt-priority", str(rt_priority or 0)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         self.priority = self.proc.stderr.readline().strip()  # the banner: it is listening
@@ -269,7 +269,9 @@ def bench_fuzz(n: int, seed: int, baseline_s: float, rate: float, rt_priority: i
         session.add_output("osc", OscSubscribersPort("osc"))  # the same ports as with a server here
         server: Any = _OtherProcessServer(rt_priority)
     else:
-        server = OscServer(session, port=0, rt_priority=rt_priority, **server_options(design)).start()
+        # every bad packet answered (the fuzzer checks each one is), not OSC_ERROR_REPLIES_PER_S a second
+        server = OscServer(session, port=0, rt_priority=rt_priority, unlimited_errors=True,
+                           **server_options(design)).start()
     stats = session.scheduler.stats
     try:
         session.start()

@@ -21,7 +21,8 @@ def build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
 
     session = Session(bpm=args.bpm, realtime=True)
     opened: list[Any] = []
-    server = OscServer(session, host=args.host, port=args.port, rt_priority=args.rt_priority or None).start()
+    server = OscServer(session, host=args.host, port=args.port, rt_priority=args.rt_priority or None,
+                       unlimited_errors=args.unlimited_errors).start()
     opened.append(server)
     if args.midi_out or args.midi_clock_out:
         from liveai.ports.midi import MidiOutPort
@@ -76,6 +77,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--record", metavar="DIR", default=None,
                    help="record a take into a new folder under DIR until stopped (crash-safe: `liveai recover DIR`); "
                         "on the way out the take is written whole (or its end put elsewhere, and said) before exiting")
+    p.add_argument("--unlimited-errors", action="store_true",
+                   help="answer every bad packet (for fuzzers that count the answers; default: OSC_ERROR_REPLIES_PER_S "
+                        "a second per sender, docs/osc.md)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

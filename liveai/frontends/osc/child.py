@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ class ReceiverChild:
     """One receiver process at a time on `sock`; `gate` (the clock's send gate) and its quiet window go with it."""
 
     def __init__(self, sock: socket.socket, gate: Any = None, quiet_window_s: float = 0.0,
-                 rt_priority: int | None = None, nice: int | None = 0) -> None:
+                 rt_priority: int | None = None, nice: int | None = 0, unlimited_errors: bool = False) -> None:
         self.sock = sock
+        self.unlimited_errors = unlimited_errors
         self.gate = gate
         self.quiet_window_s = quiet_window_s
         self.rt_priority = rt_priority
@@ -61,6 +61,8 @@ class ReceiverChild:
             cmd += ["--rt-priority", str(self.rt_priority)]
         elif self.nice is not None:
             cmd += ["--nice", str(self.nice)]
+        if self.unlimited_errors:
+            cmd.append("--unlimited-errors")
         fds = [self.sock.fileno(), theirs.fileno()]
         if self.gate is not None and self.quiet_window_s > 0:
             cmd += ["--gate-fd", str(self.gate.fileno()), "--quiet-us", str(self.quiet_window_s * 1e6)]
@@ -94,7 +96,7 @@ class ReceiverChild:
         self.pipe, self.process, self._buf = mine, child, buf
         self.first_frames = frames[1:]
 
-    def read(self, pending: deque) -> bool:
+    def read(self, pending: Any) -> bool:
         """Queue every whole frame the receiver sent; False if it is gone."""
         assert self.pipe is not None
         chunk = self._chunk
@@ -146,9 +148,8 @@ class ReceiverChild:
             reap(self.process, 5.0)
 
 
-def queue_frame(frame: tuple, pending: deque) -> None:
-    """A batch frame's items, then its counts marker, onto the apply queue."""
+def queue_frame(frame: tuple, pending: Any) -> None:
+    """A batch frame's items and counts onto the apply queue (turns.Turns)."""
     if frame[0] == "B":
         _, number, packets, messages, errors, items = frame
-        pending.extend(items)
-        pending.append(("n", number, packets, messages, errors))
+        pending.add_frame(number, (packets, messages, errors), items)

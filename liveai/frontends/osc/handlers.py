@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from liveai.frontends.osc.items import cc_item, control_item, note_item
 from liveai.frontends.osc.space import ADDRESSES
+from liveai.limits import OSC_MAX_SUBSCRIPTIONS, OSC_MAX_SUBSCRIPTIONS_PER_HOST
 
 Sender = tuple[str, int]
 Handler = Callable[[Sender, list[Any]], None]
@@ -111,6 +112,9 @@ def table(server: Any) -> dict[str, Handler]:
     def subscribe(sender: Sender, a: list[Any]) -> None:
         port, words = a
         names = frozenset((words or "*").replace(",", " ").split())
+        if s.own is not None:
+            s.own.refuse((sender[0], port), "notes")
+        _check_room(s.subscribers.subscribers, sender[0], port)
         s.subscribers.subscribe(sender[0], port, None if "*" in names or not names else names)
         s.reply(sender, "/liveai/ok", "/liveai/subscribe")
 
@@ -159,6 +163,19 @@ def table(server: Any) -> dict[str, Handler]:
         "/liveai/ping": ping,
         "/liveai/query/addresses": addresses,
     }
+
+
+def _check_room(subs: Any, host: str, port: int) -> None:
+    """A new subscription fits OSC_MAX_SUBSCRIPTIONS_PER_HOST and OSC_MAX_SUBSCRIPTIONS (a renewed one always does)."""
+    if any((sub.host, sub.port) == (host, port) for sub in subs):
+        return
+    mine = sum(1 for sub in subs if sub.host == host)
+    if mine >= OSC_MAX_SUBSCRIPTIONS_PER_HOST:
+        raise ValueError(f"{host} has {mine} subscriptions; the limit is {OSC_MAX_SUBSCRIPTIONS_PER_HOST} "
+                         f"(OSC_MAX_SUBSCRIPTIONS_PER_HOST): /liveai/unsubscribe one first")
+    if len(subs) >= OSC_MAX_SUBSCRIPTIONS:
+        raise ValueError(f"the server has {len(subs)} subscriptions; the limit is {OSC_MAX_SUBSCRIPTIONS} "
+                         f"(OSC_MAX_SUBSCRIPTIONS)")
 
 
 def _agent(session: Any, name: str) -> Any:

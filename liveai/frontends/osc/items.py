@@ -1,8 +1,8 @@
-"""The pure checks of human input sent over OSC (notes, CCs, controls).
+"""The pure checks of what is sent over OSC: human input (notes, CCs, controls) and voice names.
 
 No session and no sockets: the receiver process runs them on every packet, so
-bad human input is answered there, and the server's handlers build the same
-items with them.
+bad input is answered there, and the server's handlers build the same items
+with them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from liveai.core.events import Control, Note, Param
+from liveai.limits import OSC_MAX_VOICE_NAME, OSC_MAX_VOICES
 
 
 def note_item(a: list[Any]) -> Note:
@@ -33,5 +34,29 @@ def control_item(a: list[Any]) -> Param:
     return Param(name, value)
 
 
+def voice_name(name: str) -> str:
+    """A voice name no longer than OSC_MAX_VOICE_NAME (checked before anything looks it up or logs it whole)."""
+    if len(name) > OSC_MAX_VOICE_NAME:
+        raise ValueError(f"voice name is {len(name)} characters; the limit is {OSC_MAX_VOICE_NAME} (OSC_MAX_VOICE_NAME)")
+    return name
+
+
+def voice_first(a: list[Any]) -> None:
+    voice_name(a[0])
+
+
+def subscribe_voices(a: list[Any]) -> None:
+    """`/liveai/subscribe port voices...`: at most OSC_MAX_VOICES names, each a voice name."""
+    words = (a[1] or "").replace(",", " ").split()
+    if len(words) > OSC_MAX_VOICES:
+        raise ValueError(f"{len(words)} voices named; the limit is {OSC_MAX_VOICES} (OSC_MAX_VOICES)")
+    for word in words:
+        voice_name(word)
+
+
 ITEM_CHECKS: dict[str, Callable[[list[Any]], Any]] = {
-    "/liveai/note": note_item, "/liveai/cc": cc_item, "/liveai/control": control_item}
+    "/liveai/note": note_item, "/liveai/cc": cc_item, "/liveai/control": control_item,
+    **{path: voice_first for path in ("/liveai/voice/play", "/liveai/voice/mute", "/liveai/voice/unmute",
+                                      "/liveai/voice/solo", "/liveai/voice/stop", "/liveai/voice/param",
+                                      "/liveai/query/voice")},
+    "/liveai/subscribe": subscribe_voices}

@@ -33,17 +33,18 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
 from typing import Any, Callable
 
 from pythonosc.osc_message import OscMessage
 
 from liveai.frontends.osc import handlers as osc_handlers
-from liveai.frontends.osc.packets import (MAX_BUNDLE_DEPTH, MAX_DATAGRAM, UNKNOWN_ADDRESS, PacketError,
+from liveai.frontends.osc.packets import (MAX_BUNDLE_DEPTH, MAX_DATAGRAM, PacketError, check_message,
                                           guess_address, parse_datagram, set_thread_priority)
 from liveai.frontends.osc.child import ReceiverChild, queue_frame
+from liveai.frontends.osc.turns import Turns
 from liveai.frontends.osc.replies import Replies, log_error
-from liveai.frontends.osc.space import ADDRESSES, INCOMING, ArgError, coerce
+from liveai.frontends.osc.rules import SelfAddress, is_reply_class
+from liveai.frontends.osc.space import ADDRESSES, INCOMING, ArgError
 from liveai.frontends.osc.voices import OscVoices
 from liveai.ports.osc import OscSubscribersPort
 from liveai.runtime.sendgate import WINDOW_S, quiet_wait
@@ -74,7 +75,8 @@ class OscServer:
     def __init__(self, session: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  *, output_name: str = "osc", rt_priority: int | None = 1,
                  nice: int | None = None, process: bool = True, quiet_window_s: float = WINDOW_S,
-                 receiver_rt_priority: int | None = None, receiver_nice: int | None = 0) -> None:
+                 receiver_rt_priority: int | None = None, receiver_nice: int | None = 0,
+                 unlimited_errors: bool = False) -> None:
         self.session = session
         self.host = host
         self.requested_port = int(port)
@@ -85,6 +87,8 @@ class OscServer:
         self.quiet_window_s = quiet_window_s
         self.receiver_rt_priority = receiver_rt_priority
         self.receiver_nice = receiver_nice
+        self.unlimited_errors = unlimited_errors   # answer every error (fuzzers that count them); logs stay limited
+        self.own: SelfAddress | None = None        # set once bound: what is never answered (rules.py)
         self.priority = "normal"
         self.subscribers = OscSubscribersPort(output_name)
         self.voices = OscVoices(session)
@@ -143,10 +147,12 @@ class OscServer:
             raise OSError(f"cannot listen for OSC on {self.host}:{self.requested_port}: {e.strerror or e}") from None
         sock.setblocking(False)
         self._sock = sock
-        self.replies.sock = sock
+        self.own = SelfAddress(*sock.getsockname()[:2])
+        self.replies.open(sock, self.own, unlimited_errors=self.unlimited_errors)
         if self.process:
             gate = getattr(self.session.clock, "send_gate", None)
-            self.receiver = ReceiverChild(sock, gate, self.quiet_window_s, self.receiver_rt_priority, self.receiver_nice)
+            self.receiver = ReceiverChild(sock, gate, self.quiet_window_s, self.receiver_rt_priority, self.receiver_nice,
+                                         self.unlimited_errors)
             try:
                 self.receiver.start()
             except Exception:
@@ -245,7 +251,7 @@ class OscServer:
         self._prioritise()
         child = self.receiver
         assert child is not None and child.pipe is not None
-        pending: deque = deque()
+        pending = Turns()        # one sender's flood never holds another's answers behind it (turns.py)
         for frame in child.first_frames:
             queue_frame(frame, pending)
         sel = selectors.DefaultSelector()
@@ -254,25 +260,40 @@ class OscServer:
         self.ready.set()
         try:
             while not self._stopping:
-                if not pending:
+                for number, counts in pending.finished():
+                    self._frame_done(number, counts)
+                if pending:   # frames that came meanwhile join the turns before the next item
+                    ok = child.read(pending)
+                else:
                     sel.select()  # waits on the sockets, never a timer
                     self._check_priority()
                     if self._stopping:
                         break
-                    if not child.read(pending):
-                        sel.unregister(child.pipe)
-                        if not child.restart(self._stopping):
-                            return
-                        sel.register(child.pipe, selectors.EVENT_READ)
-                        for frame in child.first_frames:
-                            queue_frame(frame, pending)
+                    ok = child.read(pending)
+                if not ok:
+                    sel.unregister(child.pipe)
+                    if not child.restart(self._stopping):
+                        return
+                    sel.register(child.pipe, selectors.EVENT_READ)
+                    for frame in child.first_frames:
+                        queue_frame(frame, pending)
                     continue
-                item = pending[0]
+                if not pending:
+                    continue
+                item = pending.peek()
                 if not self._keep_quiet(item[0] == "c" and item[4] in HEAVY):
                     break
-                self._apply(pending.popleft())
+                self._apply(pending.pop())
         finally:
             sel.close()
+
+    def _frame_done(self, number: int, counts: tuple[int, int, int]) -> None:
+        """Every item of frame `number` is applied: the receiver may answer its senders directly again."""
+        assert self.receiver is not None
+        self.receiver.acknowledge(struct.pack("<I", number))
+        with self.handled:
+            self._counts[:] = counts
+            self.handled.notify_all()
 
     def _apply(self, item: tuple) -> None:
         kind = item[0]
@@ -290,13 +311,6 @@ class OscServer:
         elif kind == "l":
             _, host, port, address, reason = item
             log_error(host, port, address, reason)
-        elif kind == "n":
-            _, number, packets, messages, errors = item
-            assert self.receiver is not None   # the receiver may now answer this frame's senders directly
-            self.receiver.acknowledge(struct.pack("<I", number))
-            with self.handled:
-                self._counts[:] = (packets, messages, errors)
-                self.handled.notify_all()
 
     # -- process=False: receive, parse and apply here -------------------------------------------
     def _receive_loop(self) -> None:
@@ -341,10 +355,17 @@ class OscServer:
             return self.handled.wait_for(predicate, timeout)
 
     def _handle(self, data: bytes, sender: tuple[str, int]) -> None:
+        if self.own is not None and self.own.matches(sender):
+            self.replies.ignored += 1       # our own reply come back (rules.py)
+            return
         try:
             messages = parse_datagram(data)
         except PacketError as e:
-            self.error(sender, guess_address(data), str(e))
+            address = guess_address(data)
+            if is_reply_class(address):
+                self.replies.ignored += 1
+            else:
+                self.error(sender, address, str(e))
             return
         for message in messages:
             self._local[1] += 1
@@ -352,14 +373,14 @@ class OscServer:
 
     def dispatch(self, message: OscMessage, sender: tuple[str, int]) -> None:
         address = message.address
-        spec = INCOMING.get(address)
-        if spec is None:
-            self.error(sender, address, UNKNOWN_ADDRESS)
+        if is_reply_class(address):
+            self.replies.ignored += 1       # never answered with an error (rules.py)
             return
         try:
-            args = coerce(spec, list(message.params))
-        except ArgError as e:
-            self.error(sender, address, str(e))
+            args = check_message(message)
+        except (ArgError, ValueError, KeyError, TypeError) as e:
+            reason = e.args[0] if isinstance(e, KeyError) and e.args else e
+            self.error(sender, address, str(reason))
             return
         self._call(address, sender, args)
 

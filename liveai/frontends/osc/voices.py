@@ -4,6 +4,9 @@ A patch can only describe a voice in the pattern mini-notation
 (`liveai.core.mini.parse`): nothing sent over the network is evaluated
 as code. Changing a parameter rebuilds the pattern from the same text and
 hot-swaps it at the voice's next quantum, like re-evaluating it at the prompt.
+At most OSC_MAX_VOICES voices are defined over OSC at once, making at most
+OSC_MAX_EVENTS_PER_BEAT events a beat together (counted from each parse tree,
+before a voice is played): the network cannot make the clock send more.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liveai.core.mini import parse
+from liveai.core.mini_parse import events_per_cycle
 from liveai.core.patterns import Pattern
+from liveai.limits import OSC_MAX_EVENTS_PER_BEAT, OSC_MAX_VOICES
 
 # name -> (default, check) ; the check returns the value to keep or raises ValueError
 PARAMS: dict[str, tuple[float, str]] = {
@@ -49,9 +54,13 @@ class VoiceDef:
     text: str
     params: dict[str, float] = field(default_factory=lambda: {k: v for k, (v, _) in PARAMS.items()})
 
+    events_per_beat: float = 0.0   # set by pattern()
+
     def pattern(self) -> Pattern:
         p = self.params
-        pattern: Pattern = parse(self.text, step=p["step"], vel=int(p["velocity"]), ch=int(p["channel"]))
+        mini = parse(self.text, step=p["step"], vel=int(p["velocity"]), ch=int(p["channel"]))
+        self.events_per_beat = events_per_cycle(mini.tree) / mini.cycle * p["speed"]
+        pattern: Pattern = mini
         if p["transpose"]:
             pattern = pattern.transpose(int(p["transpose"]))
         if p["legato"] != 1.0:
@@ -72,6 +81,11 @@ class OscVoices:
     def define(self, name: str, text: str) -> None:
         with self._lock:
             old = self._defs.get(name)
+            if old is None:
+                self._prune()
+                if len(self._defs) >= OSC_MAX_VOICES:
+                    raise ValueError(f"{len(self._defs)} voices are defined over OSC; the limit is {OSC_MAX_VOICES} "
+                                     f"(OSC_MAX_VOICES): /liveai/voice/stop one first")
             vd = VoiceDef(text, dict(old.params) if old else VoiceDef(text).params)
             self._play(name, vd)
             self._defs[name] = vd
@@ -92,6 +106,12 @@ class OscVoices:
         with self._lock:
             self._defs.pop(name, None)
 
+    def _prune(self) -> None:
+        """Forget voices stopped some other way (the prompt, a panic): they count no more."""
+        playing = set(self.session.voices)
+        for gone in [n for n in self._defs if n not in playing]:
+            del self._defs[gone]
+
     def describe(self, name: str) -> dict[str, object]:
         ses = self.session
         if name not in ses.voices:
@@ -107,4 +127,11 @@ class OscVoices:
         return state
 
     def _play(self, name: str, vd: VoiceDef) -> None:
-        self.session.play(name, vd.pattern(), swing=vd.params["swing"])
+        pattern = vd.pattern()
+        self._prune()
+        others = sum(d.events_per_beat for n, d in self._defs.items() if n != name)
+        if others + vd.events_per_beat > OSC_MAX_EVENTS_PER_BEAT:
+            raise ValueError(f"{name!r} would make {vd.events_per_beat:g} events a beat, and the other voices defined "
+                             f"over OSC make {others:g}; the limit is {OSC_MAX_EVENTS_PER_BEAT} together "
+                             f"(OSC_MAX_EVENTS_PER_BEAT)")
+        self.session.play(name, pattern, swing=vd.params["swing"])
