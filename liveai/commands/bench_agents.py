@@ -9,6 +9,11 @@ import json
 AGENTS = ("duet", "drums", "interp")
 
 
+def bench_module(name: str):
+    """The module with `run_bench` for agent `name` (all measurement lives in liveai/bench)."""
+    return importlib.import_module(f"liveai.bench.{name}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="liveai bench agents", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each agent's run lasts")
@@ -17,8 +22,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     results: dict[str, dict] = {}
     for name in args.only or AGENTS:
-        bench = importlib.import_module(f"liveai.agents.{name}.bench")
-        results[name] = bench.run_bench(seconds=args.seconds)
+        results[name] = bench_module(name).run_bench(seconds=args.seconds)
     if args.json:
         print(json.dumps(results))
     else:
