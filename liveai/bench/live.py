@@ -245,6 +245,7 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
     first: dict[str, dict] = {}
     durations: dict[str, list[float]] = {}
     failures: dict[str, str] = {}
+    late_segments: list[list] = []               # [segment number, arm, notes over 1 ms, max ms]: where they were
     order = plan(repeats, take_repeats)
     try:
         if busy:
@@ -253,8 +254,10 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
         human.start()
         wait_seconds(2.0)                        # every voice has started (quantum 1) and settled
         stats = session.scheduler.stats
+        segment = 0
         for action in order:
             for arm in ("idle", action):
+                segment += 1
                 start = stats.count
                 t0 = time.perf_counter()
                 if arm != "idle":
@@ -266,6 +269,9 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
                 wait_seconds(segment_s)
                 seg = _slice(stats, start, stats.count)
                 arms.setdefault(arm, []).append(seg)
+                if seg.size and seg.max() > GOAL_LATE_MS / 1000:
+                    late_segments.append([segment, arm, int((seg > GOAL_LATE_MS / 1000).sum()),
+                                          round(float(seg.max()) * 1000, 2)])
                 if arm not in first:
                     first[arm] = _summary(seg)
         human.stop()
@@ -312,7 +318,7 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
         "goal": {"late_over_1ms": 0, "p99_ratio_max": GOAL_P99_RATIO},
         "ok": late == 0 and worst_ratio <= GOAL_P99_RATIO,
         "bad_input_messages": sorted(set(script.errors)), "agent_messages": agent_lines[:20],
-        "failures": failures,
+        "failures": failures, "late_segments": late_segments[:50],
     }
 
 
