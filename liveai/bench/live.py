@@ -12,6 +12,8 @@ input (a wrong parameter, missing weights, an empty take). Each action gets a
 segment of its own, and between any two actions comes an idle segment of the
 same length: the arms are interleaved, so a busier moment of the machine
 falls on both. Lateness is the scheduler's own measurement of every send.
+A GIL-free probe process at the clock's priority notes the machine's own
+stalls (other jobs, the VM) in each segment, to tell them from liveai's.
 
 `cold`: the same script in a fresh process whose bytecode cache
 (PYTHONPYCACHEPREFIX) and numba cache (NUMBA_CACHE_DIR) point at empty
@@ -45,6 +47,7 @@ from liveai.runtime.session import Session
 
 GOAL_LATE_MS = 1.0
 GOAL_P99_RATIO = 1.2
+TAKE_S = 4.0            # a take lasts at least this (two bars): enough of the human to fine-tune on
 AGENT_ACTIONS = ("duet_create", "duet_replace", "duet_stop", "drums_create", "drums_replace", "drums_stop",
                  "interp_create", "interp_replace", "interp_stop")
 TAKE_ACTIONS = ("record_start", "record_stop", "finetune_duet", "finetune_drums", "bad_input")
@@ -59,9 +62,33 @@ CORNERS = (
 )
 
 
+def _stall_probe(stop: "mp.synchronize.Event", out_q: "mp.Queue", period_s: float = 0.001) -> None:
+    """Another process, GIL-free, at the clock's priority: it wakes every millisecond and notes each wake-up
+    more than 1 ms late (perf_counter: the same clock in every process). A note late while this probe
+    was late too is the machine's stall (other jobs, the VM), not liveai's."""
+    from liveai.runtime import priority
+
+    priority.fifo(50)
+    stalls: list[tuple[float, float]] = []
+    nxt = time.perf_counter() + period_s
+    while not stop.is_set():
+        time.sleep(max(0.0, nxt - time.perf_counter()))
+        now = time.perf_counter()
+        if now - nxt > GOAL_LATE_MS / 1000:
+            stalls.append((nxt, now - nxt))
+        nxt = max(nxt + period_s, now)
+    out_q.put(stalls)
+
+
+def _stalls_in(stalls: list[tuple[float, float]], t0: float, t1: float) -> tuple[int, float]:
+    """(how many, the longest in ms) of the probe's late wake-ups that overlap [t0, t1)."""
+    hit = [d for t, d in stalls if t < t1 and t + d > t0]
+    return len(hit), round(max(hit, default=0.0) * 1000, 2)
+
+
 class Human:
-    """A performer's input on its own thread, as MIDI input arrives: a 4-note phrase every other bar (so
-    the duet answers) and a drum groove on channel 10 (so a take holds drumming to learn from)."""
+    """A performer's input on its own thread, as MIDI input arrives: a 4-note phrase in each bar, then two
+    beats' rest (so the duet answers), and a drum groove on channel 10 (so a take holds drumming to learn from)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -86,7 +113,7 @@ class Human:
             ahead = at - s.clock.now_s()
             if ahead > 0 and self._stop.wait(ahead):
                 return
-            step = int(round(beat * 2)) % 16          # 8ths in a 2-bar cycle
+            step = int(round(beat * 2)) % 8           # 8ths in a bar
             if step < 4:
                 s.input(Note(phrase[step], 90, 0.4), source="human")
             s.input(Note(36 if step % 4 == 0 else (38 if step % 4 == 2 else 42), 100, 0.1, channel=9),
@@ -223,6 +250,9 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
     port_q, count_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     receiver = ctx.Process(target=_receiver, args=(port_q, stop, count_q), daemon=True)
     receiver.start()
+    probe_q, probe_stop = ctx.Queue(), ctx.Event()
+    probe = ctx.Process(target=_stall_probe, args=(probe_stop, probe_q), daemon=True)
+    probe.start()
     udp_port = port_q.get(timeout=60)
     osc = OscSubscribersPort("osc")
     osc.subscribe("127.0.0.1", udp_port)
@@ -246,6 +276,7 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
     durations: dict[str, list[float]] = {}
     failures: dict[str, str] = {}
     late_segments: list[list] = []               # [segment number, arm, notes over 1 ms, max ms]: where they were
+    times: list[tuple[str, float]] = []          # (arm, perf_counter at its start) per segment
     order = plan(repeats, take_repeats)
     try:
         if busy:
@@ -260,13 +291,14 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
                 segment += 1
                 start = stats.count
                 t0 = time.perf_counter()
+                times.append((arm, t0))
                 if arm != "idle":
                     try:
                         script(arm)
                     except Exception as exc:     # the script goes on; the JSON says what failed
                         failures.setdefault(arm, f"{type(exc).__name__}: {exc}")
                     durations.setdefault(arm, []).append(time.perf_counter() - t0)
-                wait_seconds(segment_s)
+                wait_seconds(max(segment_s, TAKE_S) if arm == "record_start" else segment_s)
                 seg = _slice(stats, start, stats.count)
                 arms.setdefault(arm, []).append(seg)
                 if seg.size and seg.max() > GOAL_LATE_MS / 1000:
@@ -285,9 +317,20 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
         del recorder
         session.close()
         stop.set()
+        probe_stop.set()
         tmp.cleanup()
     received = count_q.get(timeout=10)
     receiver.join(5)
+    stalls = probe_q.get(timeout=10)
+    probe.join(5)
+    times.append(("end", time.perf_counter()))
+    machine: dict[str, list[int]] = {}
+    for k, (arm, t0) in enumerate(times[:-1]):
+        n, longest = _stalls_in(stalls, t0, times[k + 1][1])
+        machine.setdefault(arm, [0, 0])[0] += n
+        machine[arm][1] += n > 0
+    for seg in late_segments:
+        seg.append(_stalls_in(stalls, *(times[seg[0] - 1][1], times[seg[0]][1]))[1])
     idle = _summary(np.concatenate(arms["idle"]), arms["idle"])
     actions = {}
     for name in dict.fromkeys(order):
@@ -318,7 +361,11 @@ def run(repeats: int = 20, take_repeats: int = 3, segment_s: float = 1.5, load: 
         "goal": {"late_over_1ms": 0, "p99_ratio_max": GOAL_P99_RATIO},
         "ok": late == 0 and worst_ratio <= GOAL_P99_RATIO,
         "bad_input_messages": sorted(set(script.errors)), "agent_messages": agent_lines[:20],
-        "failures": failures, "late_segments": late_segments[:50],
+        "failures": failures,
+        "late_segments": late_segments[:50],   # [segment, arm, notes over 1 ms, max ms, the probe's longest stall ms]
+        "machine_stalls": {arm: {"probe_wakeups_over_1ms": n, "segments": k} for arm, (n, k) in machine.items()},
+        "machine_stall_note": "a GIL-free probe process at SCHED_FIFO 50 waking every 1 ms: its wake-ups over 1 ms "
+                              "late are the machine's stalls (other jobs, the VM), not liveai's",
     }
 
 
