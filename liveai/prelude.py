@@ -13,6 +13,7 @@ from liveai.core.events import Control, Note, Param
 from liveai.core.mini import parse
 from liveai.core.pitch import chord, midi, scale
 from liveai.record.frontends import repl_helpers
+from liveai.runtime.priority import burst
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {
@@ -50,8 +51,20 @@ def namespace(session: Session) -> dict[str, Any]:
     })
     ns.update(_agent_helpers(session))
     ns.update(_sample_helpers(session))
-    ns.update(repl_helpers(session))      # record() / stop_record(): takes (liveai.record)
+    ns.update({name: _in_burst(fn) for name, fn in repl_helpers(session).items()})   # record() / stop_record()
     return ns
+
+
+def _in_burst(fn: Callable) -> Callable:
+    """`fn` with the prompt's thread at SCHED_FIFO 1 while it runs (runtime/priority.py, burst)."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with burst():
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def _sample_helpers(session: Session) -> dict[str, Any]:
@@ -95,7 +108,8 @@ def _agent_helpers(session: Session) -> dict[str, Any]:
 
         _check_options("duet", params, ("weights", "model", "sound", "seed"), DuetAgent.PARAMS)
         params.setdefault("seed", session.seed)
-        return DuetAgent(session, name=name, **params)
+        with burst():
+            return DuetAgent(session, name=name, **params)
 
     def humanize(pattern: Any, name: str = "drums", **options: Any) -> Any:
         """A drum pattern played like a drummer: play('drums', humanize(hits(...), feel='drummer1'))."""
@@ -103,7 +117,8 @@ def _agent_helpers(session: Session) -> dict[str, Any]:
 
         _check_options("drums", options, HUMANIZE_OPTIONS)
         options.setdefault("seed", session.seed)
-        agent = _humanize(pattern, **options)
+        with burst():
+            agent = _humanize(pattern, **options)
         agent.name = name
         session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
         return agent
@@ -116,7 +131,8 @@ def _agent_helpers(session: Session) -> dict[str, Any]:
         controls = {k: options.pop(k) for k in list(options) if k in InterpAgent.PARAMS}
         for k, v in controls.items():   # checked before anything loads
             InterpAgent.check(k, v)
-        agent = interp_helpers(session)["interp"](kind, **options)
+        with burst():
+            agent = interp_helpers(session)["interp"](kind, **options)
         for k, v in controls.items():
             agent.set(k, v)
         return agent

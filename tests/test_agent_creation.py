@@ -256,3 +256,21 @@ def test_interp_rests_until_its_first_bar_is_decoded_then_says_so():
         assert lines == ["liveai: interp 'blend': ready: playing from bar 1"]
     finally:
         s.close()
+
+
+def test_a_burst_at_the_prompt_is_fifo_1_then_back_and_its_threads_do_not_inherit_it():
+    import os
+    import threading
+
+    from liveai.runtime.priority import burst
+
+    before = os.sched_getscheduler(0)
+    seen: list[int] = []
+    with burst() as what:
+        if what != "SCHED_FIFO 1":
+            pytest.skip(what)
+        assert os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0) == os.SCHED_FIFO
+        t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0)))
+        t.start()
+        t.join()
+    assert os.sched_getscheduler(0) == before and seen == [os.SCHED_OTHER]

@@ -181,13 +181,12 @@ class Script:
         self.take = self.ns["stop_record"]()
 
     def finetune_duet(self) -> None:
-        from liveai.agents.duet import learn_from_phrases
         from liveai.record.learn import human_phrases
 
         agent = self.s.agents.get("duet")
         if agent is None or not hasattr(agent, "brain"):
             agent = self.ns["duet"](mode="call")
-        learn_from_phrases(agent, human_phrases(self.take), steps=5)
+        agent.learn(human_phrases(self.take), steps=5)
 
     def finetune_drums(self) -> None:
         from liveai.record.learn import human_drum_performances
@@ -209,9 +208,7 @@ class Script:
         ]
         duet = self.s.agents.get("duet")
         if duet is not None and hasattr(duet, "brain"):
-            from liveai.agents.duet import learn_from_phrases
-
-            tries.append(lambda: learn_from_phrases(duet, human_phrases(self._empty_take())))
+            tries.append(lambda: duet.learn(human_phrases(self._empty_take())))
         for fn in tries:
             try:
                 fn()

@@ -148,7 +148,8 @@ class DrumsAgent:
         """Fine-tune to a drummer's takes (GMD Performances) and add that feel; returns its index."""
         from liveai.agents.drums.finetune import finetune
 
-        model, emb, report = finetune(performances, base=self.model, seconds=seconds, **kw)
+        with priority.burst():   # seconds of work on the prompt's thread: not preempted holding the GIL
+            model, emb, report = finetune(performances, base=self.model, seconds=seconds, **kw)
         return self.add_feel(name or f"learned{len(self.feels) - len(DRUMMERS) + 1}", model, emb, report)
 
     # -- voice source ------------------------------------------------------------------

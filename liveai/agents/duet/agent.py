@@ -120,6 +120,14 @@ class DuetAgent:
         known("duet", self.PARAMS, param)
         return self._params[param]
 
+    def learn(self, phrases: list, steps: int = 20, **kw: Any) -> dict:
+        """Fine-tune on the human's phrases (`liveai.record.learn.human_phrases(take)`); returns bits/note
+        before and after. Runs on the caller's thread at SCHED_FIFO 1 (runtime/priority.py, burst)."""
+        from liveai.agents.duet.learn import learn_from_phrases
+
+        with priority.burst():
+            return learn_from_phrases(self, phrases, steps=steps, **kw)
+
     @property
     def mode(self) -> str:
         return MODES[int(self._params["mode"])]

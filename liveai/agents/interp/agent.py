@@ -159,7 +159,8 @@ class InterpAgent:
         """Two corners (t moves between them) or four ((x, y): (0,0), (1,0), (0,1), (1,1))."""
         if len(sources) not in (2, 4):
             raise ValueError(f"interp takes 2 or 4 corners, got {len(sources)}")
-        zs = torch.stack([self.encode(s) for s in sources])
+        with priority.burst():   # encoding on the prompt's thread: not preempted holding the GIL
+            zs = torch.stack([self.encode(s) for s in sources])
         self._corners = zs
         self._corner_desc = [_describe_source(s) for s in sources]
         self._walk_pos = None
