@@ -13,6 +13,7 @@ from liveai.core.events import Control, Note, Param
 from liveai.core.mini import parse
 from liveai.core.pitch import chord, midi, scale
 from liveai.record.frontends import repl_helpers
+from liveai.runtime.priority import burst
 from liveai.runtime.session import Session
 
 PATTERN_FUNCTIONS = {
@@ -50,8 +51,20 @@ def namespace(session: Session) -> dict[str, Any]:
     })
     ns.update(_agent_helpers(session))
     ns.update(_sample_helpers(session))
-    ns.update(repl_helpers(session))      # record() / stop_record(): takes (liveai.record)
+    ns.update({name: _in_burst(fn) for name, fn in repl_helpers(session).items()})   # record() / stop_record()
     return ns
+
+
+def _in_burst(fn: Callable) -> Callable:
+    """`fn` with the prompt's thread at SCHED_FIFO 1 while it runs (runtime/priority.py, burst)."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with burst():
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def _sample_helpers(session: Session) -> dict[str, Any]:
@@ -77,28 +90,51 @@ def _sample_helpers(session: Session) -> dict[str, Any]:
     return {"samples": samples, "sounds": sounds, "soundfont": soundfont}
 
 
+def _check_options(agent: str, given: dict[str, Any], options: Any, controls: Any = ()) -> None:
+    """A misspelt option is one clear line at the prompt, naming the ones there are (not a TypeError)."""
+    unknown = [k for k in given if k not in options and k not in controls]
+    if unknown:
+        known = ", ".join([*options, *controls])
+        raise ValueError(f"{agent}: unknown option {unknown[0]!r}; known: {known}")
+
+
 def _agent_helpers(session: Session) -> dict[str, Any]:
-    """Short names for the agents; torch is imported only when one is first made."""
+    """Short names for the agents. Torch and the weights are loaded by the front ends' warm-up before the
+    clock starts (liveai/agents/warmup.py); without it, when the first agent is made."""
 
     def duet(name: str = "duet", **params: Any) -> Any:
         """A continuator partner listening to the human input: play('duet', duet())."""
         from liveai.agents.duet import DuetAgent
 
-        return DuetAgent(session, name=name, seed=session.seed, **params)
+        _check_options("duet", params, ("weights", "model", "sound", "seed"), DuetAgent.PARAMS)
+        params.setdefault("seed", session.seed)
+        with burst():
+            return DuetAgent(session, name=name, **params)
 
     def humanize(pattern: Any, name: str = "drums", **options: Any) -> Any:
         """A drum pattern played like a drummer: play('drums', humanize(hits(...), feel='drummer1'))."""
-        from liveai.agents.drums import humanize as _humanize
+        from liveai.agents.drums.agent import HUMANIZE_OPTIONS, humanize as _humanize
 
+        _check_options("drums", options, HUMANIZE_OPTIONS)
         options.setdefault("seed", session.seed)
-        agent = _humanize(pattern, **options)
+        with burst():
+            agent = _humanize(pattern, **options)
+        agent.name = name
         session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
         return agent
 
     def interp(kind: str = "drums", **options: Any) -> Any:
-        """A latent space of 2-bar loops: blend = interp('drums'); blend.corners(a, b); play('blend', blend)."""
-        from liveai.agents.interp.agent import repl_helpers as interp_helpers
+        """A latent space of 2-bar loops: blend = interp('drums', t=0.5); blend.corners(a, b); play('blend', blend)."""
+        from liveai.agents.interp.agent import OPTIONS, InterpAgent, repl_helpers as interp_helpers
 
-        return interp_helpers(session)["interp"](kind, **options)
+        _check_options("interp", options, OPTIONS, InterpAgent.PARAMS)
+        controls = {k: options.pop(k) for k in list(options) if k in InterpAgent.PARAMS}
+        for k, v in controls.items():   # checked before anything loads
+            InterpAgent.check(k, v)
+        with burst():
+            agent = interp_helpers(session)["interp"](kind, **options)
+        for k, v in controls.items():
+            agent.set(k, v)
+        return agent
 
     return {"duet": duet, "humanize": humanize, "interp": interp}

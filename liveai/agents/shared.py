@@ -1,4 +1,4 @@
-"""What every agent shares: one rule for checking controls, one torch thread.
+"""What every agent shares: one rule for checking controls, one torch thread, an optimizer for the prompt.
 
 The REPL, OSC and MIDI CC all reach an agent through `set(param, value)`; a
 performer (or a Max/Pd patch reading /liveai/error) should see the same kind
@@ -8,7 +8,8 @@ models' modules import this too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 Params = Mapping[str, tuple[float, float, str]]   # name -> (low, high, what it does)
 
@@ -47,3 +48,38 @@ def inference_threads() -> None:
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+class Adam:
+    """Adam (Kingma & Ba; torch.optim.Adam's defaults and update, no weight decay) for fine-tuning at the prompt.
+
+    Why not torch.optim.Adam: its first step() imports torch._dynamo (800 modules: 1.1 s here with
+    warm bytecode, 3.7 s after a fresh install), holding the GIL for long stretches while the clock
+    plays. The update is the same arithmetic, in place on the parameters' data.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params = [p for p in params]
+        self.lr, (self.beta1, self.beta2), self.eps = float(lr), betas, float(eps)
+        self.t = 0
+        self._m = [p.detach().new_zeros(p.shape) for p in self.params]
+        self._v = [p.detach().new_zeros(p.shape) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        bias1, bias2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        for p, m, v in zip(self.params, self._m, self._v):
+            g = p.grad
+            if g is None:
+                continue
+            g = g.detach()
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / bias2 ** 0.5).add_(self.eps)
+            p.data.addcdiv_(m, denom, value=-self.lr / bias1)

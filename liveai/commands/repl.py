@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from liveai.frontends.options import add_session_options, build_session
+from liveai.frontends.options import add_session_options, build_session, warm_up_agents
 from liveai.frontends.repl import run_repl
 from liveai.prelude import namespace
 from liveai.record.frontends import recording
@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
             view = ViewServer(session, port=args.view_port).start()
         except (OSError, RuntimeError) as exc:
             say(f"liveai: {exc}")
+    warm_up_agents(args, say)
     session.start()
     osc = f", OSC on 127.0.0.1:{args.osc_port}" if server else ""
     if view is not None:

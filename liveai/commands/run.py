@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from liveai.frontends.options import add_session_options, build_session
+from liveai.frontends.options import add_session_options, build_session, warm_up_agents
 from liveai.frontends.script import load_script, run_script
 from liveai.record.frontends import recording
 
@@ -23,6 +23,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     source = load_script(args.script)
     session = build_session(args, realtime=not args.offline)
+    if not args.offline:
+        warm_up_agents(args)
     try:
         with recording(session, args.record):
             ok = run_script(session, source, seconds=args.seconds)

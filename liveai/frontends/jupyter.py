@@ -21,7 +21,7 @@ import shlex
 import sys
 from typing import Any
 
-from liveai.frontends.options import add_session_options, build_session
+from liveai.frontends.options import add_session_options, build_session, warm_up_agents
 
 OPTIONS_ENV = "LIVEAI_OPTIONS"
 _state: dict[str, Any] = {}
@@ -55,6 +55,7 @@ def load_ipython_extension(ip: Any) -> None:
             opened.append(OscServer(session, port=args.osc_port).start())
         except OSError as exc:
             print(f"liveai: OSC server not started on port {args.osc_port}: {exc}", file=sys.stderr)
+    warm_up_agents(args)
     session.start()
     ns = namespace(session)
     ns["view"] = start_view

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from liveai.ports.base import BACKENDS, open_output
 from liveai.runtime.session import Session
@@ -19,6 +20,10 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", action="append", default=None, metavar="FOLDER",
                         help="a sample folder in the Dirt-Samples layout (one folder per bank), repeatable; "
                              "also $LIVEAI_SAMPLES; without any, s('bd sn hh') plays liveai's own kit")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="start the clock without loading the agents first (faster start; the first "
+                             "duet(), humanize() or interp() then loads torch while the clock plays, and notes "
+                             "may be late)")
 
 
 def default_outputs() -> list[str]:
@@ -61,3 +66,18 @@ def build_session(args: argparse.Namespace, *, realtime: bool) -> Session:
 
         session.add_output("null", NullPort())
     return session
+
+
+def warm_up_agents(args: argparse.Namespace, say: Any = None) -> dict | None:
+    """Before the clock starts: load and run once what creating and first using an agent needs
+    (liveai/agents/warmup.py), so that doing it at the prompt makes no note late; says what it cost."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    if getattr(args, "no_warm_up", False):
+        return None
+    from liveai.agents.warmup import warm_up
+
+    result = warm_up()
+    parts = ", ".join(f"{k} {v:.1f} s" for k, v in result["parts"].items())
+    say(f"liveai: agents ready in {result['seconds']:.1f} s ({parts}), before the clock started"
+        + "".join(f"; {name} not ready: {why}" for name, why in result.get("skipped", {}).items()))
+    return result

@@ -9,7 +9,9 @@ busy machine, milliseconds (priority inversion). Hence:
   (`fifo(1)`): never descheduled for ordinary processes, they hand the GIL
   back within the switch interval. Not for threads that never sleep: a FIFO
   thread that spins keeps a core, and starves threads of its own priority;
-- every other thread gets a larger CPU share (`raise_share()`, nice -10).
+- every other thread gets a larger CPU share (`raise_share()`, nice -10);
+- the prompt's thread runs its bounded bursts (making an agent, a fine-tune, starting or stopping a
+  take) at SCHED_FIFO 1 (`burst()`), then goes back.
 Where the OS refuses, each falls back and says so.
 """
 
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def fifo(priority: int) -> str:
@@ -45,3 +49,28 @@ def raise_share(nice: int = -10) -> str:
         return f"others nice {nice}"
     except (AttributeError, PermissionError, OSError):
         return "others unchanged"
+
+
+@contextmanager
+def burst() -> Iterator[str]:
+    """The calling thread at SCHED_FIFO 1 for a bounded burst of work at the prompt (making an agent,
+    a fine-tune, starting a take), then back to what it was; yields what was set.
+
+    Why: on a loaded machine the OS preempts an ordinary thread while it holds the GIL, and the clock
+    waits for it (fine-tunes at the prompt measured 5-14 ms late notes). At FIFO 1 it is not preempted
+    by ordinary processes and hands the GIL over within the switch interval. SCHED_RESET_ON_FORK: the
+    threads and processes it starts (an agent's worker, a take's export) do not inherit it.
+    """
+    try:
+        old = os.sched_getscheduler(0), os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0), os.sched_param(1))
+    except (AttributeError, PermissionError, OSError):
+        yield "normal (SCHED_FIFO not allowed)"
+        return
+    try:
+        yield "SCHED_FIFO 1"
+    finally:
+        try:
+            os.sched_setscheduler(0, old[0], old[1])
+        except OSError:
+            pass

@@ -95,6 +95,7 @@ class DrumsAgent:
         self.fallbacks = 0
         self.computed = 0
         self.last_error: str | None = None
+        self.ready = threading.Event()   # set at the first humanized bar played (realtime: said so, once)
 
     # -- controls (REPL, OSC, MIDI CC all come through here) -----------------------
     def set(self, param: str, value: float) -> None:
@@ -147,7 +148,8 @@ class DrumsAgent:
         """Fine-tune to a drummer's takes (GMD Performances) and add that feel; returns its index."""
         from liveai.agents.drums.finetune import finetune
 
-        model, emb, report = finetune(performances, base=self.model, seconds=seconds, **kw)
+        with priority.burst():   # seconds of work on the prompt's thread: not preempted holding the GIL
+            model, emb, report = finetune(performances, base=self.model, seconds=seconds, **kw)
         return self.add_feel(name or f"learned{len(self.feels) - len(DRUMMERS) + 1}", model, emb, report)
 
     # -- voice source ------------------------------------------------------------------
@@ -198,6 +200,11 @@ class DrumsAgent:
                 self.fallbacks += 1
                 _report(ctx, f"{self.name}:not-ready",
                         f"{self.name}: humanization of bar {missing} was not ready in time; played it as written")
+            elif requests and not self.ready.is_set():
+                self.ready.set()
+                _report(ctx, f"{self.name}:ready", f"{self.name}: ready: humanizing from bar {min(requests)}")
+        elif requests:
+            self.ready.set()
         return out
 
     # -- internals -------------------------------------------------------------------
@@ -347,6 +354,9 @@ def _report(ctx: Any, key: str, msg: str) -> None:
     report = getattr(ctx, "report", None)
     if report is not None:
         report(key, msg)
+
+
+HUMANIZE_OPTIONS = ("amount", "velocity_amount", "feel", "temperature", "seed", "weights")
 
 
 def humanize(source: Any, amount: float = 1.0, velocity_amount: float = 1.0, feel: float | str = 0.0,

@@ -22,6 +22,7 @@ from liveai.data.gmd import Performance
 from liveai.agents.drums.model import HEADS, DrumsNet, heads
 from liveai.agents.drums.data import FileGrid, file_grid, windows
 from liveai.agents.drums.train import loss_fn
+from liveai.agents.shared import Adam
 
 
 def takes_to_files(performances: list[Performance | FileGrid]) -> list[FileGrid]:
@@ -68,7 +69,7 @@ def learn_embedding(data, base: DrumsNet, steps: int, seconds: float, lr: float 
     emb = (base.drummer.weight[0] if start is None else start).detach().clone().requires_grad_(True)
     if steps <= 0:
         return emb.detach(), 0
-    opt = torch.optim.Adam([emb], lr=lr)
+    opt = Adam([emb], lr=lr)
     rng = np.random.default_rng(seed)
     x, h = torch.from_numpy(data.x), torch.from_numpy(data.hits)
     o, v = torch.from_numpy(data.off_ms), torch.from_numpy(data.vel)
@@ -142,7 +143,7 @@ def finetune(performances: list[Performance | FileGrid], base: DrumsNet, seconds
     b0 = base.out.bias.detach().view(HEADS, N_CLASSES)
     w = w0.clone().requires_grad_(True)
     b = b0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w, b], lr=lr)
+    opt = Adam([w, b], lr=lr)
     n = len(off)
     ones = torch.ones(n)
     first = last = None

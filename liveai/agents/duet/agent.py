@@ -51,6 +51,7 @@ class DuetAgent:
         "mix": (0, 1, "the most weight the session continuator gets (grows as the human plays)"),
         "barge_in": (0, 1, "1: stop answering when the human plays again"),
     }
+    IDLE_WAIT_S = 0.1                    # the worker looks again at least this often (it was 0.02: 50 wake-ups/s)
     PARAM_CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES}   # names for a menu (the live view)
     DEFAULTS: dict[str, float] = {"mode": 0, "pause": 2.0, "length": 1.0, "trade_bars": 4, "grid": 1.0,
                                   "temperature": 0.8, "density": 0.5, "triplets": 1, "register": 0.0,
@@ -58,6 +59,10 @@ class DuetAgent:
 
     def __init__(self, session: Any = None, *, name: str = "duet", seed: int = 0, weights: Path | None = None,
                  model: Any = None, sound: str | None = None, **params: float) -> None:
+        self._params = dict(self.DEFAULTS)
+        self._wake = threading.Event()
+        for k, v in params.items():      # a wrong control is refused before anything is loaded
+            self.set(k, v)
         import torch
 
         from liveai.agents.shared import inference_threads
@@ -71,10 +76,6 @@ class DuetAgent:
         self.model = model if model is not None else load_model(self.weights)
         self.model_version = weights_version(self.weights) if model is None else "in-memory"
         self._torch = torch
-        self._params = dict(self.DEFAULTS)
-        self._wake = threading.Event()
-        for k, v in params.items():
-            self.set(k, v)
         self.brain = Improviser(self.model)
         self._inbox: SimpleQueue = SimpleQueue()
         # phrase tracking, written by the input thread only; readers take the tuple at once
@@ -98,6 +99,7 @@ class DuetAgent:
         self.session = None
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        self.ready = threading.Event()   # set when it can answer: at once offline, when its worker runs realtime
         if session is not None:
             self.attach(session)
 
@@ -117,6 +119,14 @@ class DuetAgent:
     def get(self, param: str) -> float:
         known("duet", self.PARAMS, param)
         return self._params[param]
+
+    def learn(self, phrases: list, steps: int = 20, **kw: Any) -> dict:
+        """Fine-tune on the human's phrases (`liveai.record.learn.human_phrases(take)`); returns bits/note
+        before and after. Runs on the caller's thread at SCHED_FIFO 1 (runtime/priority.py, burst)."""
+        from liveai.agents.duet.learn import learn_from_phrases
+
+        with priority.burst():
+            return learn_from_phrases(self, phrases, steps=steps, **kw)
 
     @property
     def mode(self) -> str:
@@ -148,6 +158,8 @@ class DuetAgent:
             gc.freeze()
             self._worker = threading.Thread(target=self._work, name=f"liveai-{self.name}", daemon=True)
             self._worker.start()
+        elif not getattr(session, "realtime", False):
+            self.ready.set()
         return self
 
     def close(self) -> None:
@@ -283,12 +295,15 @@ class DuetAgent:
     # -- rendering (producer thread) -------------------------------------------------------
     def render(self, start: float, end: float, ctx: Any) -> list[Hap]:
         mode = self.mode
+        before = self._committed()
         if mode == "call":
             self._decide_call(start, end, ctx)
         elif mode == "trade":
             self._decide_trade(start, end, ctx)
         else:
             self._decide_accompany(start, end, ctx)
+        if self._committed() != before:
+            self._wake.set()             # what the worker should precompute next has changed
         out = []
         keep = []
         for n in self._plan:
@@ -300,6 +315,10 @@ class DuetAgent:
                 keep.append(n)
         self._plan = keep
         return out
+
+    def _committed(self) -> tuple:
+        """What render() has decided so far: when it changes, so does the answer the worker should prepare."""
+        return (self._answered, self.stats["answers"], max(self._planned_bars, default=-1), len(self._trade_done))
 
     def _decide_call(self, start: float, end: float, ctx: Any) -> None:
         if self._plan and self._params["barge_in"] >= 0.5 and self._count > self._plan_count:
@@ -364,8 +383,13 @@ class DuetAgent:
         self._torch.set_num_threads(1)
         priority.worker()  # bursty inference: never preempted while it holds the GIL
         last: tuple | None = None
+        self.ready.set()
+        self._report("ready", f"ready ({self.mode}): listening to the human input"
+                     + (f"; it answers after {self._params['pause']:g} beats of silence" if self.mode == "call" else ""))
         while not self._stop.is_set():
-            self._wake.wait(0.02)
+            # Woken by each note heard, each control changed and each answer committed (render); the
+            # timeout only moves a trade or accompaniment on when nothing happens for a while.
+            self._wake.wait(self.IDLE_WAIT_S)
             self._wake.clear()
             try:
                 self._absorb()

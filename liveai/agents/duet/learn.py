@@ -17,6 +17,7 @@ import torch
 from liveai.core.continuator import events_from_array
 from liveai.core.events import Note
 from liveai.agents.duet.model import DuetNet, batch_tensors, losses, save_model
+from liveai.agents.shared import Adam
 
 
 def phrase_array(phrase: Sequence[Any], beats_per_bar: float = 4.0) -> np.ndarray:
@@ -64,7 +65,7 @@ def learn_from_phrases(agent_or_model: Any, phrases: list[list[Any]], *, steps: 
     model = copy.deepcopy(base) if is_agent else base
     torch.set_num_threads(1)
     before = _bits(model, held)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = Adam(model.parameters(), lr=lr)
     batch = batch_tensors(train, max_len=512)
     model.train()
     for _ in range(steps):

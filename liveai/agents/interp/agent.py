@@ -37,6 +37,7 @@ from liveai.agents.interp.morph import drum_point, point_latent
 from liveai.runtime import priority
 
 HNOISE_DIMS = 25   # latent dimensions mapped to hnoise timbre (both models have >= 32)
+OPTIONS = ("seed", "weights", "channel", "instrument", "name", "humanize")   # interp()'s, besides the controls
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class InterpAgent:
         self._closing = False
         self.fallbacks = 0
         self.decodes = 0
+        self.ready = threading.Event()                  # set at the first decoded bar played (realtime: said so)
         if session is not None:
             self.attach(session)
 
@@ -113,6 +115,11 @@ class InterpAgent:
         if param in ("t", "x", "y"):
             self._walk_pos = None   # the walk continues from where the performer put it
         self._invalidate()
+
+    @classmethod
+    def check(cls, param: str, value: float) -> float:
+        """The control's value as set() would take it, or its ValueError (before any agent exists)."""
+        return checked("interp", cls.PARAMS, param, value)
 
     def get(self, param: str) -> float:
         known("interp", self.PARAMS, param)
@@ -152,7 +159,8 @@ class InterpAgent:
         """Two corners (t moves between them) or four ((x, y): (0,0), (1,0), (0,1), (1,1))."""
         if len(sources) not in (2, 4):
             raise ValueError(f"interp takes 2 or 4 corners, got {len(sources)}")
-        zs = torch.stack([self.encode(s) for s in sources])
+        with priority.burst():   # encoding on the prompt's thread: not preempted holding the GIL
+            zs = torch.stack([self.encode(s) for s in sources])
         self._corners = zs
         self._corner_desc = [_describe_source(s) for s in sources]
         self._walk_pos = None
@@ -367,9 +375,14 @@ class InterpAgent:
     def _plan_for(self, bar: int, realtime: bool, ctx: Any) -> BarPlan | None:
         plan = self._plans.get(bar)
         if plan is not None:
+            if not self.ready.is_set():
+                self.ready.set()
+                if realtime:
+                    ctx.report(f"interp-ready:{self.name}", f"interp {self.name!r}: ready: playing from bar {bar}")
             return plan
         if not realtime:
             self._compute_through(bar)
+            self.ready.set()
             return self._plans[bar]
         self._ensure_worker()
         self._wanted = max(self._wanted, bar)
