@@ -14,7 +14,7 @@ from link_model import LinkModel
 from liveai.core.events import Note
 from liveai.core.link_rules import TempoAgreement, link_tempo, phase_match_time, wrap
 from liveai.core.patterns import seq
-from liveai.core.tempo import TempoMap
+from liveai.core.tempo import HISTORY_SEGMENTS, TempoMap
 from liveai.ports.base import CapturePort
 from liveai.ports.link import LinkSync
 from liveai.limits import MAX_CATCHUP_S
@@ -275,11 +275,14 @@ def test_aligned_holds_instead_of_running_back_and_jumps_forward():
 @given(st.lists(st.tuples(st.floats(0.001, 5.0), st.floats(-3.0, 3.0), st.floats(20, 300)), min_size=1, max_size=12),
        st.lists(st.floats(0.0, 60.0), min_size=2, max_size=40))
 def test_aligned_maps_stay_monotonic(moves, probes):
-    tm, t = TempoMap(120), 0.0
+    """Monotonic both ways, and bounded: `aligned` keeps HISTORY_SEGMENTS before its moment, so Link's
+    corrections never grow the map; each performer's tempo change (with_tempo) adds one segment."""
+    tm, t, changes = TempoMap(120), 0.0, 0
     for dt, shift, bpm in moves:
         t += dt
         if shift > 2.5:   # now and then a performer's tempo change instead (it must keep a hold a hold)
             tm = tm.with_tempo(bpm, tm.beat(t))
+            changes += 1
         else:
             tm = tm.aligned(tm.beat(t) + shift, t, bpm)
     probes = sorted(probes)
@@ -287,7 +290,7 @@ def test_aligned_maps_stay_monotonic(moves, probes):
     assert all(b2 >= b1 - 1e-9 for b1, b2 in zip(beats, beats[1:]))
     secs = [tm.seconds(b) for b in sorted(beats)]
     assert all(s2 >= s1 - 1e-9 for s1, s2 in zip(secs, secs[1:]))
-    assert len(tm.segments) <= 18
+    assert len(tm.segments) <= HISTORY_SEGMENTS + 2 + changes
 
 
 # -- MIDI clock out while following Link -----------------------------------------------------------------
