@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from liveai.core.tempo import TempoMap, next_quantum
+from liveai.core.tempo import TempoMap, check_quantum, next_quantum
 from liveai.limits import MAX_CATCHUP_S   # a forward jump up to this sends what it passed (late); longer: skipped
 from liveai.runtime import priority
 from liveai.runtime.scheduler import Scheduler
@@ -62,6 +62,7 @@ class BaseClock:
     # -- tempo ---------------------------------------------------------------------------------
     def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
         """Change tempo at the next multiple of `quantum` beats (0, or a stopped clock: now); returns that beat."""
+        quantum = check_quantum(quantum, "a tempo change's quantum")
         with self._lock:
             now = self.decision_beat()
             at = next_quantum(now, quantum) if quantum > 0 and self.state != STOPPED else now
