@@ -18,8 +18,10 @@ import time
 from liveai.core.tempo import TempoMap, check_quantum, next_quantum
 from liveai.limits import MAX_CATCHUP_S   # a forward jump up to this sends what it passed (late); longer: skipped
 from liveai.runtime import priority
+from liveai.runtime.calls import CycleCalls
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.sendgate import SendGate, quiet_wait
+from liveai.runtime.watchdog import VoiceTimeout
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
@@ -29,6 +31,7 @@ class BaseClock:
 
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
+        scheduler.now_s = self.now_s   # deadlines of Python voices' cycles (scheduler.py)
         self.state = STOPPED
         self._paused_beat = 0.0
         self._lock = threading.Lock()  # transport changes only; never taken by the dispatcher
@@ -245,6 +248,10 @@ class RealtimeClock(BaseClock):
         # perf_counter time of the dispatcher's next send (inf: none due), for threads and processes
         # that keep a quiet window before it (runtime/sendgate.py). One float in shared memory: no lock.
         self.send_gate = SendGate()
+        # Python voices' functions run on threads of their own (runtime/calls.py): a voice that sleeps
+        # holds up only itself. Each wakes the producer when its cycle is ready.
+        scheduler.voice_calls = lambda voice: CycleCalls(voice.name, scheduler.watchdog, scheduler.voice_budget_s,
+                                                         self.now_s, self.wake)
 
     @property
     def next_send_perf(self) -> float:
@@ -291,9 +298,10 @@ class RealtimeClock(BaseClock):
                         time.sleep(quiet)
                     sched.produce(self.now_beat())
                     wait = sched.tick_beats * 60.0 / self.bpm() / 2
+                    wait = min(wait, max(0.0, sched.next_deadline_s - self.now_s()))  # a cycle's deadline
                 else:
                     sched.run_commands()
-            except Exception as exc:  # never let the producer die: report and go on
+            except (Exception, VoiceTimeout) as exc:  # never let the producer die: report and go on
                 sched.reporter.report(f"producer:{exc!r}", f"internal error while preparing events: {exc!r}")
             self._wake_producer.wait(min(wait, 0.1))
             self._wake_producer.clear()

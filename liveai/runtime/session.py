@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable
 
-from liveai.core.events import Control, Item, Note, NoteOff, Param
+from liveai.core.events import Control, Item, Note, NoteOff, Param, check_item
 from liveai.core.patterns import Pattern, check_swing
 from liveai.core.tempo import TempoMap, check_bpm, check_quantum, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
@@ -181,6 +181,7 @@ class Session:
                 v = self.scheduler.voices.pop(n, None)
                 if v is not None:
                     self.scheduler.void(n, v.epoch + 1, float("-inf"))
+                    v.close()   # a Python voice's calls still running are given up
 
         self._command(apply)
 
@@ -253,6 +254,8 @@ class Session:
         self.clock.stop()
         if isinstance(self.clock, RealtimeClock):
             self.clock.shutdown()
+        for voice in list(self.scheduler.voices.values()):
+            voice.close()
         for agent in list(self.agents.values()):
             close = getattr(agent, "close", None)
             if callable(close):
@@ -283,6 +286,7 @@ class Session:
         """
         if not isinstance(item, (Note, NoteOff, Control, Param)):
             raise TypeError(f"input takes a Note, NoteOff, Control or Param, got {type(item).__name__}")
+        check_item(item)   # listeners pass input on to ports (OSC thru): never an out-of-range value
         beat = self.clock.now_beat() if at_s is None else self.clock.beat_at(at_s)
         for fn in list(self.input_listeners):
             try:
