@@ -207,11 +207,14 @@ class OfflineClock(BaseClock):
             target = seconds if seconds is not None else tm.seconds(beat)
             t_tick = tm.seconds(self._next_tick)
             t_event = sched.next_release_s()
-            t = min(t_tick, t_event)
+            t_deadline = sched.next_deadline_s   # a Python voice's cycle being computed (tests inject these)
+            t = min(t_tick, t_event, t_deadline)
             if t > target:
                 break
             self._now = max(self._now, t)
-            if t_tick <= t_event:
+            if t_deadline < min(t_tick, t_event):
+                sched.produce(tm.beat(self._now))   # as the realtime producer wakes at a deadline
+            elif t_tick <= t_event:
                 sched.produce(tm.beat(self._now))
                 self._next_tick += sched.tick_beats
             else:

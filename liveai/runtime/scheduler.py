@@ -158,6 +158,7 @@ class Scheduler:
                 self._silence_voice(voice, start, f"voice {voice.name!r} failed again and was stopped")
                 return
         voice.frontier = end
+        voice.commit()
         self._enqueue(voice, haps)
 
     def _pending(self, voice: Voice, start: float, p: Pending) -> None:
@@ -169,6 +170,7 @@ class Scheduler:
                 ready = []   # reported when the whole window is rendered
             else:
                 voice.frontier = p.at
+                voice.commit()
                 self._enqueue(voice, ready)
         at = voice.frontier
         due = self.tempo_map.seconds(at) - self.max_lead_s() - VOICE_DEADLINE_MARGIN_S

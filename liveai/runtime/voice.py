@@ -88,7 +88,8 @@ class Voice:
         self.frontier = start          # grid beats before this are rendered
         self.last_good: Source | None = None
         self.good: list[Source] = []        # sources that rendered a window, oldest first, distinct (3 kept)
-        self.rendering: Source | None = None  # the source render() was in when it raised
+        self.rendering: Source | None = None  # the last source render() called (the one to blame if it fails)
+        self._rendered: list[Source] = []
         self.last_cycle: tuple[float, float, list[Hap]] | None = None  # (base, length, haps) of the last cycle computed
         self.calls: CycleCalls | None = None  # realtime: Python functions run on their own threads
         self.silenced = False
@@ -165,6 +166,7 @@ class Voice:
     def render(self, start: float, end: float, ctx: RenderContext) -> list[tuple[Hap, int]]:
         """(hap, epoch) for grid beats [start, end), split across definitions."""
         out: list[tuple[Hap, int]] = []
+        self._rendered: list[Source] = []   # sources that rendered part of this window (commit() marks them good)
         for i, d in enumerate(self.timeline):
             d_end = self.timeline[i + 1].start if i + 1 < len(self.timeline) else math.inf
             lo, hi = max(start, d.start), min(end, d_end)
@@ -179,12 +181,17 @@ class Voice:
                 p.at = max(p.at, lo)
                 raise
             out.extend((self._swung(hap), d.epoch) for hap in haps)
-            if d.source is not _SILENT and not isinstance(d.source, _Repeat):
-                self.last_good = d.source
-                if not self.good or self.good[-1] is not d.source:
-                    self.good = [g for g in self.good if g is not d.source][-2:] + [d.source]
-        self.rendering = None
+            self._rendered.append(d.source)
         return out
+
+    def commit(self) -> None:
+        """The scheduler checked the last window's events and queued them: its sources worked."""
+        for source in self._rendered:
+            if source is not _SILENT and not isinstance(source, _Repeat):
+                self.last_good = source
+                if not self.good or self.good[-1] is not source:
+                    self.good = [g for g in self.good if g is not source][-2:] + [source]
+        self._rendered = []
 
     def _render_source(self, source: Source, lo: float, hi: float, ctx: RenderContext, epoch: int) -> Iterable[Hap]:
         if isinstance(source, Pattern):
