@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from numbers import Real
 import traceback
 from itertools import count
 from queue import Empty, SimpleQueue
@@ -396,7 +397,7 @@ def _checked(haps: list, start: float, end: float) -> list:
         if not isinstance(hap, Hap):
             raise TypeError(f"a voice must produce Haps, got {hap!r}")
         grid, offset = hap.grid, hap.offset
-        if not (isinstance(grid, (int, float)) and isinstance(offset, (int, float))
+        if not (isinstance(grid, Real) and isinstance(offset, Real)
                 and math.isfinite(grid) and math.isfinite(offset)):
             raise ValueError(f"a Hap's time must be a finite number of beats, got grid={grid!r} offset={offset!r}")
         check_item(hap.item)

@@ -15,6 +15,7 @@ ready yet raises `Pending` and the producer goes on with other voices.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -246,7 +247,7 @@ def _cycle_haps(result: Any, length: float, base: float) -> list[Hap]:
     for h in haps:
         if not isinstance(h, Hap):
             raise TypeError(f"a voice function returns a pattern, a list of Haps or None; got a list holding {h!r}")
-        if not (isinstance(h.grid, (int, float)) and isinstance(h.offset, (int, float))
+        if not (isinstance(h.grid, Real) and isinstance(h.offset, Real)
                 and math.isfinite(h.grid) and math.isfinite(h.offset)):
             raise ValueError(f"a Hap's time must be a finite number of beats, got grid={h.grid!r} offset={h.offset!r}")
         if not -EPS <= h.grid < length - EPS:

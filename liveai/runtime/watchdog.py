@@ -139,20 +139,25 @@ class Watchdog:
         return cpu - job.cpu0 - collecting >= job.seconds
 
     def close(self) -> None:
-        """Stop the thread (a closed session's watchdog would otherwise idle on until the process exits)."""
+        """Stop the thread (a closed session's watchdog would otherwise idle on until the process exits).
+
+        Budgets still armed (a voice's call given up, still running) are watched until they end, so
+        a spinning call is still stopped: then the thread is left to finish by itself."""
         thread = self._thread
         if thread is None:
             return
         with self._cv:
             self._closing = True
             self._cv.notify()
-        thread.join()
+        thread.join(1.0)
+        if thread.is_alive():
+            return
         with self._cv:
             self._thread, self._closing = None, False
 
     def _loop(self) -> None:
         with self._cv:
-            while not self._closing:
+            while not (self._closing and not self._jobs):
                 if not self._jobs:
                     self._cv.wait()
                     continue
