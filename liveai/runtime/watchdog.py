@@ -125,7 +125,9 @@ class Watchdog:
         self._closing = False
 
     def _ensure_thread(self) -> None:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():   # never started, or closed and done
+            with self._cv:
+                self._closing = False
             self._thread = threading.Thread(target=self._loop, name="liveai-watchdog", daemon=True)
             self._thread.start()
 
