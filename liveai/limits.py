@@ -61,6 +61,13 @@ MAX_SAMPLE_NOTE_SECONDS = 600.0     # one sampled note (slowed, looped or held) 
 MAX_SF2_MB = 1024                   # an .sf2 file
 MAX_SF2_RECORDS = 1 << 20           # records in one of an .sf2's preset-data chunks
 
+# -- the clock and voices (the prompt, scripts, OSC: runtime/session.py, runtime/scheduler.py) -----------------
+MIN_QUANTUM_BEATS = 1.0 / 64        # a tempo change's or a voice's quantum, and a voice's cycle length (0 = now) ...
+MAX_QUANTUM_BEATS = 1024.0          # ... up to this (5e-324 made beat / quantum overflow)
+MAX_VOICE_EVENTS_PER_BEAT = 1024    # events one voice may produce per beat (counted per cycle and per window)
+VOICE_DEADLINE_MARGIN_S = 0.01      # a Python voice's cycle must be ready this long before its window is due
+MAX_STUCK_VOICE_CALLS = 2           # calls of one Python voice given up but still running (a sleep): no more start
+
 # -- Ableton Link (core/link_rules.py, ports/link.py; the tempo range is core/tempo.py's MIN_BPM..MAX_BPM) -------
 MAX_LINK_QUANTUM = 64.0             # beats: the longest quantum (bar) LinkSync accepts
 LINK_TEMPO_ROUNDING_BPM = 0.01      # Link sends tempo as microseconds a beat: 999 BPM arrives as 999.000999

@@ -177,7 +177,10 @@ def test_a_record_that_cannot_be_written_is_reported_and_the_take_goes_on(tmp_pa
     s.play("bass", seq(36, 38), quantum=0)
     with Recorder(s, tmp_path, export=False) as rec:
         s.run_until(beat=4)
-        s.input(Param("cutoff", float("nan")), source="knob")   # NaN is written; reading skips and counts it
+        with pytest.raises(ValueError, match="finite"):        # Session.input refuses it (issue 20) ...
+            s.input(Param("cutoff", float("nan")), source="knob")
+        for listen in s.input_listeners:                        # ... a listener handed one anyway journals it;
+            listen("knob", Param("cutoff", float("nan")), s.clock.now_beat())   # reading skips and counts it
         assert rec.wait_cycle()
         rec._agents_at = 0.0                                     # poll the agents again now, twice
         assert rec.wait_cycle()

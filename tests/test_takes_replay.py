@@ -135,13 +135,28 @@ def test_replay_command_rerenders_and_reports(tmp_path):
     # The CLI uses the REPL's namespace: the walker there is unknown, so its evaluation errors are reported
     # and the other voices still match.
     out = subprocess.run([sys.executable, "-m", "liveai", "replay", str(take_dir), "--rerender", str(tmp_path / "cli"),
-                          "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          "--run-stored-code", "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert "running the code stored in" in out.stderr
     result = json.loads(out.stdout)
     assert out.returncode == 1 and "NameError: name 'Walker' is not defined" in result["errors"][0]
     assert result["voices"]["lead"]["identical"] is True
     assert result["agents_changed"] == ["agent 'walker' is not set up in the re-render"]
     assert (Path(result["dir"]) / "take.mid").is_file()
+
+
+def test_rerender_says_it_runs_the_takes_code_and_refuses_without_the_flag(tmp_path):
+    """A take is a script: `--rerender` alone runs nothing and says why."""
+    take_dir = record_offline(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "liveai", "replay", str(take_dir), "--rerender", str(tmp_path / "cli"),
+                          "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and out.stdout == ""
+    assert "runs the Python code stored in" in out.stderr and "--run-stored-code" in out.stderr
+    assert not (tmp_path / "cli").exists()
+    helped = subprocess.run([sys.executable, "-m", "liveai", "replay", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert "--run-stored-code" in helped.stdout and "STORED" in helped.stdout
 
 
 def test_realtime_playback_plays_the_take_on_time(tmp_path):

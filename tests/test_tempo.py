@@ -51,3 +51,38 @@ def test_next_quantum_is_strictly_after():
     assert next_quantum(4.0, 4) == 8.0
     assert next_quantum(4.5, 1) == 5.0
     assert math.isclose(next_quantum(0.1, 0.25), 0.25)
+
+
+@pytest.mark.parametrize("quantum", [5e-324, 1e-300, -1.0, float("nan"), float("inf"), 1e300])
+def test_a_quantum_that_makes_no_sense_is_refused_with_a_reason_and_changes_nothing(quantum):
+    """5e-324 used to reach next_quantum and overflow there ('internal error: OverflowError' over OSC)."""
+    from liveai.core.patterns import seq
+    from liveai.runtime.session import Session
+
+    s = Session(bpm=120)
+    s.play("a", seq(60))
+    s.run_until(beat=1.5)
+    with pytest.raises(ValueError, match="MIN_QUANTUM_BEATS"):
+        s.set_tempo(100, quantum=quantum)
+    with pytest.raises(ValueError, match="MIN_QUANTUM_BEATS"):
+        s.clock.set_tempo(100, quantum=quantum)
+    with pytest.raises(ValueError, match="voice 'b': quantum"):
+        s.play("b", seq(62), quantum=quantum)
+    with pytest.raises(ValueError, match="voice 'b': length"):
+        s.play("b", lambda cycle: None, length=quantum)
+    assert s.bpm == 120 and s.voices == ["a"]
+    s.set_tempo(90, quantum=0)         # 0 still means now; the limits themselves are accepted
+    s.set_tempo(91, quantum=1 / 64)
+    s.set_tempo(92, quantum=1024)
+
+
+def test_check_quantum_bounds():
+    from liveai.core.tempo import check_quantum
+    from liveai.limits import MAX_QUANTUM_BEATS, MIN_QUANTUM_BEATS
+
+    assert check_quantum(0) == 0.0 and check_quantum(MIN_QUANTUM_BEATS) == MIN_QUANTUM_BEATS
+    assert check_quantum(MAX_QUANTUM_BEATS) == MAX_QUANTUM_BEATS
+    with pytest.raises(ValueError, match="length must be 0.015625"):
+        check_quantum(0, "length", zero=False)
+    with pytest.raises(ValueError, match="a number of beats"):
+        check_quantum("x")

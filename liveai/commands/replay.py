@@ -1,4 +1,4 @@
-"""Replay a take: in real time through its outputs, offline to files, or re-rendered against today's agents."""
+"""Replay a take: in real time through its outputs, offline to files, or re-rendered (running its stored code) against today's agents."""
 
 from __future__ import annotations
 
@@ -17,13 +17,20 @@ def main(argv: list[str]) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", metavar="DIR", help="render the recorded notes offline into a new take in DIR "
                                                        "(MIDI, WAV, piano roll, JSON)")
-    mode.add_argument("--rerender", metavar="DIR", help="run the take's evaluations and human input again, offline, "
-                                                        "with the agents installed now; compare their notes")
+    mode.add_argument("--rerender", metavar="DIR", help="RUNS THE PYTHON CODE STORED IN THE TAKE'S JOURNAL (its "
+                                                        "evaluations) and its human input again, offline, with the "
+                                                        "agents installed now; compare their notes. A take is a "
+                                                        "script: needs --run-stored-code")
+    parser.add_argument("--run-stored-code", action="store_true",
+                        help="with --rerender: yes, run the code stored in this take (only for takes you trust, "
+                             "as you would a script)")
     parser.add_argument("--output", action="append", metavar="BACKEND",
                         help="realtime: play through these backends instead of the take's own outputs")
     parser.add_argument("--players", help="comma-separated players to play (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.run_stored_code and not args.rerender:
+        parser.error("--run-stored-code goes with --rerender")
     from liveai.record.take import load_take
 
     try:
@@ -36,6 +43,13 @@ def main(argv: list[str]) -> int:
 
     players = args.players.split(",") if args.players else None
     if args.rerender:
+        if not args.run_stored_code:
+            print(f"liveai replay: --rerender runs the Python code stored in {take.dir / 'journal.jsonl'} "
+                  f"({_evaluations(take)} evaluations), as a script would: add --run-stored-code if you trust "
+                  f"this take. Nothing was run.", file=sys.stderr)
+            return 2
+        print(f"liveai replay: running the code stored in {take.name} ({_evaluations(take)} evaluations)",
+              file=sys.stderr)
         result = _rerender(take, Path(args.rerender))
     elif args.offline:
         result = _offline(take, Path(args.offline), players)
@@ -45,6 +59,10 @@ def main(argv: list[str]) -> int:
         return 1
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0 if result.get("ok", True) else 1
+
+
+def _evaluations(take) -> int:
+    return len(take.evals)
 
 
 def _realtime(take, backends: list[str] | None, players: list[str] | None) -> dict | None:

@@ -17,6 +17,8 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from liveai.limits import MAX_QUANTUM_BEATS, MIN_QUANTUM_BEATS
+
 MIN_BPM = 1.0
 MAX_BPM = 999.0
 HISTORY_SEGMENTS = 16   # segments before the moment `aligned` moves the map, kept for late lookups
@@ -201,6 +203,24 @@ def check_meter(beats_per_bar: int) -> int:
     if int(beats_per_bar) != beats_per_bar or not 1 <= beats_per_bar <= 64:
         raise ValueError(f"beats per bar must be an integer 1..64, got {beats_per_bar!r}")
     return int(beats_per_bar)
+
+
+def check_quantum(quantum: float, what: str = "quantum", *, zero: bool = True) -> float:
+    """Return a quantum (or a cycle length) in beats as float, or raise a ValueError a performer can read.
+
+    0 means "now" where `zero` allows it; otherwise MIN_QUANTUM_BEATS..MAX_QUANTUM_BEATS. A
+    quantum like 5e-324 would make `beat / quantum` infinite (OverflowError deep in the clock)."""
+    try:
+        value = float(quantum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of beats, got {quantum!r}") from None
+    if zero and value == 0.0:
+        return 0.0
+    if not math.isfinite(value) or not MIN_QUANTUM_BEATS <= value <= MAX_QUANTUM_BEATS:
+        now = "0 (now) or " if zero else ""
+        raise ValueError(f"{what} must be {now}{MIN_QUANTUM_BEATS:g}..{MAX_QUANTUM_BEATS:g} beats "
+                         f"(MIN_QUANTUM_BEATS..MAX_QUANTUM_BEATS), got {quantum!r}; nothing changed")
+    return value
 
 
 def next_quantum(beat: float, quantum: float, eps: float = 1e-9) -> float:

@@ -15,11 +15,13 @@ import sys
 import threading
 import time
 
-from liveai.core.tempo import TempoMap, next_quantum
+from liveai.core.tempo import TempoMap, check_quantum, next_quantum
 from liveai.limits import MAX_CATCHUP_S   # a forward jump up to this sends what it passed (late); longer: skipped
 from liveai.runtime import priority
+from liveai.runtime.calls import CycleCalls
 from liveai.runtime.scheduler import Scheduler
 from liveai.runtime.sendgate import SendGate, quiet_wait
+from liveai.runtime.watchdog import VoiceTimeout
 
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 
@@ -29,6 +31,7 @@ class BaseClock:
 
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
+        scheduler.now_s = self.now_s   # deadlines of Python voices' cycles (scheduler.py)
         self.state = STOPPED
         self._paused_beat = 0.0
         self._lock = threading.Lock()  # transport changes only; never taken by the dispatcher
@@ -62,6 +65,7 @@ class BaseClock:
     # -- tempo ---------------------------------------------------------------------------------
     def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
         """Change tempo at the next multiple of `quantum` beats (0, or a stopped clock: now); returns that beat."""
+        quantum = check_quantum(quantum, "a tempo change's quantum")
         with self._lock:
             now = self.decision_beat()
             at = next_quantum(now, quantum) if quantum > 0 and self.state != STOPPED else now
@@ -203,11 +207,14 @@ class OfflineClock(BaseClock):
             target = seconds if seconds is not None else tm.seconds(beat)
             t_tick = tm.seconds(self._next_tick)
             t_event = sched.next_release_s()
-            t = min(t_tick, t_event)
+            t_deadline = sched.next_deadline_s   # a Python voice's cycle being computed (tests inject these)
+            t = min(t_tick, t_event, t_deadline)
             if t > target:
                 break
             self._now = max(self._now, t)
-            if t_tick <= t_event:
+            if t_deadline < min(t_tick, t_event):
+                sched.produce(tm.beat(self._now))   # as the realtime producer wakes at a deadline
+            elif t_tick <= t_event:
                 sched.produce(tm.beat(self._now))
                 self._next_tick += sched.tick_beats
             else:
@@ -244,6 +251,10 @@ class RealtimeClock(BaseClock):
         # perf_counter time of the dispatcher's next send (inf: none due), for threads and processes
         # that keep a quiet window before it (runtime/sendgate.py). One float in shared memory: no lock.
         self.send_gate = SendGate()
+        # Python voices' functions run on threads of their own (runtime/calls.py): a voice that sleeps
+        # holds up only itself. Each wakes the producer when its cycle is ready.
+        scheduler.voice_calls = lambda voice: CycleCalls(voice.name, scheduler.watchdog, scheduler.voice_budget_s,
+                                                         self.now_s, self.wake)
 
     @property
     def next_send_perf(self) -> float:
@@ -290,9 +301,10 @@ class RealtimeClock(BaseClock):
                         time.sleep(quiet)
                     sched.produce(self.now_beat())
                     wait = sched.tick_beats * 60.0 / self.bpm() / 2
+                    wait = min(wait, max(0.0, sched.next_deadline_s - self.now_s()))  # a cycle's deadline
                 else:
                     sched.run_commands()
-            except Exception as exc:  # never let the producer die: report and go on
+            except (Exception, VoiceTimeout) as exc:  # never let the producer die: report and go on
                 sched.reporter.report(f"producer:{exc!r}", f"internal error while preparing events: {exc!r}")
             self._wake_producer.wait(min(wait, 0.1))
             self._wake_producer.clear()

@@ -7,24 +7,38 @@ Two roles, two threads in realtime (one thread offline):
   each when its time comes, recording lateness.
 Commands from the performer (play, stop, tempo...) run on the producer side
 between windows, so voices are only ever touched by one thread.
+
+A Python voice's function runs on a thread of its own in real time
+(runtime/calls.py): the producer never waits for it. A cycle not ready when
+the window is rendered is left for the next pass (the thread wakes the
+producer when it is done); one still not ready VOICE_DEADLINE_MARGIN_S before
+its first beat is due is given up: that cycle repeats the voice's last cycle
+(or rests), the call is stopped, and the voice goes back to its previous
+version. A version that runs past its CPU budget, or makes more events than
+MAX_VOICE_EVENTS_PER_BEAT allows, is dropped the same way. Every event is
+checked (core/events.py check_item) before it is queued: a bad one is the
+voice's error, reported, never sent.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from numbers import Real
 import traceback
 from itertools import count
 from queue import Empty, SimpleQueue
 from typing import Callable
 
-from liveai.core.events import Control, Note, NoteOff, Param, Scheduled
-from liveai.core.patterns import Hap
+from liveai.core.events import Note, NoteOff, Scheduled, check_item
+from liveai.core.patterns import EPS, Hap, Pattern
 from liveai.core.tempo import TempoMap
+from liveai.limits import MAX_VOICE_EVENTS_PER_BEAT, VOICE_DEADLINE_MARGIN_S
 from liveai.ports.base import OutputPort
+from liveai.runtime.calls import CycleCalls, Pending
 from liveai.runtime.reporter import Reporter
 from liveai.runtime.stats import LatenessStats
-from liveai.runtime.voice import RenderContext, Voice
+from liveai.runtime.voice import SILENT, RenderContext, Voice, VoiceOverLimit, events_allowed
 from liveai.runtime.watchdog import VoiceTimeout, Watchdog
 
 EARLIEST_OFFSET = -0.5  # beats: a hit may sound this far before its grid line
@@ -57,6 +71,11 @@ class Scheduler:
         self.soloed: frozenset[str] = frozenset()
         self._sounding: dict[tuple[str, int, int], int] = {}
         self.watchdog = Watchdog()
+        # Set by the clock: its time, and (realtime) a way to wake the producer and to run Python voices'
+        # functions off it. With `voice_calls` None (offline) they are called inline, exactly.
+        self.now_s: Callable[[], float] = lambda: 0.0
+        self.voice_calls: Callable[[Voice], CycleCalls] | None = None
+        self.next_deadline_s = math.inf      # the earliest deadline of a cycle being computed (producer's wake-up)
 
     # -- ports -----------------------------------------------------------------------------
     def add_output(self, name: str, port: OutputPort) -> None:
@@ -101,18 +120,27 @@ class Scheduler:
         """Run pending commands, then render every voice up to the window ahead of now."""
         self.run_commands()
         target = (math.floor((now_beat + self.ahead_beats) / self.tick_beats) + 1) * self.tick_beats
+        self.next_deadline_s = math.inf
         for voice in list(self.voices.values()):
             if voice.frontier < target:
                 self._render_voice(voice, voice.frontier, target, now_beat)
 
     def _render_voice(self, voice: Voice, start: float, end: float, now_beat: float) -> None:
+        if voice.calls is None and self.voice_calls is not None:
+            voice.calls = self.voice_calls(voice)
         ctx = RenderContext(self.session, self.tempo_map, voice.name, now_beat, self.reporter.report)
         try:
             with self.watchdog.limit(self.voice_budget_s):
-                haps = _checked(voice.render(start, end, ctx))
+                haps = _checked(voice.render(start, end, ctx), start, end)
+        except Pending as p:
+            self._pending(voice, start, p)
+            return
         except VoiceTimeout:
-            self._silence_voice(voice, start, f"voice {voice.name!r} took longer than "
-                                f"{self.voice_budget_s * 1000:.0f} ms to compute and was stopped")
+            self._drop(voice, start, voice.rendering, f"took longer than {self.voice_budget_s * 1000:.0f} ms "
+                                                      f"to compute and was stopped")
+            return
+        except VoiceOverLimit as exc:
+            self._drop(voice, start, voice.rendering, f"made too many events: {exc}")
             return
         except Exception as exc:
             epoch, silenced = voice.revert(start)
@@ -123,15 +151,70 @@ class Scheduler:
                                  f"voice {voice.name!r} raised {type(exc).__name__}: {exc}{where}; it {what}")
             try:
                 with self.watchdog.limit(self.voice_budget_s):
-                    haps = _checked(voice.render(start, end, ctx))
-            except Exception:
+                    haps = _checked(voice.render(start, end, ctx), start, end)
+            except Pending as p:         # the last good version is a function: being computed
+                self._pending(voice, start, p)
+                return
+            except (Exception, VoiceTimeout):
                 self._silence_voice(voice, start, f"voice {voice.name!r} failed again and was stopped")
                 return
         voice.frontier = end
+        voice.commit()
         self._enqueue(voice, haps)
+
+    def _pending(self, voice: Voice, start: float, p: Pending) -> None:
+        """A cycle is being computed on the voice's thread: queue what is ready, wait until its deadline."""
+        if p.at > start:
+            try:
+                ready = _checked(p.ready, start, p.at)
+            except Exception:
+                ready = []   # reported when the whole window is rendered
+            else:
+                voice.frontier = p.at
+                voice.commit()
+                self._enqueue(voice, ready)
+        at = voice.frontier
+        due = self.tempo_map.seconds(at) - self.max_lead_s() - VOICE_DEADLINE_MARGIN_S
+        # A call always gets its CPU budget's worth of wall time (the first cycle after start() has
+        # only START_LATENCY_S): past the window's due time that makes only this voice late.
+        asked = p.call.asked_s if p.call is not None else -math.inf
+        deadline = max(due, asked + max(self.voice_budget_s, VOICE_DEADLINE_MARGIN_S))
+        if self.now_s() < deadline:
+            self.next_deadline_s = min(self.next_deadline_s, deadline)
+            return
+        if p.call is None:   # no thread could start: earlier calls are still stuck
+            why = (f"could not compute cycle {p.cycle}: its earlier calls are still running "
+                   f"(MAX_STUCK_VOICE_CALLS)")
+        else:
+            ran_ms = voice.calls.give_up(p.call) * 1000 if voice.calls is not None else 0.0
+            why = (f"was not ready in time: its code for cycle {p.cycle} ran {ran_ms:.0f} ms, past the cycle's "
+                   f"deadline (ready {VOICE_DEADLINE_MARGIN_S * 1000:.0f} ms before it plays), and was stopped")
+        self._drop(voice, at, p.source, why)
+
+    def _drop(self, voice: Voice, at: float, source: object, why: str) -> None:
+        """Drop `source` (too slow, or too many events) from grid beat `at` on: the previous version plays on.
+
+        A previous version that renders at once (a pattern, an agent) takes over at `at`; a function
+        (which needs computing) from the next cycle, the rest of this one repeating the voice's last
+        computed cycle (or resting); with none the voice is muted from there."""
+        previous = voice.good_other(source)
+        if previous is not None and (isinstance(previous, Pattern) or hasattr(previous, "render")):
+            epoch = voice.fall_back(at, previous)
+            what = "its previous version plays on"
+        else:
+            L = voice.length
+            cycle_end = (math.floor(at / L + EPS) + 1) * L
+            epoch = voice.fall_back(at, voice.repeat_of_last_cycle(),
+                                    previous if previous is not None else SILENT, cycle_end)
+            rest = "it repeats its last cycle" if voice.last_cycle is not None else "it rests"
+            then = "then its previous version plays on" if previous is not None else "then it is muted (no earlier version)"
+            what = f"{rest} until beat {cycle_end:g}, {then}"
+        self.void(voice.name, epoch, at)
+        self.reporter.report(f"voice:{voice.name}:stopped", f"voice {voice.name!r} {why}; {what}")
 
     def _silence_voice(self, voice: Voice, start: float, message: str) -> None:
         voice.last_good = None
+        voice.good = []
         epoch, _ = voice.revert(start)
         self.void(voice.name, epoch, start)
         voice.frontier = max(voice.frontier, start)
@@ -302,18 +385,22 @@ class Scheduler:
         return sum(len(h) for h in self._heaps.values())
 
 
-_ITEMS = (Note, NoteOff, Control, Param)
-
-
-def _checked(haps: list) -> list:
-    """Refuse malformed events here, where the voice's error handling applies, not on the clock thread."""
+def _checked(haps: list, start: float, end: float) -> list:
+    """Refuse malformed events here, where the voice's error handling applies, not on the clock thread:
+    too many for the window (counted first), a time that is not a finite number, any field a port
+    could not send as it is (pitch 1000, velocity 300, channel 20, a NaN param)."""
+    allowed = events_allowed(end - start)
+    if len(haps) > allowed:
+        raise VoiceOverLimit(f"it made {len(haps)} events for beats {start:g}..{end:g}; the limit is {allowed} "
+                             f"(MAX_VOICE_EVENTS_PER_BEAT = {MAX_VOICE_EVENTS_PER_BEAT} a beat)")
     for hap, _ in haps:
         if not isinstance(hap, Hap):
             raise TypeError(f"a voice must produce Haps, got {hap!r}")
-        if not isinstance(hap.item, _ITEMS):
-            raise TypeError(f"a Hap must hold a Note, NoteOff, Control or Param, got {hap.item!r}")
-        if not (math.isfinite(hap.grid) and math.isfinite(hap.offset)):
-            raise ValueError(f"a Hap's time must be finite, got grid={hap.grid!r} offset={hap.offset!r}")
+        grid, offset = hap.grid, hap.offset
+        if not (isinstance(grid, Real) and isinstance(offset, Real)
+                and math.isfinite(grid) and math.isfinite(offset)):
+            raise ValueError(f"a Hap's time must be a finite number of beats, got grid={grid!r} offset={offset!r}")
+        check_item(hap.item)
     return haps
 
 

@@ -12,9 +12,9 @@ import os
 import time
 from typing import Any, Callable
 
-from liveai.core.events import Control, Item, Note, NoteOff, Param
+from liveai.core.events import Control, Item, Note, NoteOff, Param, check_item
 from liveai.core.patterns import Pattern, check_swing
-from liveai.core.tempo import TempoMap, check_bpm, next_quantum
+from liveai.core.tempo import TempoMap, check_bpm, check_quantum, next_quantum
 from liveai.ports.base import CapturePort, NullPort, OutputPort
 from liveai.runtime.clock import PAUSED, PLAYING, STOPPED, OfflineClock, RealtimeClock
 from liveai.runtime.reporter import Reporter
@@ -88,8 +88,8 @@ class Session:
             if missing:
                 raise ValueError(f"unknown output(s) {missing}; outputs are {sorted(self.outputs)}")
         bar = self.clock.tempo_map.beats_per_bar_at(self.clock.now_beat())
-        q = float(bar if quantum is None else quantum)
-        L = float(length if length is not None else bar)
+        q = check_quantum(bar if quantum is None else quantum, f"voice {name!r}: quantum")
+        L = check_quantum(length if length is not None else bar, f"voice {name!r}: length", zero=False)
         if isinstance(source, Pattern):
             self._trial(name, source, L)
         inner = source if isinstance(source, Pattern) else getattr(source, "source", None)
@@ -181,6 +181,7 @@ class Session:
                 v = self.scheduler.voices.pop(n, None)
                 if v is not None:
                     self.scheduler.void(n, v.epoch + 1, float("-inf"))
+                    v.close()   # a Python voice's calls still running are given up
 
         self._command(apply)
 
@@ -211,6 +212,7 @@ class Session:
     def set_tempo(self, bpm: float, quantum: float = 1.0) -> float:
         """Tempo from the next multiple of `quantum` beats (0 = now); returns that beat."""
         check_bpm(bpm)
+        check_quantum(quantum, "a tempo change's quantum")
         at = self.clock.set_tempo(bpm, quantum)
         if self.transport is not None:
             self.transport.wake()   # Link hears of it now, not at its next look
@@ -252,6 +254,8 @@ class Session:
         self.clock.stop()
         if isinstance(self.clock, RealtimeClock):
             self.clock.shutdown()
+        for voice in list(self.scheduler.voices.values()):
+            voice.close()
         for agent in list(self.agents.values()):
             close = getattr(agent, "close", None)
             if callable(close):
@@ -282,6 +286,7 @@ class Session:
         """
         if not isinstance(item, (Note, NoteOff, Control, Param)):
             raise TypeError(f"input takes a Note, NoteOff, Control or Param, got {type(item).__name__}")
+        check_item(item)   # listeners pass input on to ports (OSC thru): never an out-of-range value
         beat = self.clock.now_beat() if at_s is None else self.clock.beat_at(at_s)
         for fn in list(self.input_listeners):
             try:
