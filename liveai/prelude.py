@@ -120,7 +120,7 @@ def _agent_helpers(session: Session) -> dict[str, Any]:
         with burst():
             agent = _humanize(pattern, **options)
         agent.name = name
-        session.agents[name] = agent          # OSC and MIDI CC reach it through set/get
+        session.register_agent(name, agent)   # OSC and MIDI CC reach it through set/get; an older one retires
         return agent
 
     def interp(kind: str = "drums", **options: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from typing import Any, Callable
 
 from liveai.core.events import Control, Item, Note, NoteOff, Param, check_item
@@ -37,6 +38,9 @@ class Session:
         self.clock: OfflineClock | RealtimeClock = RealtimeClock(self.scheduler) if realtime else OfflineClock(self.scheduler)
         self.seed = seed
         self.agents: dict[str, Any] = {}
+        self._retired: list[Any] = []   # agents whose name a newer one took; closed once no voice plays them
+        self._played: weakref.WeakSet = weakref.WeakSet()   # agents a voice has played
+        self._closed: weakref.WeakSet = weakref.WeakSet()   # retired agents closed
         self.input_listeners: list[InputListener] = []
         self.eval_listeners: list[Callable[[str], None]] = []
         self._voice_names: set[str] = set()
@@ -71,6 +75,43 @@ class Session:
     def voices(self) -> list[str]:
         return sorted(self._voice_names)
 
+    def register_agent(self, name: str, agent: Any) -> None:
+        """`agent` answers to `name` (OSC, MIDI CC, the live view). An older agent under that name is
+        retired: closed (its worker stopped, its input listener removed) as soon as no voice plays it,
+        so re-running `play('duet', duet())` all night leaves one agent running, not hundreds."""
+        old = self.agents.get(name)
+        self.agents[name] = agent
+        if old is not None and old is not agent and old not in self._retired:
+            self._retired.append(old)
+        self.close_retired()
+
+    def close_retired(self) -> list[Any]:
+        """Close the retired agents that no voice plays now or later; returns them. Called at the prompt
+        (agent creation, play, stop): a voice swaps at its quantum, so the one just replaced waits for
+        the next call."""
+        if not self._retired:
+            return []
+        playing = set()
+        for v in list(self.scheduler.voices.values()):
+            timeline = list(v.timeline)
+            for i, d in enumerate(timeline):
+                end = timeline[i + 1].start if i + 1 < len(timeline) else float("inf")
+                if end > v.frontier:
+                    playing.add(id(d.source))
+                    playing.add(id(getattr(d.source, "agent", None)))
+        registered = {id(a) for a in self.agents.values()}
+        done = [a for a in self._retired if id(a) not in playing and id(a) not in registered and a in self._played]
+        for agent in done:       # (one never played stays open: the performer may still play it)
+            self._retired.remove(agent)
+            self._closed.add(agent)
+            close = getattr(agent, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    self.reporter.report(f"agent-close:{exc!r}", f"agent failed to close: {exc}")
+        return done
+
     def play(self, name: str, source: Any, *, quantum: float | None = None, to: str | list[str] | None = None,
              swing: float = 0.0, swing_grid: float = 0.25, length: float | None = None) -> str:
         """Play `source` as voice `name` from the next quantum (default: the next bar).
@@ -82,6 +123,10 @@ class Session:
             raise ValueError(f"a voice name is an identifier like 'bass' or 'hats', got {name!r}")
         check_source(source)
         check_swing(swing)
+        agent = source if hasattr(source, "close") else getattr(source, "agent", None)
+        if agent is not None and agent in self._closed:
+            raise ValueError(f"this agent was replaced by a newer one under its name ({getattr(agent, 'name', '?')!r}) "
+                             "and closed once no voice played it: make a new one")
         targets = (to,) if isinstance(to, str) else (tuple(to) if to is not None else None)
         if targets is not None:
             missing = self.scheduler.unknown_outputs(targets)
@@ -111,6 +156,14 @@ class Session:
                 self.scheduler.void(name, epoch, at)
 
         self._command(apply)
+        if agent is not None:
+            try:
+                self._played.add(agent)
+            except TypeError:   # an object that takes no weak reference: never closed early
+                pass
+            if agent in self._retired:   # played again after a newer one took its name: it stays open
+                self._retired.remove(agent)
+        self.close_retired()
         return name
 
     def __call__(self, text: str, **options: Any) -> Pattern:
@@ -184,6 +237,7 @@ class Session:
                     v.close()   # a Python voice's calls still running are given up
 
         self._command(apply)
+        self.close_retired()
 
     def mute(self, name: str) -> None:
         self.scheduler.muted = self.scheduler.muted | {self._check_voice(name)}
@@ -256,7 +310,8 @@ class Session:
             self.clock.shutdown()
         for voice in list(self.scheduler.voices.values()):
             voice.close()
-        for agent in list(self.agents.values()):
+        agents = {id(a): a for a in [*self.agents.values(), *self._retired, *self._played]}
+        for agent in agents.values():
             close = getattr(agent, "close", None)
             if callable(close):
                 try:

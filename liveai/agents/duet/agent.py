@@ -149,7 +149,11 @@ class DuetAgent:
         """Listen to `session.input` and register as `session.agents[name]`; start the worker if realtime."""
         self.session = session
         session.input_listeners.append(self._on_input)
-        session.agents[self.name] = self
+        register = getattr(session, "register_agent", None)   # a newer duet under this name retires the older
+        if register is not None:
+            register(self.name, self)
+        else:
+            session.agents[self.name] = self
         if self.sound is not None and hasattr(session, "preload_sounds"):
             session.preload_sounds([self.sound])   # its samples load now, not when the first answer is due
         if getattr(session, "realtime", False) and self._worker is None:

@@ -69,12 +69,13 @@ class InterpAgent:
                 "timing": 1.0, "transpose": 0.0, "hnoise": 0.0, "morph": 1.0}
 
     def __init__(self, kind: str = "drums", *, seed: int = 0, weights: str | Path | None = None,
-                 channel: int | None = None, instrument: str | None = None, name: str = "interp",
+                 channel: int | None = None, instrument: str | None = None, name: str | None = None,
                  session: Any = None, humanize: Callable[[list[Hap], int], list[Hap]] | None = None) -> None:
         if kind not in m.KINDS:
             raise ValueError(f"kind must be one of {m.KINDS}, got {kind!r}")
         self.kind = kind
-        self.name = name
+        self.named = name is not None   # a name given is this agent's identity: a newer one takes it over
+        self.name = name or "interp"
         self.seed = int(seed)
         self.weights_path = Path(weights) if weights is not None else m.weights_path(kind)
         inference_threads()
@@ -232,14 +233,24 @@ class InterpAgent:
 
     # ---- session ---------------------------------------------------------------------------
     def attach(self, session: Any, name: str | None = None) -> "InterpAgent":
-        """Register with a Session (OSC/REPL control, close()) and listen to its input for capture()."""
+        """Register with a Session (OSC/REPL control, close()) and listen to its input for capture().
+
+        Named (`interp('drums', name='blend')`, or `name` here), it takes that name over: re-running the
+        block replaces the agent, and the older one is closed once no voice plays it (Session.register_agent).
+        Unnamed, it gets a name of its own (interp, interp2, ...), beside the others."""
         if self._session is session:
             return self
         self._session = session
         base = name or self.name
-        taken = {k for k, v in session.agents.items() if v is not self}
-        self.name = base if base not in taken else next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
-        session.agents[self.name] = self
+        register = getattr(session, "register_agent", None)
+        if (name is not None or self.named) and register is not None:
+            self.name = base
+            register(base, self)
+        else:
+            taken = {k for k, v in session.agents.items() if v is not self}
+            self.name = base if base not in taken else next(f"{base}{i}" for i in range(2, 1000)
+                                                            if f"{base}{i}" not in taken)
+            session.agents[self.name] = self
         session.input_listeners.append(self._on_input)
         if getattr(session, "realtime", False):  # decode ahead from the current bar, so the first bar does not rest
             self._ensure_worker()
