@@ -104,13 +104,16 @@ class Session:
         for agent in done:       # (one never played stays open: the performer may still play it)
             self._retired.remove(agent)
             self._closed.add(agent)
-            close = getattr(agent, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception as exc:
-                    self.reporter.report(f"agent-close:{exc!r}", f"agent failed to close: {exc}")
+            self._close_agent(agent)
         return done
+
+    def _close_agent(self, agent: Any) -> None:
+        close = getattr(agent, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:
+                self.reporter.report(f"agent-close:{exc!r}", f"agent failed to close: {exc}")
 
     def play(self, name: str, source: Any, *, quantum: float | None = None, to: str | list[str] | None = None,
              swing: float = 0.0, swing_grid: float = 0.25, length: float | None = None) -> str:
@@ -312,12 +315,7 @@ class Session:
             voice.close()
         agents = {id(a): a for a in [*self.agents.values(), *self._retired, *self._played]}
         for agent in agents.values():
-            close = getattr(agent, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception as exc:
-                    self.reporter.report(f"agent-close:{exc!r}", f"agent failed to close: {exc}")
+            self._close_agent(agent)
         for port in list(self.outputs.values()):
             try:
                 port.close()
